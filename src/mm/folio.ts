@@ -1,0 +1,149 @@
+/**
+ * The frame table: one record per folio (struct folio / struct page of its head page), as
+ * structure-of-arrays over SharedArrayBuffers. A folio of order 0 is a 4 KiB page; order 9 a 2 MiB
+ * hugetlb page; order 18 a 1 GiB hugetlb page. Leaf entries carry the folio number as their PFN.
+ *
+ * Fields the kernel's rules need: refcount (_refcount), mapcount (total mappings), pincount
+ * (_pincount of large folios; small folios count pins as GUP_PIN_COUNTING_BIAS in refcount, as the
+ * kernel does), flags (PG_anon, PG_anon_exclusive, PG_dirty, PG_swapbacked, ...), mapping (file id,
+ * or anon_vma id for anonymous folios), index (page offset in the file, or linear page index for
+ * anonymous memory) and content (the page's data, modelled as one 32-bit value).
+ *
+ * Folio 0 is the shared zero page: reserved, never refcounted, mapped with _PAGE_SPECIAL.
+ */
+import { fail } from '../kernel/errno.js';
+
+export const PG_anon = 1 << 0;
+export const PG_anon_exclusive = 1 << 1;
+export const PG_dirty = 1 << 2;
+export const PG_swapbacked = 1 << 3;
+export const PG_uptodate = 1 << 4;
+export const PG_hugetlb = 1 << 5;
+export const PG_reserved = 1 << 6;
+export const PG_swapcache = 1 << 7;
+export const PG_ksm = 1 << 8;
+
+/** mm/gup.c: pins of small folios add this to the refcount. */
+export const GUP_PIN_COUNTING_BIAS = 1024;
+export const ZERO_PFN = 0;
+
+const H_FREE_HEAD = 0;
+const H_NEVER_USED = 1;
+const H_ALLOCS = 2;
+const H_FREES = 3;
+const HEADER_WORDS = 8;
+
+export interface FolioTableBuffers {
+  capacity: number;
+  ints: SharedArrayBuffer;
+  index: SharedArrayBuffer;
+  order: SharedArrayBuffer;
+}
+
+const INT_FIELDS = 7; // refcount, mapcount, pincount, flags, mapping, content, next
+
+export class FolioTable {
+  readonly capacity: number;
+  readonly refcount: Int32Array;
+  readonly mapcount: Int32Array;
+  readonly pincount: Int32Array;
+  readonly flags: Int32Array;
+  readonly mapping: Int32Array;
+  readonly content: Int32Array;
+  readonly next: Int32Array;
+  readonly index: Float64Array;
+  readonly order: Int8Array;
+  readonly header: Int32Array;
+  readonly buffers: FolioTableBuffers;
+
+  constructor(capacity: number, buffers?: FolioTableBuffers) {
+    if (!Number.isInteger(capacity) || capacity < 2 || capacity > 2 ** 28) {
+      throw new RangeError(`frame table capacity must be an integer in 2..268435456 folios, got ${capacity}`);
+    }
+    this.capacity = capacity;
+    const ints = buffers?.ints ?? new SharedArrayBuffer(HEADER_WORDS * 4 + INT_FIELDS * capacity * 4);
+    const index = buffers?.index ?? new SharedArrayBuffer(capacity * 8);
+    const order = buffers?.order ?? new SharedArrayBuffer(capacity);
+    this.buffers = { capacity, ints, index, order };
+    this.header = new Int32Array(ints, 0, HEADER_WORDS);
+    const field = (i: number) => new Int32Array(ints, HEADER_WORDS * 4 + i * capacity * 4, capacity);
+    this.refcount = field(0);
+    this.mapcount = field(1);
+    this.pincount = field(2);
+    this.flags = field(3);
+    this.mapping = field(4);
+    this.content = field(5);
+    this.next = field(6);
+    this.index = new Float64Array(index);
+    this.order = new Int8Array(order);
+    if (!buffers) {
+      this.header[H_FREE_HEAD] = -1;
+      this.header[H_NEVER_USED] = 1; // folio 0: the zero page
+      this.flags[ZERO_PFN] = PG_reserved | PG_uptodate;
+      this.refcount[ZERO_PFN] = 1;
+    }
+  }
+
+  /**
+   * folio_alloc: a folio of `order` with `refcount` references, `mapcount` mappings, the given flags,
+   * mapping and index, zero content. Every field is written once.
+   */
+  alloc(order: number, refcount: number, mapcount: number, flags: number, mapping: number, index: number): number {
+    const h = this.header;
+    let f = h[H_FREE_HEAD]!;
+    if (f >= 0) {
+      h[H_FREE_HEAD] = this.next[f]!;
+    } else {
+      f = h[H_NEVER_USED]!;
+      if (f >= this.capacity) {
+        fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise the capacity (frames / --frames)`);
+      }
+      h[H_NEVER_USED] = f + 1;
+    }
+    this.refcount[f] = refcount;
+    this.mapcount[f] = mapcount;
+    this.pincount[f] = 0;
+    this.flags[f] = flags;
+    this.mapping[f] = mapping;
+    this.content[f] = 0;
+    this.index[f] = index;
+    this.order[f] = order;
+    h[H_ALLOCS]!++;
+    return f;
+  }
+
+  /** folio_put: drop one reference; the folio is freed when the last one goes. */
+  put(f: number): void {
+    const r = --this.refcount[f]!;
+    if (r === 0) this.free(f);
+    else if (r < 0) throw new Error(`BUG: folio ${f} refcount underflow`);
+  }
+
+  private free(f: number): void {
+    if (this.mapcount[f] !== 0) throw new Error(`BUG: folio ${f} freed while mapped ${this.mapcount[f]} times`);
+    const h = this.header;
+    this.flags[f] = 0;
+    this.refcount[f] = -1; // free: never a valid count, so a use after free shows
+    this.next[f] = h[H_FREE_HEAD]!;
+    h[H_FREE_HEAD] = f;
+    h[H_FREES]!++;
+  }
+
+  /** folio_maybe_dma_pinned (include/linux/mm.h). */
+  maybeDmaPinned(f: number): boolean {
+    if (this.order[f]! > 0) return this.pincount[f]! > 0;
+    return this.refcount[f]! >= GUP_PIN_COUNTING_BIAS;
+  }
+
+  /** Folios in use, not counting the zero page. */
+  get inUse(): number { return this.header[H_ALLOCS]! - this.header[H_FREES]!; }
+  /** 4 KiB pages in use by those folios (a scan: for reports, not hot paths). */
+  get pagesInUse(): number {
+    let n = 0;
+    const used = this.header[H_NEVER_USED]!;
+    for (let f = 1; f < used; f++) if (this.refcount[f]! > 0) n += 2 ** this.order[f]!;
+    return n;
+  }
+  get allocs(): number { return this.header[H_ALLOCS]!; }
+  get frees(): number { return this.header[H_FREES]!; }
+}

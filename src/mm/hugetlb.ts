@@ -1,0 +1,124 @@
+/**
+ * hugetlb faults, after mm/hugetlb.c: hugetlb_fault -> huge_pte_alloc (where hugetlb PMD sharing
+ * plugs in, through the design's shareTable for the PMD table) -> hugetlb_no_page / hugetlb_wp.
+ * 2 MiB pages are PMD leaves (PS bit), 1 GiB pages PUD leaves. Hugetlb pages are not counted in RSS;
+ * mm->hugetlb_usage counts them instead.
+ *
+ * Private mappings: a page that is not in the file's page cache is a new anonymous hugetlb folio
+ * (never added to the cache); one that is gets mapped read-only and copied on write (hugetlb_wp).
+ */
+import {
+  _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, PFN_HI_SHIFTED_MASK,
+} from '../arch/pgtable_types.js';
+import { ENTRY_SPAN } from '../arch/pgtable_64_types.js';
+import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_uptodate } from './folio.js';
+import type { Machine } from './machine.js';
+import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, pgtable_alloc, VM_FAULT_SIGBUS } from './memory.js';
+import { VM_MAYSHARE, VM_SHARED, VM_WRITE, type VmAreaStruct } from './vma.js';
+
+/** Table level whose entries are leaves for this hugetlb VMA: 1 (PMD) for 2 MiB, 2 (PUD) for 1 GiB. */
+export function hugetlb_leaf_level(vma: VmAreaStruct): number {
+  return vma.vm_file!.pageShift === 21 ? 1 : 2;
+}
+
+function set_huge_pte(ent: Int32Array, off: number, f: number, lo: number, hi: number): void {
+  ent[off] = (f << 12) | lo | _PAGE_PSE;
+  ent[off + 1] = (f >>> 20) | hi;
+}
+
+export function hugetlb_fault(m: Machine, vma: VmAreaStruct, addr: number, flags: number): number {
+  m.events.hugetlbFaults++;
+  const file = vma.vm_file!;
+  const hsize = 2 ** file.pageShift;
+  const haddr = Math.floor(addr / hsize) * hsize;
+  const leaf = hugetlb_leaf_level(vma);
+  const ent = m.pool.entries;
+  let t = vma.vm_mm.pgd;
+  for (let level = m.rootLevel; level > leaf; level--) {
+    const off = t * 1024 + (((haddr / ENTRY_SPAN[level]!) & 511) << 1);
+    const lo = ent[off]!;
+    if (lo === 0 && ent[off + 1] === 0) t = pgtable_alloc(m, vma, haddr, level - 1, off);
+    else t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  }
+  const off = t * 1024 + (((haddr / ENTRY_SPAN[leaf]!) & 511) << 1);
+  const lo = ent[off]!;
+  if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
+    const r = hugetlb_no_page(m, vma, haddr, off);
+    if (r !== 0) return r;
+    if ((flags & FAULT_FLAG_WRITE) !== 0 && (vma.vm_flags & VM_SHARED) === 0) return hugetlb_wp(m, vma, off, haddr, false);
+    return 0;
+  }
+  if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0 && (lo & _PAGE_RW) === 0) {
+    return hugetlb_wp(m, vma, off, haddr, (flags & FAULT_FLAG_WRITE) === 0);
+  }
+  ent[off] = lo | _PAGE_ACCESSED | ((flags & FAULT_FLAG_WRITE) !== 0 ? _PAGE_DIRTY : 0);
+  return 0;
+}
+
+function new_hugetlb_anon_folio(m: Machine, vma: VmAreaStruct, haddr: number, order: number): number {
+  const fo = m.folios;
+  anon_vma_prepare(m, vma);
+  return fo.alloc(order, 1, 1, PG_hugetlb | PG_anon | PG_anon_exclusive | PG_uptodate, vma.anon_vma!.id, (haddr - vma.vm_start) / 4096 + vma.vm_pgoff);
+}
+
+/** hugetlb_no_page. */
+function hugetlb_no_page(m: Machine, vma: VmAreaStruct, haddr: number, off: number): number {
+  const file = vma.vm_file!;
+  const fo = m.folios;
+  const order = file.pageShift - 12;
+  const idx = ((haddr - vma.vm_start) / 4096 + vma.vm_pgoff) / 2 ** order;
+  if (idx >= file.sizeInPages()) return VM_FAULT_SIGBUS;
+  let f = file.pages[idx]! - 1;
+  const shared = (vma.vm_flags & VM_MAYSHARE) !== 0;
+  if (f < 0 && !shared) {
+    f = new_hugetlb_anon_folio(m, vma, haddr, order);
+  } else {
+    if (f < 0) {
+      f = fo.alloc(order, 1, 0, PG_hugetlb | PG_uptodate, file.id, idx);
+      file.pages[idx] = f + 1;
+      file.nrpages++;
+    }
+    fo.refcount[f]!++;
+    fo.mapcount[f]!++;
+  }
+  // make_huge_pte(vma, folio, writable = VM_WRITE && VM_SHARED)
+  const writable = (vma.vm_flags & VM_WRITE) !== 0 && (vma.vm_flags & VM_SHARED) !== 0;
+  const lo = writable ? vma.prot_lo | _PAGE_RW | _PAGE_DIRTY : vma.prot_lo & ~_PAGE_RW;
+  set_huge_pte(m.pool.entries, off, f, lo, vma.prot_hi);
+  vma.vm_mm.hugetlb_usage += 1 << order;
+  return 0;
+}
+
+/** hugetlb_wp: reuse an anonymous folio mapped once (or exclusive), else copy. */
+function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, unshare: boolean): number {
+  const ent = m.pool.entries;
+  const fo = m.folios;
+  const lo = ent[off]!;
+  const old = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  if ((vma.vm_flags & (VM_SHARED | VM_MAYSHARE)) !== 0) {
+    if (unshare) return 0;
+    ent[off] = lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+    m.events.wpShared++;
+    return 0;
+  }
+  const fl = fo.flags[old]!;
+  if ((fl & PG_anon) !== 0 && ((fl & PG_anon_exclusive) !== 0 || fo.mapcount[old] === 1)) {
+    fo.flags[old] = fl | PG_anon_exclusive;
+    if (unshare) {
+      m.events.unshareReuse++;
+      return 0;
+    }
+    ent[off] = lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+    m.events.wpReuse++;
+    return 0;
+  }
+  const f = new_hugetlb_anon_folio(m, vma, haddr, fo.order[old]!);
+  fo.content[f] = fo.content[old]!;
+  fo.mapcount[old]!--;
+  fo.put(old);
+  const nlo = unshare ? vma.prot_lo & ~_PAGE_RW : vma.prot_lo | _PAGE_RW | _PAGE_DIRTY;
+  set_huge_pte(ent, off, f, nlo, vma.prot_hi);
+  if (unshare) m.events.unshareCopy++;
+  else m.events.wpCopy++;
+  return 0;
+}

@@ -1,0 +1,244 @@
+/**
+ * One simulated machine: the page-table pool and frame table (SharedArrayBuffer-backed), the files,
+ * the mms, the sharing design in force, the event counters and the BUG reports. Its methods are the
+ * system calls and events a scenario drives (mmap, munmap, mprotect, fork, exit, touch, pin), each
+ * delegating to the file named after the kernel function that implements it.
+ */
+import { ENTRY_SPAN, pagingMode, type PagingLevels, type PagingMode, PAGE_SIZE } from '../arch/pgtable_64_types.js';
+import {
+  _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, PFN_HI_SHIFTED_MASK,
+} from '../arch/pgtable_types.js';
+import { fail } from '../kernel/errno.js';
+import { mmput } from '../kernel/exit.js';
+import { dup_mmap } from '../kernel/fork.js';
+import type { PtShareDesign } from '../share/design.js';
+import { privateDesign } from '../share/private.js';
+import { AddressSpace } from './address_space.js';
+import { FolioTable, ZERO_PFN } from './folio.js';
+import { pin_user_page, unpin_user_page } from './gup.js';
+import { do_user_addr_fault, VM_FAULT_ERROR, VM_FAULT_SIGSEGV, VmFault } from './memory.js';
+import { do_mmap, do_munmap, type MmapArgs } from './mmap.js';
+import { do_mprotect } from './mprotect.js';
+import { MmStruct } from './mm_types.js';
+import { PgtablePool } from './pgtable_pool.js';
+import { VmEvents } from './vmstat.js';
+
+export interface MachineOptions {
+  /** 4-level (default) or 5-level (LA57) paging. */
+  levels?: PagingLevels;
+  /** Capacity of the page-table pool, in 4 KiB table pages. */
+  ptPages?: number;
+  /** Capacity of the frame table, in folios. */
+  frames?: number;
+  /** fault_around_bytes (default 65536, the kernel's); a power of two >= 4096. 4096 disables it. */
+  faultAroundBytes?: number;
+  design?: PtShareDesign;
+}
+
+export class Machine {
+  readonly mode: PagingMode;
+  readonly rootLevel: number;
+  readonly pool: PgtablePool;
+  readonly folios: FolioTable;
+  readonly design: PtShareDesign;
+  readonly faultAroundPages: number;
+  readonly events = new VmEvents();
+  readonly files: AddressSpace[] = [];
+  readonly mms = new Set<MmStruct>();
+  /** Messages check_mm and the leak check would print. Empty on a healthy machine. */
+  readonly bugs: string[] = [];
+  nextAnonVmaId = 1;
+  private nextMmId = 1;
+  private nextFileId = 1;
+  /** The struct vm_fault every fault on this machine reuses. */
+  readonly vmf = new VmFault();
+  /** Scratch: table level of the leaf found by the last follow_page. */
+  leafLevel = 0;
+
+  constructor(opts: MachineOptions = {}) {
+    this.mode = pagingMode(opts.levels ?? 4);
+    this.rootLevel = this.mode.rootLevel;
+    this.pool = new PgtablePool(opts.ptPages ?? 4096);
+    this.folios = new FolioTable(opts.frames ?? 65536);
+    this.design = opts.design ?? privateDesign;
+    const fab = opts.faultAroundBytes ?? 65536;
+    if (!Number.isInteger(fab) || fab < PAGE_SIZE || (fab & (fab - 1)) !== 0 || fab > 512 * PAGE_SIZE) {
+      throw new RangeError(`faultAroundBytes must be a power of two from 4096 to 2097152, got ${fab}`);
+    }
+    this.faultAroundPages = fab / PAGE_SIZE;
+  }
+
+  // --- processes ---
+
+  /** mm_alloc + pgd_alloc. */
+  mm_alloc(): MmStruct {
+    const pgd = this.pool.alloc(this.rootLevel);
+    const mm = new MmStruct(this.nextMmId++, pgd);
+    mm.nr[this.rootLevel] = 1;
+    this.mms.add(mm);
+    return mm;
+  }
+
+  fork(mm: MmStruct): MmStruct {
+    if (mm.dead) fail('EINVAL', 'mm', `mm ${mm.id} has exited`);
+    return dup_mmap(this, mm);
+  }
+
+  /** exit of one task using `mm` (mmput). */
+  exit(mm: MmStruct): void {
+    if (mm.dead) fail('EINVAL', 'mm', `mm ${mm.id} has already exited`);
+    mmput(this, mm);
+  }
+
+  // --- objects ---
+
+  private addFile(f: AddressSpace): AddressSpace {
+    this.files[f.id] = f;
+    return f;
+  }
+
+  /** memfd_create / shm_open + ftruncate: a shmem file of `size` bytes. */
+  memfd_create(name: string, size: number): AddressSpace {
+    checkSize(size);
+    return this.addFile(new AddressSpace(this.nextFileId++, name, 'shmem', size));
+  }
+
+  /** A regular file of `size` bytes on a disk filesystem (page cache, writeback, page_mkwrite). */
+  open_file(name: string, size: number): AddressSpace {
+    checkSize(size);
+    return this.addFile(new AddressSpace(this.nextFileId++, name, 'file', size));
+  }
+
+  /** A hugetlbfs file with 2 MiB or 1 GiB pages. */
+  hugetlbfs_create(name: string, size: number, pageSize: '2M' | '1G' = '2M'): AddressSpace {
+    checkSize(size);
+    const shift = pageSize === '1G' ? 30 : 21;
+    if (size % 2 ** shift !== 0) fail('EINVAL', 'length', `hugetlbfs size ${size} is not a multiple of the ${pageSize} page size`);
+    return this.addFile(new AddressSpace(this.nextFileId++, name, 'hugetlbfs', size, shift));
+  }
+
+  /** close(fd): drop the descriptor's reference. */
+  close(file: AddressSpace): void {
+    this.fput(file);
+  }
+
+  /** fput: the last reference truncates the page cache (the inode goes away). */
+  fput(file: AddressSpace): void {
+    if (file.refs <= 0) throw new Error(`BUG: file ${file.name} released twice`);
+    if (--file.refs === 0) {
+      file.truncateAll(this.folios);
+      delete this.files[file.id];
+    }
+  }
+
+  // --- system calls ---
+
+  mmap(mm: MmStruct, a: MmapArgs): number {
+    return do_mmap(this, mm, a);
+  }
+
+  munmap(mm: MmStruct, addr: number, length: number): number {
+    return do_munmap(this, mm, addr, length);
+  }
+
+  mprotect(mm: MmStruct, addr: number, length: number, prot: number): void {
+    do_mprotect(this, mm, addr, length, prot);
+  }
+
+  // --- memory accesses ---
+
+  /** A page fault taken at `addr` (do_user_addr_fault). Returns 0 or VM_FAULT_* bits. */
+  fault(mm: MmStruct, addr: number, write: boolean): number {
+    return do_user_addr_fault(this, mm, addr, write);
+  }
+
+  /**
+   * A load or store by the CPU: the hardware walk succeeds when the leaf allows the access (setting
+   * A, and D on a store); otherwise a page fault is taken and the access retried. A store with a
+   * `value` writes it into the page. Returns 0 or VM_FAULT_* error bits (SIGSEGV, SIGBUS).
+   */
+  touch(mm: MmStruct, addr: number, write: boolean, value?: number): number {
+    for (let tries = 0; tries < 4; tries++) {
+      const off = this.follow_page(mm, addr);
+      if (off >= 0) {
+        const ent = this.pool.entries;
+        const lo = ent[off]!;
+        if ((lo & _PAGE_PRESENT) !== 0 && (!write || (lo & _PAGE_RW) !== 0)) {
+          ent[off] = lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
+          if (write && value !== undefined) this.folios.content[this.leafFolio(off)] = value;
+          return 0;
+        }
+      }
+      const r = do_user_addr_fault(this, mm, addr, write);
+      if ((r & VM_FAULT_ERROR) !== 0) return r;
+    }
+    throw new Error(`BUG: access to 0x${addr.toString(16)} still faults after 4 tries`);
+  }
+
+  /** Read the value a load at `addr` sees (faulting it in); throws on SIGSEGV/SIGBUS. */
+  read(mm: MmStruct, addr: number): number {
+    const r = this.touch(mm, addr, false);
+    if (r !== 0) fail('EFAULT', 'addr', `load at 0x${addr.toString(16)} raised ${(r & VM_FAULT_SIGSEGV) ? 'SIGSEGV' : 'SIGBUS'}`);
+    const off = this.follow_page(mm, addr);
+    const lo = this.pool.entries[off]!;
+    return (lo & _PAGE_SPECIAL) !== 0 ? 0 : this.folios.content[this.leafFolio(off)]!;
+  }
+
+  pin(mm: MmStruct, addr: number, write: boolean): number {
+    return pin_user_page(this, mm, addr, write);
+  }
+
+  unpin(folio: number): void {
+    unpin_user_page(this, folio);
+  }
+
+  // --- walking ---
+
+  /** The word offset of the leaf entry (PTE, or huge PMD/PUD) for `addr`, or -1 (no table there). */
+  follow_page(mm: MmStruct, addr: number): number {
+    const ent = this.pool.entries;
+    let t = mm.pgd;
+    for (let level = this.rootLevel; level >= 0; level--) {
+      const off = t * 1024 + (((addr / ENTRY_SPAN[level]!) & 511) << 1);
+      const lo = ent[off]!;
+      if (level === 0 || (lo & _PAGE_PSE) !== 0 || (lo & _PAGE_PRESENT) === 0) {
+        this.leafLevel = level;
+        if (level > 0 && lo === 0 && ent[off + 1] === 0) return -1;
+        return off;
+      }
+      t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    }
+    return -1;
+  }
+
+  /** The folio a present leaf entry maps (ZERO_PFN for the zero page). */
+  leafFolio(off: number): number {
+    const ent = this.pool.entries;
+    if ((ent[off]! & _PAGE_SPECIAL) !== 0) return ZERO_PFN;
+    return (ent[off]! >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  }
+
+  /** Is the leaf at `off` present (P or PROT_NONE)? */
+  leafPresent(off: number): boolean {
+    return off >= 0 && (this.pool.entries[off]! & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0;
+  }
+
+  /**
+   * The leak check after everything has exited: no table, no folio, no file left. Returns the
+   * problems found (and everything check_mm reported); an empty list is a clean machine.
+   */
+  leakCheck(): string[] {
+    const out = [...this.bugs];
+    if (this.mms.size > 0) out.push(`${this.mms.size} mm(s) still alive`);
+    if (this.pool.inUse !== 0) out.push(`page-table pool: ${this.pool.inUse} table page(s) leaked`);
+    const open = this.files.filter((f) => f !== undefined);
+    if (open.length > 0) out.push(`${open.length} file(s) still open: ${open.map((f) => f.name).join(', ')}`);
+    if (this.folios.inUse !== 0) out.push(`frame table: ${this.folios.inUse} folio(s) leaked`);
+    return out;
+  }
+}
+
+function checkSize(size: number): void {
+  if (!Number.isInteger(size) || size <= 0) fail('EINVAL', 'size', `must be a positive whole number of bytes, got ${size}`);
+}
+

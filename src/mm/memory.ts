@@ -1,0 +1,396 @@
+/**
+ * The page-fault path, after mm/memory.c: handle_mm_fault -> __handle_mm_fault (walk, allocating
+ * tables on demand through the sharing design) -> handle_pte_fault -> do_anonymous_page /
+ * do_fault (do_read_fault with fault-around, do_cow_fault, do_shared_fault) / do_wp_page
+ * (wp_page_reuse, wp_can_reuse_anon_folio, wp_page_copy), with FAULT_FLAG_UNSHARE.
+ *
+ * Hot path rules: typed arrays and integer arithmetic only, no allocation per fault.
+ */
+import { ENTRY_SPAN } from '../arch/pgtable_64_types.js';
+import {
+  _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE,
+  _PAGE_UFFD_WP, _PAGE_SOFT_DIRTY, PFN_HI_SHIFTED_MASK, SWP_PTE_MARKER,
+} from '../arch/pgtable_types.js';
+import {
+  PG_anon, PG_anon_exclusive, PG_dirty, PG_ksm, PG_swapbacked, PG_swapcache, PG_uptodate, ZERO_PFN,
+} from './folio.js';
+import { hugetlb_fault } from './hugetlb.js';
+import type { Machine } from './machine.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES } from './mm_types.js';
+import { VM_EXEC, VM_HUGETLB, VM_MAYSHARE, VM_READ, VM_SHARED, VM_WRITE, type VmAreaStruct } from './vma.js';
+
+export const FAULT_FLAG_WRITE = 1 << 0;
+export const FAULT_FLAG_UNSHARE = 1 << 10;
+
+export const VM_FAULT_OOM = 0x000001;
+export const VM_FAULT_SIGBUS = 0x000002;
+export const VM_FAULT_MAJOR = 0x000004;
+export const VM_FAULT_SIGSEGV = 0x000040;
+export const VM_FAULT_NOPAGE = 0x000100;
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+
+export function faultName(code: number): string {
+  if (code & VM_FAULT_SIGSEGV) return 'SIGSEGV';
+  if (code & VM_FAULT_SIGBUS) return 'SIGBUS';
+  if (code & VM_FAULT_OOM) return 'OOM';
+  return 'ok';
+}
+
+/** 1 / ENTRY_SPAN[L]: multiplying by a power-of-two reciprocal is exact and cheaper than dividing. */
+const INV_SPAN = Float64Array.from(ENTRY_SPAN, (s) => 1 / s);
+
+/**
+ * struct vm_fault: one per machine, reused by every fault so that nothing is allocated and the
+ * 64-bit address is never boxed when passed between functions.
+ */
+export class VmFault {
+  vma: VmAreaStruct | null = null;
+  /** Faulting address. */
+  address = 0;
+  /** Page offset in the file (or linear page index) of the address. */
+  pgoff = 0;
+  flags = 0;
+  /** PTE table holding the entry, and the entry's word offset in the pool. */
+  table = 0;
+  poff = 0;
+  /** VM_FAULT_* bits gathered on the way (VM_FAULT_MAJOR ...). */
+  result = 0;
+}
+
+/**
+ * do_user_addr_fault (arch/x86/mm/fault.c): find the VMA, check access_error, handle the fault.
+ * Returns 0 or VM_FAULT_* bits (SIGSEGV for no VMA or a disallowed access).
+ */
+export function do_user_addr_fault(m: Machine, mm: import('./mm_types.js').MmStruct, addr: number, write: boolean): number {
+  const vma = mm.find_vma(addr);
+  if (vma === null) return VM_FAULT_SIGSEGV;
+  if (write) {
+    if ((vma.vm_flags & VM_WRITE) === 0) return VM_FAULT_SIGSEGV;
+  } else if ((vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) {
+    return VM_FAULT_SIGSEGV;
+  }
+  return handle_mm_fault(m, vma, addr, write ? FAULT_FLAG_WRITE : 0);
+}
+
+/** handle_mm_fault -> __handle_mm_fault: walk to the PTE table, allocating tables on the way. */
+export function handle_mm_fault(m: Machine, vma: VmAreaStruct, addr: number, flags: number): number {
+  m.events.pgfault++;
+  if ((vma.vm_flags & VM_HUGETLB) !== 0) return hugetlb_fault(m, vma, addr, flags);
+  const vmf = m.vmf;
+  vmf.vma = vma;
+  vmf.address = addr;
+  vmf.flags = flags;
+  vmf.result = 0;
+  const ent = m.pool.entries;
+  let t = vma.vm_mm.pgd;
+  let level = m.rootLevel;
+  if (level === 4) {
+    // LA57: the PGD entry leads to a P4D table.
+    const off = t * 1024 + (((addr * INV_SPAN[4]!) & 511) << 1);
+    const lo = ent[off]!;
+    t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 3, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    level = 3;
+  }
+  // pgd/p4d entry -> PUD table, pud entry -> PMD table, pmd entry -> PTE table.
+  let off = t * 1024 + (((addr * (1 / 549755813888)) & 511) << 1);
+  let lo = ent[off]!;
+  t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 2, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  off = t * 1024 + (((addr * (1 / 1073741824)) & 511) << 1);
+  lo = ent[off]!;
+  t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 1, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  off = t * 1024 + (((addr * (1 / 2097152)) & 511) << 1);
+  lo = ent[off]!;
+  t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 0, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  vmf.table = t;
+  vmf.poff = t * 1024 + (((addr * INV_SPAN[0]!) & 511) << 1);
+  return handle_pte_fault(m, vmf);
+}
+
+/**
+ * __pte_alloc / __pmd_alloc / __pud_alloc / __p4d_alloc: install a table of `level` under the empty
+ * upper entry at word offset `parentOff`. The sharing design may hand back an existing table.
+ */
+export function pgtable_alloc(m: Machine, vma: VmAreaStruct, addr: number, level: number, parentOff: number): number {
+  let t = m.design.shareTable(m, vma, addr, level);
+  if (t < 0) t = m.pool.alloc(level);
+  const ent = m.pool.entries;
+  ent[parentOff] = (t << 12) | _PAGE_TABLE;
+  ent[parentOff + 1] = t >>> 20;
+  vma.vm_mm.nr[level]!++;
+  return t;
+}
+
+/** handle_pte_fault. */
+function handle_pte_fault(m: Machine, vmf: VmFault): number {
+  const ent = m.pool.entries;
+  const vma = vmf.vma!;
+  const poff = vmf.poff;
+  const flags = vmf.flags;
+  const lo = ent[poff]!;
+  const hi = ent[poff + 1]!;
+  if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
+    if (lo !== 0 || hi !== 0) {
+      // Non-present, non-none: swap entries and PTE markers. pte_none_mostly() treats markers as none.
+      if (hi >>> 27 !== SWP_PTE_MARKER) {
+        throw new Error(`do_swap_page: swap entries are not produced by this model yet (pte ${hi >>> 0}:${lo >>> 0})`);
+      }
+    }
+    if (vma.vm_file === null) return do_anonymous_page(m, vmf);
+    // do_fault: dispatch on read / private write / shared write.
+    vmf.pgoff = (vmf.address - vma.vm_start) * INV_SPAN[0]! + vma.vm_pgoff;
+    if ((flags & FAULT_FLAG_WRITE) === 0) return do_read_fault(m, vmf);
+    if ((vma.vm_flags & VM_SHARED) === 0) return do_cow_fault(m, vmf);
+    return do_shared_fault(m, vmf);
+  }
+  if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
+    if ((flags & FAULT_FLAG_WRITE) !== 0) {
+      if ((lo & _PAGE_RW) === 0) return do_wp_page(m, vmf);
+      ent[poff] = lo | _PAGE_DIRTY | _PAGE_ACCESSED;
+      return 0;
+    }
+    // FAULT_FLAG_UNSHARE: only a not-exclusive anonymous page needs it (gup_must_unshare).
+    if ((lo & _PAGE_RW) === 0) return do_wp_page(m, vmf);
+    return 0;
+  }
+  // Spurious fault: the entry already allows the access; mark it young.
+  ent[poff] = lo | _PAGE_ACCESSED;
+  return 0;
+}
+
+/** Install a leaf PTE for folio `f` with protection from the VMA (set_pte_at). */
+function set_pte(ent: Int32Array, poff: number, f: number, lo: number, hi: number): void {
+  ent[poff] = (f << 12) | lo;
+  ent[poff + 1] = (f >>> 20) | hi;
+}
+
+/** anon_vma_prepare. */
+export function anon_vma_prepare(m: Machine, vma: VmAreaStruct): void {
+  if (vma.anon_vma === null) vma.anon_vma = { id: m.nextAnonVmaId++ };
+}
+
+/** folio_add_new_anon_rmap + the new folio's bookkeeping: exclusive, mapped once. */
+function new_anon_folio(m: Machine, vmf: VmFault): number {
+  const fo = m.folios;
+  const vma = vmf.vma!;
+  return fo.alloc(0, 1, 1, PG_anon | PG_anon_exclusive | PG_swapbacked | PG_uptodate, vma.anon_vma!.id,
+    (vmf.address - vma.vm_start) * INV_SPAN[0]! + vma.vm_pgoff);
+}
+
+/** do_anonymous_page: the zero page for reads, a new exclusive anonymous folio for writes. */
+function do_anonymous_page(m: Machine, vmf: VmFault): number {
+  const ent = m.pool.entries;
+  const vma = vmf.vma!;
+  const poff = vmf.poff;
+  if ((vmf.flags & FAULT_FLAG_WRITE) === 0) {
+    // Use the zero-page for reads: pte_mkspecial(pfn_pte(my_zero_pfn(addr), vma->vm_page_prot)).
+    set_pte(ent, poff, ZERO_PFN, (vma.prot_lo & ~_PAGE_RW) | _PAGE_SPECIAL, vma.prot_hi);
+    m.events.zeroPageFaults++;
+    return 0;
+  }
+  anon_vma_prepare(m, vma);
+  const f = new_anon_folio(m, vmf);
+  set_pte(ent, poff, f, vma.prot_lo | _PAGE_RW | _PAGE_DIRTY, vma.prot_hi);
+  vma.vm_mm.rss[MM_ANONPAGES]!++;
+  m.events.anonFaults++;
+  return 0;
+}
+
+/** mm_counter_file. */
+function mm_counter_file(swapBacked: boolean): number {
+  return swapBacked ? MM_SHMEMPAGES : MM_FILEPAGES;
+}
+
+/**
+ * __do_fault -> shmem_fault / filemap_fault: the page-cache folio for `pgoff`, allocated if absent,
+ * returned with a reference held for the caller. -1 with m.faultResult set when beyond EOF.
+ */
+function filemap_get_folio(m: Machine, vmf: VmFault): number {
+  const file = vmf.vma!.vm_file!;
+  const fo = m.folios;
+  const pgoff = vmf.pgoff;
+  if (pgoff >= file.limit) {
+    vmf.result = VM_FAULT_SIGBUS;
+    return -1;
+  }
+  let f = file.pages[pgoff]! - 1;
+  if (f >= 0) {
+    fo.refcount[f]!++;
+    return f;
+  }
+  // Two references: the page cache's and the caller's. Shmem pages start zeroed; file pages are read.
+  const swapBacked = file.kind !== 'file';
+  f = fo.alloc(0, 2, 0, swapBacked ? (PG_swapbacked | PG_uptodate) : PG_uptodate, file.id, pgoff);
+  file.pages[pgoff] = f + 1;
+  file.nrpages++;
+  if (!swapBacked) {
+    m.events.pgmajfault++;
+    vmf.result = VM_FAULT_MAJOR;
+  }
+  return f;
+}
+
+/** finish_fault / set_pte_range for a page-cache folio (reference already taken). */
+function map_file_folio(m: Machine, vma: VmAreaStruct, poff: number, f: number, write: boolean): void {
+  const fo = m.folios;
+  let lo = vma.prot_lo;
+  if (write) {
+    lo |= _PAGE_DIRTY | ((vma.vm_flags & VM_WRITE) !== 0 ? _PAGE_RW : 0);
+    fo.flags[f]! |= PG_dirty;
+  }
+  set_pte(m.pool.entries, poff, f, lo, vma.prot_hi);
+  fo.mapcount[f]!++;
+  vma.vm_mm.rss[mm_counter_file((fo.flags[f]! & PG_swapbacked) !== 0)]!++;
+}
+
+/**
+ * do_read_fault: fault-around first (filemap_map_pages maps up to fault_around_pages PTEs around the
+ * address, only for folios already in the page cache), then read the faulting page if still unmapped.
+ */
+function do_read_fault(m: Machine, vmf: VmFault): number {
+  const nr = m.faultAroundPages;
+  const vma = vmf.vma!;
+  const poff = vmf.poff;
+  const pgoff = vmf.pgoff;
+  const ent = m.pool.entries;
+  m.events.readFaults++;
+  if (nr > 1) {
+    const pte_off = (poff & 1023) >> 1;
+    const vma_off = pgoff - vma.vm_pgoff;
+    const from = Math.max(pte_off - (pte_off & (nr - 1)), pte_off - Math.min(pte_off, vma_off));
+    const to = Math.min(from + nr, 512, pte_off + vma.pages - vma_off) - 1;
+    const file = vma.vm_file!;
+    const pages = file.pages;
+    const limit = file.limit;
+    const fo = m.folios;
+    const base = vmf.table * 1024;
+    const pgoffBase = pgoff - pte_off;
+    for (let i = from; i <= to; i++) {
+      const o = base + (i << 1);
+      if (ent[o] !== 0 || ent[o + 1] !== 0) continue;
+      const idx = pgoffBase + i;
+      if (idx >= limit) break;
+      const f = pages[idx]! - 1;
+      if (f < 0) continue;
+      fo.refcount[f]!++;
+      map_file_folio(m, vma, o, f, false);
+      if (i !== pte_off) m.events.faultAroundPtes++;
+    }
+    if (ent[poff] !== 0) return VM_FAULT_NOPAGE;
+  }
+  const f = filemap_get_folio(m, vmf);
+  if (f < 0) return vmf.result;
+  map_file_folio(m, vma, poff, f, false);
+  return vmf.result;
+}
+
+/** do_cow_fault: a write to an unmapped page of a private file mapping copies the page-cache page. */
+function do_cow_fault(m: Machine, vmf: VmFault): number {
+  const vma = vmf.vma!;
+  m.events.cowFaults++;
+  anon_vma_prepare(m, vma);
+  const src = filemap_get_folio(m, vmf);
+  if (src < 0) return vmf.result;
+  const fo = m.folios;
+  const f = new_anon_folio(m, vmf);
+  fo.content[f] = fo.content[src]!;
+  fo.put(src);
+  set_pte(m.pool.entries, vmf.poff, f, vma.prot_lo | _PAGE_RW | _PAGE_DIRTY, vma.prot_hi);
+  vma.vm_mm.rss[MM_ANONPAGES]!++;
+  return vmf.result;
+}
+
+/** do_shared_fault: map the page-cache folio writable and dirty (after page_mkwrite for files). */
+function do_shared_fault(m: Machine, vmf: VmFault): number {
+  m.events.sharedFaults++;
+  const f = filemap_get_folio(m, vmf);
+  if (f < 0) return vmf.result;
+  map_file_folio(m, vmf.vma!, vmf.poff, f, true);
+  return vmf.result;
+}
+
+/**
+ * wp_can_reuse_anon_folio (small folios): not KSM, no references beyond the one mapping (the
+ * swap cache may hold one more), then reuse.
+ */
+function wp_can_reuse_anon_folio(m: Machine, f: number): boolean {
+  const fo = m.folios;
+  const fl = fo.flags[f]!;
+  if ((fl & PG_ksm) !== 0 || fo.refcount[f]! > 3) return false;
+  if (fo.refcount[f]! > 1 + ((fl & PG_swapcache) !== 0 ? 1 : 0)) return false;
+  return fo.refcount[f] === 1;
+}
+
+/**
+ * do_wp_page: a write (or FAULT_FLAG_UNSHARE) on a present, write-protected PTE.
+ * Shared mappings: make writable (wp_page_shared). Private: reuse an exclusive anonymous page
+ * (PageAnonExclusive, or wp_can_reuse_anon_folio), otherwise copy (wp_page_copy).
+ */
+function do_wp_page(m: Machine, vmf: VmFault): number {
+  const ent = m.pool.entries;
+  const fo = m.folios;
+  const vma = vmf.vma!;
+  const poff = vmf.poff;
+  const lo = ent[poff]!;
+  const hi = ent[poff + 1]!;
+  const unshare = (vmf.flags & FAULT_FLAG_UNSHARE) !== 0;
+  const f = (lo & _PAGE_SPECIAL) !== 0 ? -1 : (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);
+  if ((vma.vm_flags & (VM_SHARED | VM_MAYSHARE)) !== 0) {
+    if (unshare) return 0; // no anonymous page in a shared mapping, nothing to unshare
+    ent[poff] = lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+    if (f >= 0) fo.flags[f]! |= PG_dirty;
+    m.events.wpShared++;
+    return 0;
+  }
+  if (f >= 0 && (fo.flags[f]! & PG_anon) !== 0) {
+    const fl = fo.flags[f]!;
+    if ((fl & PG_anon_exclusive) !== 0 || wp_can_reuse_anon_folio(m, f)) {
+      fo.flags[f] = fl | PG_anon_exclusive;
+      if (unshare) {
+        m.events.unshareReuse++;
+        return 0;
+      }
+      // wp_page_reuse
+      ent[poff] = lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+      m.events.wpReuse++;
+      return 0;
+    }
+  }
+  return wp_page_copy(m, vmf, f, unshare);
+}
+
+/**
+ * wp_page_copy: a new exclusive anonymous folio with the old contents (zeroed if the old page was the
+ * zero page). For FAULT_FLAG_UNSHARE the new PTE stays read-only but the page is exclusive.
+ */
+function wp_page_copy(m: Machine, vmf: VmFault, old: number, unshare: boolean): number {
+  const ent = m.pool.entries;
+  const fo = m.folios;
+  const vma = vmf.vma!;
+  const poff = vmf.poff;
+  const mm = vma.vm_mm;
+  const oldLo = ent[poff]!;
+  anon_vma_prepare(m, vma);
+  const f = new_anon_folio(m, vmf);
+  fo.content[f] = old >= 0 ? fo.content[old]! : 0;
+  let lo = vma.prot_lo;
+  if (unshare) {
+    lo |= oldLo & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP);
+    m.events.unshareCopy++;
+  } else {
+    lo |= _PAGE_DIRTY | ((vma.vm_flags & VM_WRITE) !== 0 ? _PAGE_RW : 0);
+    m.events.wpCopy++;
+  }
+  if (old >= 0) {
+    const anon = (fo.flags[old]! & PG_anon) !== 0;
+    if (!anon) {
+      mm.rss[mm_counter_file((fo.flags[old]! & PG_swapbacked) !== 0)]!--;
+      mm.rss[MM_ANONPAGES]!++;
+    }
+    fo.mapcount[old]!--;
+    fo.put(old);
+  } else {
+    mm.rss[MM_ANONPAGES]!++;
+  }
+  set_pte(ent, poff, f, lo, vma.prot_hi);
+  return 0;
+}

@@ -1,0 +1,73 @@
+/**
+ * struct mm_struct: the VMAs (kept sorted by address; the kernel uses a maple tree), the root table
+ * (pgd), the RSS counters (MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES), hugetlb_usage,
+ * and the per-level table counts behind mm_pgtables_bytes (VmPTE).
+ */
+import type { VmAreaStruct } from './vma.js';
+
+export const MM_FILEPAGES = 0;
+export const MM_ANONPAGES = 1;
+export const MM_SWAPENTS = 2;
+export const MM_SHMEMPAGES = 3;
+export const NR_MM_COUNTERS = 4;
+
+/** mm->flags bit: some page of this mm was pinned (MMF_HAS_PINNED). */
+export const MMF_HAS_PINNED = 1 << 0;
+
+export class MmStruct {
+  readonly id: number;
+  /** Root table (pgd) number in the pool. */
+  pgd: number;
+  /** VMAs sorted by vm_start, non-overlapping. */
+  vmas: VmAreaStruct[] = [];
+  /** Last VMA found, the per-mm lookup cache (like the kernel's former vmacache). */
+  mmap_cache: VmAreaStruct | null = null;
+  /** rss_stat counters in pages. */
+  readonly rss = [0, 0, 0, 0];
+  /** Tables reachable from this mm's pgd, by level 0..4 (shared tables counted in every sharer, like VmPTE). */
+  readonly nr = [0, 0, 0, 0, 0];
+  /** hugetlb_usage: 4 KiB pages mapped through hugetlb. */
+  hugetlb_usage = 0;
+  /** mm_users: tasks using this mm (threads share one). */
+  mm_users = 1;
+  flags = 0;
+  dead = false;
+
+  constructor(id: number, pgd: number) {
+    this.id = id;
+    this.pgd = pgd;
+  }
+
+  /** find_vma_intersection for a single address: the VMA containing addr, or null. */
+  find_vma(addr: number): VmAreaStruct | null {
+    const c = this.mmap_cache;
+    if (c !== null && addr >= c.vm_start && addr < c.vm_end) return c;
+    const v = this.vmas;
+    let lo = 0;
+    let hi = v.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const m = v[mid]!;
+      if (addr < m.vm_start) hi = mid - 1;
+      else if (addr >= m.vm_end) lo = mid + 1;
+      else {
+        this.mmap_cache = m;
+        return m;
+      }
+    }
+    return null;
+  }
+
+  /** Index of the first VMA whose vm_end > addr (mas_find from addr). */
+  firstEndingAfter(addr: number): number {
+    const v = this.vmas;
+    let lo = 0;
+    let hi = v.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (v[mid]!.vm_end > addr) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The pool of page-table pages: every table at every level is one 4 KiB page of 512 entries, kept as
+ * 1,024 Int32 words in one SharedArrayBuffer so worker threads can attach to the same tables and the
+ * simulator's footprint tracks the modelled one byte for byte.
+ *
+ * Beside the entries, a ptdesc per table (struct ptdesc in the kernel): its level, and
+ * pt_share_count — the number of *extra* sharers (0 = private), as hugetlb PMD sharing counts since
+ * commit 59d9094df3d7. The allocator hands out tables from a free list (LIFO) and then from a
+ * never-used region, zeroing each one (GFP_ZERO) on allocation. Running out raises ENOMEM.
+ */
+import { TABLE_BYTES, WORDS_PER_TABLE } from '../arch/pgtable_64_types.js';
+import { fail } from '../kernel/errno.js';
+
+/** Header words. */
+const H_FREE_HEAD = 0;
+const H_NEVER_USED = 1;
+const H_IN_USE = 2;
+const H_ALLOCS = 3;
+const H_FREES = 4;
+/** Tables in use per level: words 5..9 (level 0..4). */
+const H_LEVEL_BASE = 5;
+const HEADER_WORDS = 16;
+
+export interface PgtablePoolBuffers {
+  capacity: number;
+  entries: SharedArrayBuffer;
+  meta: SharedArrayBuffer;
+}
+
+export class PgtablePool {
+  readonly capacity: number;
+  /** All table entries: table t, entry i at words [t*1024 + 2i] (bits 0..31) and [+1] (bits 32..63). */
+  readonly entries: Int32Array;
+  /** ptdesc: level of each table, -1 when free. */
+  readonly level: Int8Array;
+  /** ptdesc->pt_share_count: extra sharers of this table (0 = not shared). */
+  readonly shareCount: Int32Array;
+  /** Free-list link of free tables. */
+  readonly next: Int32Array;
+  readonly header: Int32Array;
+  readonly buffers: PgtablePoolBuffers;
+
+  constructor(capacity: number, buffers?: PgtablePoolBuffers) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 2 ** 24) {
+      throw new RangeError(`page-table pool capacity must be an integer in 1..16777216 tables, got ${capacity}`);
+    }
+    this.capacity = capacity;
+    const entriesSab = buffers?.entries ?? new SharedArrayBuffer(capacity * TABLE_BYTES);
+    const metaBytes = HEADER_WORDS * 4 + capacity * 4 * 2 + capacity;
+    const metaSab = buffers?.meta ?? new SharedArrayBuffer(metaBytes);
+    this.buffers = { capacity, entries: entriesSab, meta: metaSab };
+    this.entries = new Int32Array(entriesSab);
+    this.header = new Int32Array(metaSab, 0, HEADER_WORDS);
+    this.shareCount = new Int32Array(metaSab, HEADER_WORDS * 4, capacity);
+    this.next = new Int32Array(metaSab, HEADER_WORDS * 4 + capacity * 4, capacity);
+    this.level = new Int8Array(metaSab, HEADER_WORDS * 4 + capacity * 8, capacity);
+    if (!buffers) {
+      this.header[H_FREE_HEAD] = -1;
+      this.level.fill(-1);
+    }
+  }
+
+  /** pagetable_alloc + ctor: a zeroed table page for `level`. */
+  alloc(level: number): number {
+    const h = this.header;
+    let t = h[H_FREE_HEAD]!;
+    if (t >= 0) {
+      h[H_FREE_HEAD] = this.next[t]!;
+    } else {
+      t = h[H_NEVER_USED]!;
+      if (t >= this.capacity) {
+        fail('ENOMEM', 'page-table pool', `all ${this.capacity} table pages are in use; raise the capacity (ptPages / --pt-pages)`);
+      }
+      h[H_NEVER_USED] = t + 1;
+    }
+    const base = t * WORDS_PER_TABLE;
+    this.entries.fill(0, base, base + WORDS_PER_TABLE);
+    this.level[t] = level;
+    this.shareCount[t] = 0;
+    h[H_IN_USE]!++;
+    h[H_ALLOCS]!++;
+    h[H_LEVEL_BASE + level]!++;
+    return t;
+  }
+
+  /** pagetable_free: the table must no longer be referenced by any entry. */
+  free(t: number): void {
+    const lvl = this.level[t]!;
+    if (lvl < 0) throw new Error(`BUG: page table ${t} freed twice`);
+    if (this.shareCount[t] !== 0) throw new Error(`BUG: page table ${t} freed while ${this.shareCount[t]} extra sharers remain`);
+    const h = this.header;
+    this.level[t] = -1;
+    this.next[t] = h[H_FREE_HEAD]!;
+    h[H_FREE_HEAD] = t;
+    h[H_IN_USE]!--;
+    h[H_FREES]!++;
+    h[H_LEVEL_BASE + lvl]!--;
+  }
+
+  get inUse(): number { return this.header[H_IN_USE]!; }
+  get allocs(): number { return this.header[H_ALLOCS]!; }
+  get frees(): number { return this.header[H_FREES]!; }
+  /** Tables in use at `level` machine-wide (each shared table once). */
+  inUseAt(level: number): number { return this.header[H_LEVEL_BASE + level]!; }
+  /** Tables in use whose pt_share_count is above zero. */
+  sharedInUse(): number {
+    let n = 0;
+    const used = this.header[H_NEVER_USED]!;
+    for (let t = 0; t < used; t++) if (this.level[t]! >= 0 && this.shareCount[t]! > 0) n++;
+    return n;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Deterministic event counters of the whole machine (in the spirit of /proc/vmstat). Same operations,
+ * same seed: same numbers on any machine.
+ */
+export class VmEvents {
+  /** handle_mm_fault calls. */
+  pgfault = 0;
+  /** Faults that had to read a regular file page that was not in the page cache. */
+  pgmajfault = 0;
+  /** do_anonymous_page: new anonymous page (write) / shared zero page mapped (read). */
+  anonFaults = 0;
+  zeroPageFaults = 0;
+  /** do_read_fault, do_cow_fault, do_shared_fault. */
+  readFaults = 0;
+  cowFaults = 0;
+  sharedFaults = 0;
+  /** PTEs mapped by fault-around (filemap_map_pages), not counting the faulting one. */
+  faultAroundPtes = 0;
+  /** do_wp_page outcomes. */
+  wpReuse = 0;
+  wpCopy = 0;
+  wpShared = 0;
+  /** FAULT_FLAG_UNSHARE outcomes. */
+  unshareReuse = 0;
+  unshareCopy = 0;
+  hugetlbFaults = 0;
+  /** fork: present PTEs (and huge leaves) copied by copy_page_range; pinned pages copied eagerly. */
+  forkPtesCopied = 0;
+  forkPagesCopied = 0;
+  /** Present leaf entries removed by zap (munmap, exit). */
+  ptesZapped = 0;
+  /** Shared tables unlinked from one mm (pt_share_count dropped). */
+  tablesUnshared = 0;
+  /** PTEs whose protection changed in change_protection. */
+  ptesProtChanged = 0;
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
+  }
+}

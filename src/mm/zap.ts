@@ -1,0 +1,94 @@
+/**
+ * unmap_page_range -> zap_p4d/pud/pmd/pte_range (mm/memory.c): clear every leaf entry of a VMA in
+ * [start, end), dropping rmap (mapcount), RSS and references; the tables themselves stay (that is
+ * free_pgtables' job). A table shared with other mms (pt_share_count > 0) is not zapped: this mm's
+ * pointer to it is dropped (unshare) and the other sharers keep their translations, as
+ * __unmap_hugepage_range does with huge_pmd_unshare.
+ */
+import { ENTRY_SPAN } from '../arch/pgtable_64_types.js';
+import {
+  _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SPECIAL, PFN_HI_SHIFTED_MASK, SWP_PTE_MARKER,
+} from '../arch/pgtable_types.js';
+import { PG_anon, PG_dirty, PG_hugetlb, PG_swapbacked } from './folio.js';
+import type { Machine } from './machine.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type MmStruct } from './mm_types.js';
+import type { VmAreaStruct } from './vma.js';
+
+/** Zap [start, end) of `vma` (both page aligned, inside the VMA). */
+export function unmap_page_range(m: Machine, vma: VmAreaStruct, start: number, end: number): void {
+  zap_level(m, vma.vm_mm, vma.vm_mm.pgd, m.rootLevel, start, end);
+}
+
+/** Drop `mm`'s link to a shared table at word `off` (unshare); returns true when it was shared. */
+export function unshare_table(m: Machine, mm: MmStruct, off: number, level: number): boolean {
+  const ent = m.pool.entries;
+  const t = (ent[off]! >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  if (m.pool.shareCount[t]! <= 0) return false;
+  m.pool.shareCount[t]!--;
+  ent[off] = 0;
+  ent[off + 1] = 0;
+  mm.nr[level]!--;
+  m.events.tablesUnshared++;
+  return true;
+}
+
+function zap_level(m: Machine, mm: MmStruct, t: number, level: number, start: number, end: number): void {
+  const ent = m.pool.entries;
+  const span = ENTRY_SPAN[level]!;
+  let addr = start;
+  while (addr < end) {
+    const next = Math.min(Math.floor(addr / span) * span + span, end);
+    const off = t * 1024 + (((addr / span) & 511) << 1);
+    const lo = ent[off]!;
+    if (lo !== 0 || ent[off + 1] !== 0) {
+      if (level > 0 && (lo & _PAGE_PRESENT) !== 0 && (lo & _PAGE_PSE) === 0) {
+        if (!unshare_table(m, mm, off, level - 1)) {
+          const child = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+          if (level === 1) zap_pte_range(m, mm, child, addr, next);
+          else zap_level(m, mm, child, level - 1, addr, next);
+        }
+      } else {
+        zap_leaf(m, mm, off);
+      }
+    }
+    addr = next;
+  }
+}
+
+/** zap_pte_range: the hot loop over one PTE table. */
+function zap_pte_range(m: Machine, mm: MmStruct, t: number, start: number, end: number): void {
+  const ent = m.pool.entries;
+  const from = t * 1024 + (((start / 4096) & 511) << 1);
+  const to = from + ((end - start) / 4096) * 2;
+  for (let off = from; off < to; off += 2) {
+    if (ent[off] !== 0 || ent[off + 1] !== 0) zap_leaf(m, mm, off);
+  }
+}
+
+/** Zap one leaf entry (4 KiB PTE, or a hugetlb PMD/PUD leaf). */
+function zap_leaf(m: Machine, mm: MmStruct, off: number): void {
+  const ent = m.pool.entries;
+  const lo = ent[off]!;
+  const hi = ent[off + 1]!;
+  ent[off] = 0;
+  ent[off + 1] = 0;
+  if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
+    if (hi >>> 27 === SWP_PTE_MARKER) return; // markers just go away on munmap/exit
+    throw new Error(`zap: swap entries are not produced by this model yet (pte ${hi >>> 0}:${lo >>> 0})`);
+  }
+  m.events.ptesZapped++;
+  if ((lo & _PAGE_SPECIAL) !== 0) return; // zero page: no struct page refcounting
+  const fo = m.folios;
+  const f = (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);
+  const fl = fo.flags[f]!;
+  if ((fl & PG_hugetlb) !== 0) {
+    mm.hugetlb_usage -= 1 << fo.order[f]!;
+  } else if ((fl & PG_anon) !== 0) {
+    mm.rss[MM_ANONPAGES]!--;
+  } else {
+    if ((lo & _PAGE_DIRTY) !== 0) fo.flags[f] = fl | PG_dirty; // folio_mark_dirty
+    mm.rss[(fl & PG_swapbacked) !== 0 ? MM_SHMEMPAGES : MM_FILEPAGES]!--;
+  }
+  fo.mapcount[f]!--;
+  fo.put(f);
+}

@@ -1,0 +1,13 @@
+/** The registry of sharing designs, by --design name. */
+import { fail } from '../kernel/errno.js';
+import type { PtShareDesign } from './design.js';
+import { privateDesign } from './private.js';
+import { threadsDesign } from './threads.js';
+
+export const DESIGNS: readonly PtShareDesign[] = [privateDesign, threadsDesign];
+
+export function designByName(name: string): PtShareDesign {
+  const d = DESIGNS.find((x) => x.name === name);
+  if (!d) fail('EINVAL', 'design', `unknown design '${name}'; known designs: ${DESIGNS.map((x) => x.name).join(', ')}`);
+  return d;
+}

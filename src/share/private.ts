@@ -1,0 +1,9 @@
+/** `private`: today's Linux for everything but hugetlb — every mm gets its own tables. The baseline of every saving. */
+import type { PtShareDesign } from './design.js';
+
+export const privateDesign: PtShareDesign = {
+  name: 'private',
+  summary: 'every process has its own page tables (today\'s Linux default, the baseline)',
+  mmPerProcess: true,
+  shareTable: () => -1,
+};
