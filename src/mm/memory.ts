@@ -50,9 +50,14 @@ export class VmFault {
   /** Page offset in the file (or linear page index) of the address. */
   pgoff = 0;
   flags = 0;
-  /** PTE table holding the entry, and the entry's word offset in the pool. */
+  /**
+   * PTE table holding the entry and the entry's word offset in the pool; -1 while the PMD entry is
+   * still empty (the PTE table is only allocated when something is mapped, as in the kernel).
+   */
   table = 0;
   poff = 0;
+  /** Word offset of the PMD entry that points (or will point) at the PTE table. */
+  pmdOff = 0;
   /** VM_FAULT_* bits gathered on the way (VM_FAULT_MAJOR ...). */
   result = 0;
 }
@@ -99,10 +104,17 @@ export function handle_mm_fault(m: Machine, vma: VmAreaStruct, addr: number, fla
   lo = ent[off]!;
   t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 1, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   off = t * 1024 + (((addr * (1 / 2097152)) & 511) << 1);
+  vmf.pmdOff = off;
   lo = ent[off]!;
-  t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 0, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
-  vmf.table = t;
-  vmf.poff = t * 1024 + (((addr * INV_SPAN[0]!) & 511) << 1);
+  if (lo === 0 && ent[off + 1] === 0) {
+    // pmd_none: no PTE table yet. do_anonymous_page and finish_fault allocate it (pte_alloc).
+    vmf.table = -1;
+    vmf.poff = -1;
+  } else {
+    t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    vmf.table = t;
+    vmf.poff = t * 1024 + (((addr * INV_SPAN[0]!) & 511) << 1);
+  }
   return handle_pte_fault(m, vmf);
 }
 
@@ -126,8 +138,8 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
   const vma = vmf.vma!;
   const poff = vmf.poff;
   const flags = vmf.flags;
-  const lo = ent[poff]!;
-  const hi = ent[poff + 1]!;
+  const lo = poff < 0 ? 0 : ent[poff]!;
+  const hi = poff < 0 ? 0 : ent[poff + 1]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
     if (lo !== 0 || hi !== 0) {
       // Non-present, non-none: swap entries and PTE markers. pte_none_mostly() treats markers as none.
@@ -157,6 +169,13 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
   return 0;
 }
 
+/** pte_alloc: install the PTE table under the empty PMD entry of this fault. */
+function pte_alloc(m: Machine, vmf: VmFault): void {
+  const t = pgtable_alloc(m, vmf.vma!, vmf.address, 0, vmf.pmdOff);
+  vmf.table = t;
+  vmf.poff = t * 1024 + (((vmf.address * INV_SPAN[0]!) & 511) << 1);
+}
+
 /** Install a leaf PTE for folio `f` with protection from the VMA (set_pte_at). */
 function set_pte(ent: Int32Array, poff: number, f: number, lo: number, hi: number): void {
   ent[poff] = (f << 12) | lo;
@@ -180,6 +199,7 @@ function new_anon_folio(m: Machine, vmf: VmFault): number {
 function do_anonymous_page(m: Machine, vmf: VmFault): number {
   const ent = m.pool.entries;
   const vma = vmf.vma!;
+  if (vmf.poff < 0) pte_alloc(m, vmf);
   const poff = vmf.poff;
   if ((vmf.flags & FAULT_FLAG_WRITE) === 0) {
     // Use the zero-page for reads: pte_mkspecial(pfn_pte(my_zero_pfn(addr), vma->vm_page_prot)).
@@ -249,12 +269,11 @@ function map_file_folio(m: Machine, vma: VmAreaStruct, poff: number, f: number, 
 function do_read_fault(m: Machine, vmf: VmFault): number {
   const nr = m.faultAroundPages;
   const vma = vmf.vma!;
-  const poff = vmf.poff;
   const pgoff = vmf.pgoff;
   const ent = m.pool.entries;
   m.events.readFaults++;
   if (nr > 1) {
-    const pte_off = (poff & 1023) >> 1;
+    const pte_off = (vmf.address * INV_SPAN[0]!) & 511;
     const vma_off = pgoff - vma.vm_pgoff;
     const from = Math.max(pte_off - (pte_off & (nr - 1)), pte_off - Math.min(pte_off, vma_off));
     const to = Math.min(from + nr, 512, pte_off + vma.pages - vma_off) - 1;
@@ -262,24 +281,27 @@ function do_read_fault(m: Machine, vmf: VmFault): number {
     const pages = file.pages;
     const limit = file.limit;
     const fo = m.folios;
-    const base = vmf.table * 1024;
     const pgoffBase = pgoff - pte_off;
     for (let i = from; i <= to; i++) {
-      const o = base + (i << 1);
-      if (ent[o] !== 0 || ent[o + 1] !== 0) continue;
       const idx = pgoffBase + i;
       if (idx >= limit) break;
       const f = pages[idx]! - 1;
       if (f < 0) continue;
+      // filemap_map_pmd: the PTE table is installed once there is a folio to map.
+      if (vmf.table < 0) pte_alloc(m, vmf);
+      const o = vmf.table * 1024 + (i << 1);
+      if (ent[o] !== 0 || ent[o + 1] !== 0) continue;
       fo.refcount[f]!++;
       map_file_folio(m, vma, o, f, false);
       if (i !== pte_off) m.events.faultAroundPtes++;
     }
-    if (ent[poff] !== 0) return VM_FAULT_NOPAGE;
+    if (vmf.poff >= 0 && ent[vmf.poff] !== 0) return VM_FAULT_NOPAGE;
   }
   const f = filemap_get_folio(m, vmf);
   if (f < 0) return vmf.result;
-  map_file_folio(m, vma, poff, f, false);
+  // finish_fault
+  if (vmf.poff < 0) pte_alloc(m, vmf);
+  map_file_folio(m, vma, vmf.poff, f, false);
   return vmf.result;
 }
 
@@ -294,6 +316,7 @@ function do_cow_fault(m: Machine, vmf: VmFault): number {
   const f = new_anon_folio(m, vmf);
   fo.content[f] = fo.content[src]!;
   fo.put(src);
+  if (vmf.poff < 0) pte_alloc(m, vmf);
   set_pte(m.pool.entries, vmf.poff, f, vma.prot_lo | _PAGE_RW | _PAGE_DIRTY, vma.prot_hi);
   vma.vm_mm.rss[MM_ANONPAGES]!++;
   return vmf.result;
@@ -304,6 +327,7 @@ function do_shared_fault(m: Machine, vmf: VmFault): number {
   m.events.sharedFaults++;
   const f = filemap_get_folio(m, vmf);
   if (f < 0) return vmf.result;
+  if (vmf.poff < 0) pte_alloc(m, vmf);
   map_file_folio(m, vmf.vma!, vmf.poff, f, true);
   return vmf.result;
 }

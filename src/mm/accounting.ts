@@ -1,0 +1,75 @@
+/**
+ * Page-table memory accounting. Per mm, like /proc/<pid>/status: the tables reachable from its pgd by
+ * level (a shared table counts in every sharer, as hugetlb's mm_inc_nr_pmds on share does), VmPTE
+ * (mm_pgtables_bytes: PTE + PMD + PUD tables; the kernel keeps no P4D or PGD counter there) and RSS.
+ * Machine-wide, like PageTables in /proc/meminfo: every distinct table page once, shared or not.
+ */
+import { levelName, TABLE_BYTES } from '../arch/pgtable_64_types.js';
+import type { Machine } from './machine.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from './mm_types.js';
+
+export interface TableCounts {
+  pgd: number;
+  p4d: number;
+  pud: number;
+  pmd: number;
+  pte: number;
+}
+
+export interface MmAccounting {
+  mm: number;
+  /** Table pages reachable from this mm, by level. */
+  tables: TableCounts;
+  /** All of them in bytes (4,096 per table page). */
+  pageTableBytes: number;
+  /** VmPTE: mm_pgtables_bytes = (PTE + PMD + PUD tables) x 4,096. */
+  vmPTEBytes: number;
+  /** RSS counters in 4 KiB pages. */
+  rss: { file: number; anon: number; shmem: number; swapents: number };
+  /** 4 KiB pages mapped through hugetlb (hugetlb_usage). */
+  hugetlbPages: number;
+}
+
+export interface MachineAccounting {
+  /** Distinct table pages in use machine-wide, by level (each shared table once). */
+  tables: TableCounts;
+  pageTableBytes: number;
+  /** Table pages with pt_share_count > 0. */
+  sharedTables: number;
+  /** Folios and the 4 KiB pages they hold (page cache + anonymous + hugetlb), the zero page excluded. */
+  folios: number;
+  framePages: number;
+}
+
+export function countsFromLevels(m: Machine, byLevel: (level: number) => number): TableCounts {
+  const t: TableCounts = { pgd: 0, p4d: 0, pud: 0, pmd: 0, pte: 0 };
+  for (let level = 0; level <= m.rootLevel; level++) t[levelName(level, m.mode.levels)] += byLevel(level);
+  return t;
+}
+
+export function totalTables(t: TableCounts): number {
+  return t.pgd + t.p4d + t.pud + t.pmd + t.pte;
+}
+
+export function mmAccounting(m: Machine, mm: MmStruct): MmAccounting {
+  const tables = countsFromLevels(m, (l) => mm.nr[l]!);
+  return {
+    mm: mm.id,
+    tables,
+    pageTableBytes: totalTables(tables) * TABLE_BYTES,
+    vmPTEBytes: (mm.nr[0]! + mm.nr[1]! + mm.nr[2]!) * TABLE_BYTES,
+    rss: { file: mm.rss[MM_FILEPAGES]!, anon: mm.rss[MM_ANONPAGES]!, shmem: mm.rss[MM_SHMEMPAGES]!, swapents: mm.rss[MM_SWAPENTS]! },
+    hugetlbPages: mm.hugetlb_usage,
+  };
+}
+
+export function machineAccounting(m: Machine): MachineAccounting {
+  const tables = countsFromLevels(m, (l) => m.pool.inUseAt(l));
+  return {
+    tables,
+    pageTableBytes: totalTables(tables) * TABLE_BYTES,
+    sharedTables: m.pool.sharedInUse(),
+    folios: m.folios.inUse,
+    framePages: m.folios.pagesInUse,
+  };
+}
