@@ -1,5 +1,5 @@
 /** The registry of sharing designs, by --design name. */
-import { fail } from '../kernel/errno.js';
+import { UsageError } from '../lib/size.js';
 import type { PtShareDesign } from './design.js';
 import { privateDesign } from './private.js';
 import { threadsDesign } from './threads.js';
@@ -8,6 +8,6 @@ export const DESIGNS: readonly PtShareDesign[] = [privateDesign, threadsDesign];
 
 export function designByName(name: string): PtShareDesign {
   const d = DESIGNS.find((x) => x.name === name);
-  if (!d) fail('EINVAL', 'design', `unknown design '${name}'; known designs: ${DESIGNS.map((x) => x.name).join(', ')}`);
+  if (!d) throw new UsageError(`--design: unknown design '${name}'; known designs: ${DESIGNS.map((x) => x.name).join(', ')}`);
   return d;
 }

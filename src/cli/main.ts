@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/** ptbench: the command line. */
+import { reportAndExit } from './errors.js';
+import { MEM_HELP, memMain } from './mem.js';
+
+const HELP = `usage: ptbench <command> [options]
+
+commands:
+  mem      page-table memory of a scenario (simulated, exact)
+  bench    timing suites (measured) and memory scenarios (simulated), written to results/
+
+Run 'ptbench <command> --help' for its options.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'mem':
+      return memMain(rest);
+    case 'bench': {
+      const { benchMain } = await import('./bench.js');
+      return benchMain(rest);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`ptbench: error: unknown command '${cmd}'; commands: mem, bench (see ptbench --help)\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, reportAndExit);
+void MEM_HELP;

@@ -1,0 +1,178 @@
+/**
+ * `ptbench mem`: build a scenario on the materialized page-table machine and print its page-table
+ * accounting, as a table (default) or JSON (--json). Every figure is simulated and exact.
+ */
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import type { PagingLevels } from '../arch/pgtable_64_types.js';
+import { bytesIEC, int } from '../lib/format.js';
+import { parseSize, UsageError } from '../lib/size.js';
+import { totalTables, type TableCounts } from '../mm/accounting.js';
+import { designByName, DESIGNS } from '../share/index.js';
+import { runSga, teardownSga, type PageSize, type RegionKind, type SgaScenario } from '../workload/sga.js';
+
+export const MEM_HELP = `usage: ptbench mem [options]
+
+Map one region into N processes, touch it, and print the page-table memory (simulated, exact).
+
+  --design NAME      sharing design: ${DESIGNS.map((d) => d.name).join(', ')} (default private)
+  --procs N          number of processes (default 1)
+  --size SIZE        region size: 4096, 2MiB, 1GiB, 300GB (GB = 10^9, GiB = 2^30); rounded up to
+                     the page size as mmap does (default 1GiB)
+  --kind KIND        shmem | anon | file | hugetlb (default shmem; anon is private per process)
+  --page SIZE        4k | 2m | 1g (2m and 1g need --kind hugetlb; default 4k, or 2m for hugetlb)
+  --offset SIZE      mapping address offset from a 1 GiB-aligned base (default 0)
+  --touch WHAT       all | none | FRACTION of the pages, from the start (default all)
+  --read             touch with read faults instead of write faults
+  --levels 4|5       4-level or 5-level (LA57) paging (default 4)
+  --fault-around SIZE  fault_around_bytes (default 64KiB, the kernel's)
+  --json             print JSON instead of a table
+`;
+
+export interface MemReport {
+  tool: 'ptbench mem';
+  /** Every figure here comes from the simulator. */
+  figures: 'simulated';
+  engine: 'materialize';
+  design: string;
+  scenario: {
+    procs: number; kind: RegionKind; page: PageSize; requestedBytes: number; mappedBytes: number;
+    address: string; offset: number; touch: string; touchedPages: number; faults: 'write' | 'read'; levels: PagingLevels;
+  };
+  /** Distinct table pages machine-wide, by level (each shared table once). */
+  tables: TableCounts;
+  tablePages: number;
+  pageTableBytes: number;
+  sharedTables: number;
+  folios: number;
+  framePages: number;
+  events: Record<string, number>;
+  processes: Array<{ pid: number; mm: number; tables: TableCounts; pageTableBytes: number; vmPTEBytes: number; rss: Record<string, number>; hugetlbPages: number }>;
+  leakCheck: string[];
+}
+
+export function parseMemArgs(argv: string[]): { scenario: SgaScenario; json: boolean } | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      design: { type: 'string', default: 'private' },
+      procs: { type: 'string', default: '1' },
+      size: { type: 'string', default: '1GiB' },
+      kind: { type: 'string', default: 'shmem' },
+      page: { type: 'string' },
+      offset: { type: 'string', default: '0' },
+      touch: { type: 'string', default: 'all' },
+      read: { type: 'boolean', default: false },
+      levels: { type: 'string', default: '4' },
+      'fault-around': { type: 'string', default: '64KiB' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const design = designByName(values.design);
+  if (!/^\d+$/.test(values.procs)) throw new UsageError(`--procs: '${values.procs}' is not a whole number of processes >= 1`);
+  const procs = Number(values.procs);
+  const kinds = ['shmem', 'anon', 'file', 'hugetlb'];
+  if (!kinds.includes(values.kind)) throw new UsageError(`--kind: '${values.kind}' is not one of ${kinds.join(', ')}`);
+  const kind = values.kind as RegionKind;
+  const pageText = values.page ?? (kind === 'hugetlb' ? '2m' : '4k');
+  const page = pageText.toLowerCase();
+  if (page !== '4k' && page !== '2m' && page !== '1g') throw new UsageError(`--page: '${pageText}' is not one of 4k, 2m, 1g`);
+  let touch: SgaScenario['touch'];
+  if (values.touch === 'all' || values.touch === 'none') touch = values.touch;
+  else if (/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(values.touch)) touch = Number(values.touch);
+  else throw new UsageError(`--touch: '${values.touch}' is not all, none, or a fraction between 0 and 1`);
+  if (values.levels !== '4' && values.levels !== '5') throw new UsageError(`--levels: '${values.levels}' is not 4 or 5`);
+  const fab = parseSize(values['fault-around'], '--fault-around');
+  if (fab < 4096 || fab > 2 ** 21 || (fab & (fab - 1)) !== 0) throw new UsageError(`--fault-around: must be a power of two from 4KiB to 2MiB, got ${fab}`);
+  return {
+    json: values.json,
+    scenario: {
+      design, procs, kind, page: page as PageSize,
+      size: parseSize(values.size, '--size'),
+      offset: parseSize(values.offset, '--offset'),
+      touch, write: !values.read, levels: Number(values.levels) as PagingLevels, faultAroundBytes: fab,
+    },
+  };
+}
+
+export function memReport(s: SgaScenario): MemReport {
+  const r = runSga(s);
+  const acc = r.machineAcc;
+  const report: MemReport = {
+    tool: 'ptbench mem',
+    figures: 'simulated',
+    engine: 'materialize',
+    design: s.design.name,
+    scenario: {
+      procs: s.procs, kind: s.kind, page: s.page, requestedBytes: s.size, mappedBytes: r.mapped,
+      address: `0x${r.addr.toString(16)}`, offset: s.offset, touch: String(s.touch), touchedPages: r.touchedPages,
+      faults: s.write ? 'write' : 'read', levels: s.levels,
+    },
+    tables: acc.tables,
+    tablePages: totalTables(acc.tables),
+    pageTableBytes: acc.pageTableBytes,
+    sharedTables: acc.sharedTables,
+    folios: acc.folios,
+    framePages: acc.framePages,
+    events: r.machine.events.snapshot(),
+    processes: r.perProcess.map((p, i) => ({ pid: i + 1, mm: p.mm, tables: p.tables, pageTableBytes: p.pageTableBytes, vmPTEBytes: p.vmPTEBytes, rss: p.rss, hugetlbPages: p.hugetlbPages })),
+    leakCheck: [],
+  };
+  report.leakCheck = teardownSga(r);
+  return report;
+}
+
+const LEVELS = ['pgd', 'p4d', 'pud', 'pmd', 'pte'] as const;
+
+export function renderMem(rep: MemReport): string {
+  const s = rep.scenario;
+  const pageName = { '4k': '4 KiB', '2m': '2 MiB', '1g': '1 GiB' }[s.page];
+  const region = s.kind === 'anon' ? 'private anonymous memory (each process its own)' : `MAP_SHARED ${s.kind === 'hugetlb' ? 'hugetlbfs' : s.kind === 'file' ? 'regular file' : 'shmem'}`;
+  const lines: string[] = [];
+  lines.push('ptbench mem: page-table memory (simulated, exact; materialized tables)');
+  lines.push(`design    ${rep.design}: ${designByName(rep.design).summary}`);
+  lines.push(`scenario  ${int(s.procs)} process(es), ${region} of ${bytesIEC(s.mappedBytes)} at ${s.address}, ${pageName} pages,`);
+  lines.push(`          ${int(s.touchedPages)} page(s) touched per process by ${s.faults} faults, ${s.levels}-level paging`);
+  lines.push('');
+  const procs = rep.processes;
+  const t = new Table({
+    head: ['level', 'tables (machine)', 'bytes (machine)', 'tables per process'],
+    style: { head: [], border: [], compact: true },
+    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
+    colAligns: ['left', 'right', 'right', 'right'],
+  });
+  const range = (f: (p: MemReport['processes'][number]) => number): string => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const p of procs) { const v = f(p); lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    return lo === hi ? int(lo) : `${int(lo)}..${int(hi)}`;
+  };
+  for (const l of LEVELS) {
+    if (l === 'p4d' && s.levels === 4) continue;
+    t.push([l, int(rep.tables[l]), bytesIEC(rep.tables[l] * 4096), range((p) => p.tables[l])]);
+  }
+  t.push(['total', int(rep.tablePages), bytesIEC(rep.pageTableBytes), range((p) => totalTables(p.tables))]);
+  lines.push(t.toString());
+  lines.push('');
+  lines.push(`per process  page tables ${range((p) => p.pageTableBytes)} B; VmPTE (PTE+PMD+PUD) ${range((p) => p.vmPTEBytes)} B`);
+  lines.push(`shared tables  ${int(rep.sharedTables)} (pt_share_count > 0)`);
+  lines.push(`page-table bytes per mapped byte  ${(rep.pageTableBytes / (s.mappedBytes * (rep.design === 'threads' ? 1 : s.procs)) * 100).toFixed(4)} % (all processes' mappings)`);
+  lines.push(`memory  ${int(rep.folios)} folio(s), ${bytesIEC(rep.framePages * 4096)}; ${int(rep.events.pgfault!)} simulated faults`);
+  lines.push(`exit of every process: ${rep.leakCheck.length === 0 ? 'no table or page left (check_mm clean)' : rep.leakCheck.join('; ')}`);
+  return lines.join('\n');
+}
+
+export function memMain(argv: string[]): number {
+  const parsed = parseMemArgs(argv);
+  if (parsed === 'help') {
+    process.stdout.write(MEM_HELP);
+    return 0;
+  }
+  const rep = memReport(parsed.scenario);
+  process.stdout.write(parsed.json ? `${JSON.stringify(rep, null, 2)}\n` : `${renderMem(rep)}\n`);
+  return rep.leakCheck.length === 0 ? 0 : 1;
+}

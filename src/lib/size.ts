@@ -1,0 +1,37 @@
+/**
+ * Byte sizes on the command line, with the units the kernel threads use: `GB` is 10^9 bytes and
+ * `GiB` 2^30 (the mshare cover letters' "300 GB SGA" and "878 GB of PTEs" are decimal). Bare `K`,
+ * `M`, `G`, `T` are binary, as in the kernel's memparse (hugepagesz=2M). `B` or no unit is bytes.
+ * (The `bytes` package reads `GB` as 2^30, which is exactly the confusion this must avoid.)
+ */
+const UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30, t: 2 ** 40, tib: 2 ** 40, p: 2 ** 50, pib: 2 ** 50,
+  kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, pb: 1e15,
+};
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Parse `text` as a byte count for option `field`; throws UsageError naming the field. */
+export function parseSize(text: string, field: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? m[2]!.toLowerCase() : '';
+  if (!m || !(unit in UNITS)) {
+    throw new UsageError(`${field}: '${text}' is not a size; use bytes or a number with KiB, MiB, GiB, TiB (2^10..) or KB, MB, GB, TB (10^3..), e.g. 300GB, 2MiB, 4096`);
+  }
+  const bytes = Number(m[1]) * UNITS[unit]!;
+  if (!Number.isSafeInteger(Math.round(bytes)) || Math.round(bytes) !== bytes) {
+    throw new UsageError(`${field}: '${text}' is not a whole number of bytes`);
+  }
+  return bytes;
+}
+
+/** Round up to a multiple of `unit` (as mmap rounds a length up to the page size). */
+export function roundUp(bytes: number, unit: number): number {
+  return Math.ceil(bytes / unit) * unit;
+}
