@@ -1,1 +1,190 @@
-export async function benchMain(_argv: string[]): Promise<number> { return 0; }
+/**
+ * `ptbench bench` (= `npm run bench`): timing suites measured with tinybench, and the memory scenarios
+ * (simulated, exact), written to one results file in results/.
+ */
+import { setMaxListeners } from 'node:events';
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { Bench } from 'tinybench';
+import { timedTasks, type BenchTaskDef } from '../../bench/tasks.js';
+import { int } from '../lib/format.js';
+import { UsageError } from '../lib/size.js';
+import { runEnvironment } from '../results/env.js';
+import { removePendingTemp, writeJsonAtomic } from '../results/write.js';
+import { DESIGNS, designByName } from '../share/index.js';
+import type { PtShareDesign } from '../share/design.js';
+import { memScenarios, type MemScenarioResult } from '../../bench/memory.js';
+
+export const RESULTS_SCHEMA = 'ptbench-results/1';
+const SUITES = ['default', 'fault', 'fork', 'mem'] as const;
+type Suite = (typeof SUITES)[number];
+
+export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
+
+Runs the timing tasks (measured with tinybench) and the memory scenarios (simulated, exact) and
+writes one results file into results/.
+
+  --suite NAME     ${SUITES.join(' | ')} (default: default = fault + fork + mem)
+  --design NAME    a design to run (repeatable; default every design: ${DESIGNS.map((d) => d.name).join(', ')})
+  --quick          short runs for CI (well under a minute)
+  --seed N         seed of the random-order tasks (default 1)
+  --time MS        minimum time per task (default 1500, or 200 with --quick)
+  --out FILE       results file (default results/<date>-<commit>.json)
+`;
+
+export interface TaskResultRecord {
+  name: string;
+  design: string;
+  what: string;
+  unit: string;
+  opsPerCall: number;
+  /** Measured: milliseconds per call (each call is one batch of opsPerCall operations). */
+  latencyMs: { mean: number; p50: number; p75: number; p99: number; min: number; max: number; sd: number; rme: number; samples: number[] };
+  /** Measured: operations per second, from the median call and from the mean call. */
+  opsPerSec: { median: number; mean: number };
+  calls: number;
+  /** Simulated, deterministic: counts of one call. */
+  counts: Record<string, number>;
+  warnings: string[];
+}
+
+export interface ResultsFile {
+  schema: typeof RESULTS_SCHEMA;
+  date: string;
+  environment: ReturnType<typeof runEnvironment>;
+  config: { suite: Suite; designs: string[]; quick: boolean; seed: number; timeMs: number; warmupMs: number; minCalls: number };
+  tasks: TaskResultRecord[];
+  memory: MemScenarioResult[];
+}
+
+function useColor(): boolean {
+  return process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+}
+
+function fmtRate(x: number): string {
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(2)} k`;
+  return x.toFixed(2);
+}
+
+async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minCalls: number, signal: AbortSignal): Promise<TaskResultRecord> {
+  const warnings: string[] = [];
+  const bench = new Bench({
+    time: timeMs, warmupTime: warmupMs, iterations: minCalls, warmupIterations: 2,
+    throws: true, retainSamples: true, timestampProvider: 'hrtimeNow', signal,
+  });
+  const now = () => bench.now();
+  bench.add(`${def.name} [${def.design}]`, () => {
+    const { measured, total } = def.call(now);
+    return { overriddenDuration: measured, overriddenIterationCost: total };
+  }, { beforeAll: () => def.beforeAll(), afterAll: () => def.afterAll() });
+  bench.addEventListener('warning', (e) => { warnings.push(String((e as unknown as { warning?: unknown }).warning ?? e.type)); });
+  const [task] = await bench.run();
+  const r = task!.result;
+  if (r.state !== 'completed') {
+    if (r.state === 'aborted' || r.state === 'aborted-with-statistics') throw new Interrupted();
+    throw new Error(`${def.name} [${def.design}] did not complete: ${r.state}${'error' in r ? `: ${String(r.error)}` : ''}`);
+  }
+  const l = r.latency;
+  return {
+    name: def.name, design: def.design, what: def.what, unit: def.unit, opsPerCall: def.opsPerCall,
+    latencyMs: { mean: l.mean, p50: l.p50, p75: l.p75, p99: l.p99, min: l.min, max: l.max, sd: l.sd, rme: l.rme, samples: [...(l.samples ?? [])] },
+    opsPerSec: { median: def.opsPerCall / (l.p50 / 1000), mean: def.opsPerCall / (l.mean / 1000) },
+    calls: l.samplesCount,
+    counts: def.counts(),
+    warnings,
+  };
+}
+
+class Interrupted extends Error {}
+
+export function defaultResultsPath(repo: string, commit: string | null, dirty: boolean | null, date: Date): string {
+  const stamp = date.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return resolve(repo, 'results', `${stamp}-${commit ? commit.slice(0, 10) : 'nogit'}${dirty ? '-dirty' : ''}.json`);
+}
+
+export async function benchMain(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      suite: { type: 'string', default: 'default' },
+      design: { type: 'string', multiple: true },
+      quick: { type: 'boolean', default: false },
+      seed: { type: 'string', default: '1' },
+      time: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  if (!(SUITES as readonly string[]).includes(values.suite)) throw new UsageError(`--suite: unknown suite '${values.suite}'; suites: ${SUITES.join(', ')}`);
+  const suite = values.suite as Suite;
+  const designs: PtShareDesign[] = values.design ? values.design.flatMap((d) => d.split(',')).map((d) => designByName(d.trim())) : [...DESIGNS];
+  if (!/^\d+$/.test(values.seed)) throw new UsageError(`--seed: '${values.seed}' is not a non-negative whole number`);
+  const seed = Number(values.seed);
+  const quick = values.quick;
+  const timeMs = values.time !== undefined ? Number(values.time) : quick ? 200 : 1500;
+  if (!Number.isFinite(timeMs) || timeMs <= 0) throw new UsageError(`--time: '${values.time}' is not a positive number of milliseconds`);
+  const warmupMs = quick ? 50 : 300;
+  const minCalls = quick ? 5 : 20;
+  const repo = process.cwd();
+  const env = runEnvironment(repo);
+  const date = new Date();
+  const out = values.out !== undefined ? resolve(values.out) : defaultResultsPath(repo, env.git.commit, env.git.dirty, date);
+
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal); // one listener per task's Bench
+  const onSigint = () => { ac.abort(); removePendingTemp(); };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const color = useColor();
+  const tty = process.stdout.isTTY === true;
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  say(`ptbench bench: suite ${suite}${quick ? ' (quick)' : ''}, designs ${designs.map((d) => d.name).join(', ')}, seed ${seed}; ${env.cpuModel}, ${env.cores} cores, Node ${env.node}`);
+  say('timings are measured (wall clock, tinybench); counts and bytes are simulated (exact)');
+
+  const tasks: TaskResultRecord[] = [];
+  let memory: MemScenarioResult[] = [];
+  try {
+    const defs = timedTasks(designs, seed, quick).filter((t) => suite === 'default' || (suite === 'fault' && t.name.startsWith('fault/')) || (suite === 'fork' && t.name.startsWith('fork/')));
+    if (suite !== 'mem') {
+      for (const def of defs) {
+        const label = `${def.name} [${def.design}]`;
+        if (tty) process.stdout.write(`  … ${label}`);
+        const rec = await runTask(def, timeMs, warmupMs, minCalls, ac.signal);
+        tasks.push(rec);
+        const line = `${label.padEnd(42)} ${fmtRate(rec.opsPerSec.median).padStart(9)} ${rec.unit}/s  (measured: median of ${rec.calls} calls of ${int(rec.opsPerCall)}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
+        if (tty) process.stdout.write(`\r\x1b[2K${color ? '\x1b[32m✓\x1b[0m' : '✓'} ${line}\n`);
+        else say(`  ${line}`);
+        for (const w of rec.warnings) say(`    warning: ${w}`);
+      }
+    }
+    if (suite === 'default' || suite === 'mem') {
+      memory = memScenarios(designs, quick, (line) => say(`  ${line}`));
+    }
+  } catch (e) {
+    if (e instanceof Interrupted || ac.signal.aborted) {
+      process.stderr.write('\nptbench: interrupted; no results file written\n');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  if (ac.signal.aborted) {
+    process.stderr.write('\nptbench: interrupted; no results file written\n');
+    return 130;
+  }
+  const file: ResultsFile = {
+    schema: RESULTS_SCHEMA, date: date.toISOString(), environment: env,
+    config: { suite, designs: designs.map((d) => d.name), quick, seed, timeMs, warmupMs, minCalls },
+    tasks, memory,
+  };
+  writeJsonAtomic(out, file);
+  say(`results written to ${out}`);
+  return 0;
+}

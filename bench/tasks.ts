@@ -1,0 +1,190 @@
+/**
+ * The timed tasks of `ptbench bench`. Each timed call runs a whole batch of operations (thousands of
+ * faults, or a fork of a 1 GiB process) so the timer's resolution is irrelevant; setup and teardown
+ * inside a call are excluded with tinybench's overriddenDuration. Throughput is reported in
+ * operations per second (batch size / call time), not calls per second.
+ *
+ * Each task also reports the deterministic counts of one call (tables allocated, PTEs copied, ...),
+ * which are identical on every machine for the same seed.
+ */
+import { xoroshiro128plus, unsafeUniformIntDistribution } from 'pure-rand';
+import type { PtShareDesign } from '../src/share/design.js';
+import { Machine } from '../src/mm/machine.js';
+import type { MmStruct } from '../src/mm/mm_types.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mmap.js';
+
+export interface BenchTaskDef {
+  /** e.g. "fault/shmem-write-seq". */
+  name: string;
+  design: string;
+  /** What one operation is, for "<unit>/s". */
+  unit: string;
+  opsPerCall: number;
+  /** A one-line description for the results file and the README. */
+  what: string;
+  /** Prepare state used by every call (not timed). */
+  beforeAll(): void;
+  /** One timed call: returns the milliseconds of the measured part and of the whole call. */
+  call(now: () => number): { measured: number; total: number };
+  afterAll(): void;
+  /** Deterministic counts of one call. */
+  counts(): Record<string, number>;
+}
+
+const BASE = 0x7f0000000000;
+const RW = PROT_READ | PROT_WRITE;
+
+/** A seeded permutation of 0..n-1 (Fisher-Yates over xoroshiro128+). */
+export function permutation(n: number, seed: number): Int32Array {
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  const rng = xoroshiro128plus(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = unsafeUniformIntDistribution(0, i, rng);
+    const t = p[i]!;
+    p[i] = p[j]!;
+    p[j] = t;
+  }
+  return p;
+}
+
+/**
+ * The timed loops live in their own small functions: a long loop inlined in the task's closure gets
+ * on-stack-replaced every call and deoptimizes on the way out, which would measure the JIT, not the
+ * simulator.
+ */
+export function faultSeq(m: Machine, mm: MmStruct, start: number, bytes: number, write: boolean): void {
+  for (let a = start; a < start + bytes; a += 4096) m.fault(mm, a, write);
+}
+
+export function faultPerm(m: Machine, mm: MmStruct, start: number, perm: Int32Array, write: boolean): void {
+  for (let i = 0; i < perm.length; i++) m.fault(mm, start + perm[i]! * 4096, write);
+}
+
+export function touchSeq(m: Machine, mm: MmStruct, start: number, bytes: number, write: boolean): void {
+  for (let a = start; a < start + bytes; a += 4096) m.touch(mm, a, write);
+}
+
+/** First-touch faults on a fresh mapping: every call maps `bytes`, faults each page once, tears down. */
+function faultTask(design: PtShareDesign, name: string, what: string, kind: 'shmem' | 'anon', write: boolean, order: 'seq' | 'random', bytes: number, seed: number): BenchTaskDef {
+  const pages = bytes / 4096;
+  let m: Machine;
+  let perm: Int32Array;
+  let counts: Record<string, number> = {};
+  return {
+    name, design: design.name, unit: 'faults', opsPerCall: pages, what,
+    beforeAll() {
+      m = new Machine({ ptPages: pages / 256 + 64, frames: pages + 64, design });
+      perm = permutation(pages, seed);
+    },
+    call(now) {
+      const t0 = now();
+      const f = kind === 'shmem' ? m.memfd_create('bench', bytes) : null;
+      const mm = m.mm_alloc();
+      m.mmap(mm, { addr: BASE, length: bytes, prot: RW, flags: (f ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_FIXED, file: f });
+      const allocs0 = m.pool.allocs;
+      const ev0 = m.events.pgfault;
+      const t1 = now();
+      if (order === 'seq') faultSeq(m, mm, BASE, bytes, write);
+      else faultPerm(m, mm, BASE, perm, write);
+      const t2 = now();
+      counts = { faults: m.events.pgfault - ev0, tablesAllocated: m.pool.allocs - allocs0 + 1, folios: m.folios.inUse };
+      m.exit(mm);
+      if (f) m.close(f);
+      const t3 = now();
+      return { measured: t2 - t1, total: t3 - t0 };
+    },
+    afterAll() {
+      const leaks = m.leakCheck();
+      if (leaks.length) throw new Error(`${name}: ${leaks.join('; ')}`);
+    },
+    counts: () => counts,
+  };
+}
+
+/** fork of a process with `bytes` of touched private anonymous memory; the child exits untimed. */
+function forkTask(design: PtShareDesign, bytes: number): BenchTaskDef {
+  const pages = bytes / 4096;
+  let m: Machine;
+  let parent: MmStruct;
+  let counts: Record<string, number> = {};
+  return {
+    name: `fork/anon-${bytes >= 2 ** 30 ? `${bytes / 2 ** 30}GiB` : `${bytes / 2 ** 20}MiB`}`, design: design.name, unit: 'forks', opsPerCall: 1,
+    what: `fork (dup_mmap + copy_page_range) of a process with ${bytes / 2 ** 30} GiB of touched private anonymous memory`,
+    beforeAll() {
+      m = new Machine({ ptPages: 2 * (pages / 512 + 8), frames: pages + 64, design });
+      parent = m.mm_alloc();
+      m.mmap(parent, { addr: BASE, length: bytes, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+      faultSeq(m, parent, BASE, bytes, true);
+    },
+    call(now) {
+      const copied0 = m.events.forkPtesCopied;
+      const allocs0 = m.pool.allocs;
+      const t0 = now();
+      const child = m.fork(parent);
+      const t1 = now();
+      counts = { ptesCopied: m.events.forkPtesCopied - copied0, tablesAllocated: m.pool.allocs - allocs0 };
+      m.exit(child);
+      const t2 = now();
+      return { measured: t1 - t0, total: t2 - t0 };
+    },
+    afterAll() {
+      m.exit(parent);
+      const leaks = m.leakCheck();
+      if (leaks.length) throw new Error(`fork: ${leaks.join('; ')}`);
+    },
+    counts: () => counts,
+  };
+}
+
+/** Read faults of a second process on a populated 64 MiB shmem file: minor faults with fault-around. */
+function refaultTask(design: PtShareDesign, bytes: number): BenchTaskDef {
+  let m: Machine;
+  let f: ReturnType<Machine['memfd_create']>;
+  let owner: MmStruct;
+  let counts: Record<string, number> = {};
+  return {
+    name: 'fault/shmem-read-faultaround', design: design.name, unit: 'pages mapped', opsPerCall: bytes / 4096,
+    what: `read faults of a second process over ${bytes / 2 ** 20} MiB of shmem already in the page cache (fault-around maps 16 PTEs per fault)`,
+    beforeAll() {
+      m = new Machine({ ptPages: bytes / 2 ** 20 + 64, frames: bytes / 4096 + 64, design });
+      f = m.memfd_create('bench', bytes);
+      owner = m.mm_alloc();
+      m.mmap(owner, { addr: BASE, length: bytes, prot: RW, flags: MAP_SHARED | MAP_FIXED, file: f });
+      faultSeq(m, owner, BASE, bytes, true);
+    },
+    call(now) {
+      const t0 = now();
+      const mm = m.mm_alloc();
+      m.mmap(mm, { addr: BASE, length: bytes, prot: RW, flags: MAP_SHARED | MAP_FIXED, file: f });
+      const ev0 = m.events.pgfault;
+      const t1 = now();
+      touchSeq(m, mm, BASE, bytes, false);
+      const t2 = now();
+      counts = { faults: m.events.pgfault - ev0, ptesMapped: mm.rss[3]! };
+      m.exit(mm);
+      return { measured: t2 - t1, total: now() - t0 };
+    },
+    afterAll() {
+      m.exit(owner);
+      m.close(f);
+      const leaks = m.leakCheck();
+      if (leaks.length) throw new Error(`refault: ${leaks.join('; ')}`);
+    },
+    counts: () => counts,
+  };
+}
+
+export function timedTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean): BenchTaskDef[] {
+  const MiB = 2 ** 20;
+  const faultBytes = 64 * MiB;
+  const out: BenchTaskDef[] = [];
+  for (const d of designs) {
+    out.push(faultTask(d, 'fault/shmem-write-seq', 'sequential first-touch 4 KiB write faults on MAP_SHARED shmem (page-cache allocation, rmap, RSS, tables)', 'shmem', true, 'seq', faultBytes, seed));
+    out.push(faultTask(d, 'fault/anon-write-seq', 'sequential first-touch 4 KiB write faults on private anonymous memory', 'anon', true, 'seq', faultBytes, seed));
+    out.push(faultTask(d, 'fault/shmem-write-random', `first-touch 4 KiB write faults on MAP_SHARED shmem in a random order (seed ${seed})`, 'shmem', true, 'random', faultBytes, seed));
+    if (!quick) out.push(refaultTask(d, faultBytes));
+    out.push(forkTask(d, quick ? 256 * MiB : 2 ** 30));
+  }
+  return out;
+}
