@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseSize } from '../src/lib/size.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+function ptbench(args: string[]) {
+  return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
+}
+
+test('sizes: GB is 10^9, GiB is 2^30, bare K/M/G are binary', () => {
+  assert.equal(parseSize('300GB', '--size'), 300e9);
+  assert.equal(parseSize('1GiB', '--size'), 2 ** 30);
+  assert.equal(parseSize('2MiB', '--size'), 2 ** 21);
+  assert.equal(parseSize('2M', '--size'), 2 ** 21);
+  assert.equal(parseSize('4096', '--size'), 4096);
+  assert.equal(parseSize('1.5KiB', '--size'), 1536);
+  assert.throws(() => parseSize('12XB', '--size'), /--size: '12XB' is not a size/);
+  assert.throws(() => parseSize('0.3B', '--size'), /whole number of bytes/);
+  assert.throws(() => parseSize('-1', '--size'), /is not a size/);
+});
+
+test('ptbench mem --json: 32 processes x 1 GiB shmem = 32 x (512 PTE + 1 PMD + 1 PUD + 1 PGD) tables', () => {
+  const r = ptbench(['mem', '--procs', '32', '--size', '1GiB', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { figures: string; tables: Record<string, number>; pageTableBytes: number; processes: Array<{ tables: Record<string, number>; pageTableBytes: number; vmPTEBytes: number }>; leakCheck: string[] };
+  assert.equal(j.figures, 'simulated');
+  assert.deepEqual(j.tables, { pgd: 32, p4d: 0, pud: 32, pmd: 32, pte: 16384 });
+  assert.equal(j.pageTableBytes, 32 * 515 * 4096);
+  assert.equal(j.processes.length, 32);
+  assert.deepEqual(j.processes[5]!.tables, { pgd: 1, p4d: 0, pud: 1, pmd: 1, pte: 512 });
+  assert.equal(j.processes[5]!.vmPTEBytes, 514 * 4096);
+  assert.deepEqual(j.leakCheck, []);
+});
+
+test('ptbench mem: an offset of 2 MiB from 1 GiB alignment makes 1 GiB span two PMD tables', () => {
+  const r = ptbench(['mem', '--size', '1GiB', '--offset', '2MiB', '--json']);
+  const j = JSON.parse(r.stdout) as { tables: Record<string, number> };
+  // [base+2 MiB, base+1 GiB+2 MiB) crosses a 1 GiB boundary: 2 PMD tables, still 512 PTE tables.
+  assert.deepEqual(j.tables, { pgd: 1, p4d: 0, pud: 1, pmd: 2, pte: 512 });
+});
+
+test('ptbench mem: a size that is not a page multiple is rounded up as mmap does', () => {
+  const r = ptbench(['mem', '--size', '300GB', '--touch', 'none', '--json']);
+  const j = JSON.parse(r.stdout) as { scenario: { mappedBytes: number; requestedBytes: number } };
+  // 300e9 / 4096 = 73,242,187.5 pages -> 73,242,188 pages.
+  assert.equal(j.scenario.requestedBytes, 300e9);
+  assert.equal(j.scenario.mappedBytes, 73_242_188 * 4096);
+});
+
+test('ptbench mem: bad input is one line naming the option, exit status 2', () => {
+  for (const [args, re] of [
+    [['--size', '12XB'], /--size: '12XB' is not a size/],
+    [['--procs', '0'], /--procs/],
+    [['--design', 'nope'], /--design: unknown design 'nope'; known designs: private, threads/],
+    [['--page', '2m'], /--page 2m: huge pages need --kind hugetlb/],
+    [['--touch', '1.5'], /--touch/],
+    [['--levels', '3'], /--levels/],
+    [['--size', '300TB'], /do not fit in the 4-level user address space/],
+    [['--bogus'], /Unknown option '--bogus'/],
+  ] as const) {
+    const r = ptbench(['mem', ...args]);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^ptbench: error: /);
+    assert.match(lines[0]!, re);
+  }
+  const r = ptbench(['frobnicate']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown command 'frobnicate'/);
+});
+
+test('ptbench bench --suite mem --quick writes a complete results file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptbench-'));
+  const out = join(dir, 'r.json');
+  const r = ptbench(['bench', '--suite', 'mem', '--quick', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { schema: string; memory: Array<{ scenario: string; design: string; procs: number; pageTableBytes: number; savingVsPrivate: number }>; environment: { node: string } };
+  assert.equal(j.schema, 'ptbench-results/1');
+  assert.equal(j.environment.node, process.version);
+  const threads16 = j.memory.find((x) => x.scenario === 'sga/shmem-4k-1GiB' && x.design === 'threads' && x.procs === 16)!;
+  // threads: one mm's 515 tables instead of 16 x 515: saving 15/16 = 93.75 %.
+  assert.equal(threads16.pageTableBytes, 515 * 4096);
+  assert.equal(threads16.savingVsPrivate, 15 / 16);
+  assert.deepEqual(readdirSync(dir), ['r.json'], 'no temporary file left');
+});
+
+test('ptbench bench interrupted with SIGINT exits 130 and leaves no results file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptbench-'));
+  const out = join(dir, 'r.json');
+  const child = spawn(process.execPath, [...CLI, 'bench', '--suite', 'fault', '--time', '5000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  // Interrupt once the first task is under way.
+  await new Promise<void>((res) => { const t = setInterval(() => { if (stdout.includes('simulated (exact)')) { clearInterval(t); res(); } }, 50); });
+  await new Promise((res) => setTimeout(res, 700));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  assert.equal(code, 130);
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(readdirSync(dir), []);
+});
