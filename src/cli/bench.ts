@@ -74,10 +74,13 @@ async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minC
     throws: true, retainSamples: true, timestampProvider: 'hrtimeNow', signal,
   });
   const now = () => bench.now();
-  bench.add(`${def.name} [${def.design}]`, () => {
+  // Each call yields to the event loop once, after its measured part, so Ctrl-C (SIGINT) is seen
+  // within one call instead of at the end of the suite. The yield is outside overriddenDuration.
+  bench.add(`${def.name} [${def.design}]`, async () => {
     const { measured, total } = def.call(now);
+    await new Promise<void>((res) => setImmediate(res));
     return { overriddenDuration: measured, overriddenIterationCost: total };
-  }, { beforeAll: () => def.beforeAll(), afterAll: () => def.afterAll() });
+  }, { async: true, beforeAll: () => def.beforeAll(), afterAll: () => def.afterAll() });
   bench.addEventListener('warning', (e) => { warnings.push(String((e as unknown as { warning?: unknown }).warning ?? e.type)); });
   const [task] = await bench.run();
   const r = task!.result;

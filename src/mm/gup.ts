@@ -35,12 +35,14 @@ export function pin_user_page(m: Machine, mm: MmStruct, addr: number, write: boo
           mm.flags |= MMF_HAS_PINNED;
           return f;
         }
-        const r = handle_mm_fault(m, vma, addr, FAULT_FLAG_UNSHARE);
+        m.vmf.address = addr;
+        const r = handle_mm_fault(m, vma, FAULT_FLAG_UNSHARE);
         if (r & VM_FAULT_ERROR) fail('EFAULT', 'addr', `unshare fault at 0x${addr.toString(16)}: ${faultName(r)}`);
         continue;
       }
     }
-    const r = do_user_addr_fault(m, mm, addr, write);
+    m.vmf.address = addr;
+    const r = do_user_addr_fault(m, mm, write);
     if (r & VM_FAULT_ERROR) fail('EFAULT', 'addr', `cannot pin 0x${addr.toString(16)}: ${faultName(r)}`);
   }
   return fail('EFAULT', 'addr', `page at 0x${addr.toString(16)} did not settle after 3 faults`);

@@ -26,18 +26,20 @@ function set_huge_pte(ent: Int32Array, off: number, f: number, lo: number, hi: n
   ent[off + 1] = (f >>> 20) | hi;
 }
 
-export function hugetlb_fault(m: Machine, vma: VmAreaStruct, addr: number, flags: number): number {
+/** hugetlb_fault for m.vmf.address; like the kernel's, the vm_fault carries the huge-page-aligned address. */
+export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
   m.events.hugetlbFaults++;
   const file = vma.vm_file!;
   const hsize = 2 ** file.pageShift;
-  const haddr = Math.floor(addr / hsize) * hsize;
+  const haddr = Math.floor(m.vmf.address / hsize) * hsize;
+  m.vmf.address = haddr;
   const leaf = hugetlb_leaf_level(vma);
   const ent = m.pool.entries;
   let t = vma.vm_mm.pgd;
   for (let level = m.rootLevel; level > leaf; level--) {
     const off = t * 1024 + (((haddr / ENTRY_SPAN[level]!) & 511) << 1);
     const lo = ent[off]!;
-    if (lo === 0 && ent[off + 1] === 0) t = pgtable_alloc(m, vma, haddr, level - 1, off);
+    if (lo === 0 && ent[off + 1] === 0) t = pgtable_alloc(m, vma, level - 1, off);
     else t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   }
   const off = t * 1024 + (((haddr / ENTRY_SPAN[leaf]!) & 511) << 1);

@@ -149,7 +149,8 @@ export class Machine {
 
   /** A page fault taken at `addr` (do_user_addr_fault). Returns 0 or VM_FAULT_* bits. */
   fault(mm: MmStruct, addr: number, write: boolean): number {
-    return do_user_addr_fault(this, mm, addr, write);
+    this.vmf.address = addr;
+    return do_user_addr_fault(this, mm, write);
   }
 
   /**
@@ -169,7 +170,8 @@ export class Machine {
           return 0;
         }
       }
-      const r = do_user_addr_fault(this, mm, addr, write);
+      this.vmf.address = addr;
+      const r = do_user_addr_fault(this, mm, write);
       if ((r & VM_FAULT_ERROR) !== 0) return r;
     }
     throw new Error(`BUG: access to 0x${addr.toString(16)} still faults after 4 tries`);

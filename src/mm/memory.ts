@@ -64,26 +64,31 @@ export class VmFault {
 
 /**
  * do_user_addr_fault (arch/x86/mm/fault.c): find the VMA, check access_error, handle the fault.
- * Returns 0 or VM_FAULT_* bits (SIGSEGV for no VMA or a disallowed access).
+ * The faulting address is read from m.vmf.address, as the kernel reads it from cr2: passing a 64-bit
+ * address as an argument would box it on every call. Returns 0 or VM_FAULT_* bits (SIGSEGV for no
+ * VMA or a disallowed access).
  */
-export function do_user_addr_fault(m: Machine, mm: import('./mm_types.js').MmStruct, addr: number, write: boolean): number {
-  const vma = mm.find_vma(addr);
+export function do_user_addr_fault(m: Machine, mm: import('./mm_types.js').MmStruct, write: boolean): number {
+  const vma = mm.find_vma(m.vmf.address);
   if (vma === null) return VM_FAULT_SIGSEGV;
   if (write) {
     if ((vma.vm_flags & VM_WRITE) === 0) return VM_FAULT_SIGSEGV;
   } else if ((vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) {
     return VM_FAULT_SIGSEGV;
   }
-  return handle_mm_fault(m, vma, addr, write ? FAULT_FLAG_WRITE : 0);
+  return handle_mm_fault(m, vma, write ? FAULT_FLAG_WRITE : 0);
 }
 
-/** handle_mm_fault -> __handle_mm_fault: walk to the PTE table, allocating tables on the way. */
-export function handle_mm_fault(m: Machine, vma: VmAreaStruct, addr: number, flags: number): number {
+/**
+ * handle_mm_fault -> __handle_mm_fault: walk to the PMD entry, allocating tables on the way.
+ * The address is m.vmf.address.
+ */
+export function handle_mm_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
   m.events.pgfault++;
-  if ((vma.vm_flags & VM_HUGETLB) !== 0) return hugetlb_fault(m, vma, addr, flags);
   const vmf = m.vmf;
+  const addr = vmf.address;
+  if ((vma.vm_flags & VM_HUGETLB) !== 0) return hugetlb_fault(m, vma, flags);
   vmf.vma = vma;
-  vmf.address = addr;
   vmf.flags = flags;
   vmf.result = 0;
   const ent = m.pool.entries;
@@ -93,16 +98,16 @@ export function handle_mm_fault(m: Machine, vma: VmAreaStruct, addr: number, fla
     // LA57: the PGD entry leads to a P4D table.
     const off = t * 1024 + (((addr * INV_SPAN[4]!) & 511) << 1);
     const lo = ent[off]!;
-    t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 3, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, 3, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
     level = 3;
   }
   // pgd/p4d entry -> PUD table, pud entry -> PMD table, pmd entry -> PTE table.
   let off = t * 1024 + (((addr * (1 / 549755813888)) & 511) << 1);
   let lo = ent[off]!;
-  t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 2, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, 2, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   off = t * 1024 + (((addr * (1 / 1073741824)) & 511) << 1);
   lo = ent[off]!;
-  t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, addr, 1, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, 1, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   off = t * 1024 + (((addr * (1 / 2097152)) & 511) << 1);
   vmf.pmdOff = off;
   lo = ent[off]!;
@@ -119,11 +124,12 @@ export function handle_mm_fault(m: Machine, vma: VmAreaStruct, addr: number, fla
 }
 
 /**
- * __pte_alloc / __pmd_alloc / __pud_alloc / __p4d_alloc: install a table of `level` under the empty
- * upper entry at word offset `parentOff`. The sharing design may hand back an existing table.
+ * __pte_alloc / __pmd_alloc / __pud_alloc / __p4d_alloc: install a table of `level` for m.vmf.address
+ * under the empty upper entry at word offset `parentOff`. The sharing design may hand back an
+ * existing table. (The address is not an argument: passing it would box it on every fault.)
  */
-export function pgtable_alloc(m: Machine, vma: VmAreaStruct, addr: number, level: number, parentOff: number): number {
-  let t = m.design.shareTable(m, vma, addr, level);
+export function pgtable_alloc(m: Machine, vma: VmAreaStruct, level: number, parentOff: number): number {
+  let t = m.design.shareTable(m, vma, m.vmf.address, level);
   if (t < 0) t = m.pool.alloc(level);
   const ent = m.pool.entries;
   ent[parentOff] = (t << 12) | _PAGE_TABLE;
@@ -171,7 +177,7 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
 
 /** pte_alloc: install the PTE table under the empty PMD entry of this fault. */
 function pte_alloc(m: Machine, vmf: VmFault): void {
-  const t = pgtable_alloc(m, vmf.vma!, vmf.address, 0, vmf.pmdOff);
+  const t = pgtable_alloc(m, vmf.vma!, 0, vmf.pmdOff);
   vmf.table = t;
   vmf.poff = t * 1024 + (((vmf.address * INV_SPAN[0]!) & 511) << 1);
 }

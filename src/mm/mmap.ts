@@ -175,7 +175,8 @@ function populate_vma(m: Machine, vma: VmAreaStruct): void {
   const write = (vma.vm_flags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
   const step = is_vm_hugetlb_page(vma) ? 2 ** vma.vm_file!.pageShift : PAGE_SIZE;
   for (let a = vma.vm_start; a < vma.vm_end; a += step) {
-    const r = do_user_addr_fault(m, vma.vm_mm, a, write);
+    m.vmf.address = a;
+    const r = do_user_addr_fault(m, vma.vm_mm, write);
     if (r & VM_FAULT_ERROR) break;
   }
 }
