@@ -11,7 +11,8 @@
  */
 import { PAGE_SHIFT } from '../arch/pgtable_64_types.js';
 import { fail } from '../kernel/errno.js';
-import type { FolioTable } from './folio.js';
+import { PG_hugetlb, PG_swapbacked, PG_uptodate, type FolioTable } from './folio.js';
+import { MM_FILEPAGES, MM_SHMEMPAGES } from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
 
 export type FileKind = 'shmem' | 'file' | 'hugetlbfs';
@@ -28,6 +29,9 @@ export class AddressSpace {
   pages: Int32Array;
   /** Folios in the page cache (nrpages, in this file's page units). */
   nrpages = 0;
+  /** The RSS counter its pages count in (MM_SHMEMPAGES or MM_FILEPAGES), and new folios' flags. */
+  readonly rssCounter: number;
+  readonly folioFlags: number;
   /** i_mmap: every VMA of every mm that maps this file. */
   readonly i_mmap: VmAreaStruct[] = [];
   /** Open descriptor + one per mapping VMA. */
@@ -39,6 +43,8 @@ export class AddressSpace {
     this.kind = kind;
     this.pageShift = pageShift;
     this.size = size;
+    this.rssCounter = kind === 'file' ? MM_FILEPAGES : MM_SHMEMPAGES;
+    this.folioFlags = kind === 'file' ? PG_uptodate : kind === 'shmem' ? PG_swapbacked | PG_uptodate : PG_hugetlb | PG_uptodate;
     this.limit = Math.ceil(size / 2 ** pageShift);
     this.pages = new Int32Array(new SharedArrayBuffer(Math.max(4, this.limit * 4)));
   }

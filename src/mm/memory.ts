@@ -113,7 +113,6 @@ export function handle_mm_fault(m: Machine, vma: VmAreaStruct, flags: number): n
   if ((vma.vm_flags & VM_HUGETLB) !== 0) return hugetlb_fault(m, vma, flags);
   vmf.vma = vma;
   vmf.flags = flags;
-  vmf.result = 0;
   const ent = m.pool.entries;
   let t = vma.vm_mm.pgd;
   let level = m.rootLevel;
@@ -178,6 +177,7 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
     }
     if (vma.vm_file === null) return do_anonymous_page(m, vmf);
     // do_fault: dispatch on read / private write / shared write.
+    vmf.result = 0;
     vmf.pgoff = (vmf.address - vma.vm_start) * INV_SPAN[0]! + vma.vm_pgoff;
     if ((flags & FAULT_FLAG_WRITE) === 0) return do_read_fault(m, vmf);
     if ((vma.vm_flags & VM_SHARED) === 0) return do_cow_fault(m, vmf);
@@ -255,23 +255,28 @@ function mm_counter_file(swapBacked: boolean): number {
  */
 function filemap_get_folio(m: Machine, vmf: VmFault): number {
   const file = vmf.vma!.vm_file!;
-  const fo = m.folios;
   const pgoff = vmf.pgoff;
   if (pgoff >= file.limit) {
     vmf.result = VM_FAULT_SIGBUS;
     return -1;
   }
-  let f = file.pages[pgoff]! - 1;
-  if (f >= 0) {
-    fo.refcount[f]!++;
-    return f;
-  }
-  // Two references: the page cache's and the caller's. Shmem pages start zeroed; file pages are read.
-  const swapBacked = file.kind !== 'file';
-  f = fo.alloc(0, 2, 0, swapBacked ? (PG_swapbacked | PG_uptodate) : PG_uptodate, file.id, pgoff);
+  const f = file.pages[pgoff]! - 1;
+  if (f < 0) return filemap_add_folio(m, vmf);
+  m.folios.refcount[f]!++;
+  return f;
+}
+
+/**
+ * The page is not in the page cache: allocate it (shmem_alloc_folio / filemap_add_folio) with two
+ * references, the page cache's and the caller's. Shmem pages start zeroed; file pages are read in.
+ */
+function filemap_add_folio(m: Machine, vmf: VmFault): number {
+  const file = vmf.vma!.vm_file!;
+  const pgoff = vmf.pgoff;
+  const f = m.folios.alloc(0, 2, 0, file.folioFlags, file.id, pgoff);
   file.pages[pgoff] = f + 1;
   file.nrpages++;
-  if (!swapBacked) {
+  if (!file.swapBacked) {
     m.events.pgmajfault++;
     vmf.result = VM_FAULT_MAJOR;
   }
@@ -288,7 +293,7 @@ function map_file_folio(m: Machine, vma: VmAreaStruct, poff: number, f: number, 
   }
   set_pte(m.pool.entries, poff, f, lo, vma.prot_hi);
   fo.mapcount[f]!++;
-  vma.vm_mm.rss[mm_counter_file((fo.flags[f]! & PG_swapbacked) !== 0)]!++;
+  vma.vm_mm.rss[vma.vm_file!.rssCounter]!++;
 }
 
 /**
