@@ -2,6 +2,7 @@
  * `ptbench bench` (= `npm run bench`): timing suites measured with tinybench, and the memory scenarios
  * (simulated, exact), written to one results file in results/.
  */
+import { fork } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
@@ -101,6 +102,56 @@ async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minC
 
 class Interrupted extends Error {}
 
+/** What a child process needs to rebuild one task. */
+interface TaskSpec { name: string; design: string; seed: number; quick: boolean; timeMs: number; warmupMs: number; minCalls: number }
+
+function findTask(spec: TaskSpec): BenchTaskDef {
+  const def = timedTasks([designByName(spec.design)], spec.seed, spec.quick).find((t) => t.name === spec.name);
+  if (!def) throw new Error(`no task '${spec.name}' for design ${spec.design}`);
+  return def;
+}
+
+/**
+ * Each timed task runs in a fresh Node process (the process is the statistical unit, as in pyperf
+ * and hyperfine): tasks measured one after another in one process inherit each other's JIT and heap
+ * state, which moved results by 15-30 % here. The child uses the same Node flags (e.g. the tsx loader).
+ */
+function runTaskIsolated(spec: TaskSpec, signal: AbortSignal): Promise<TaskResultRecord> {
+  return new Promise((resolveP, rejectP) => {
+    const child = fork(process.argv[1]!, ['bench-task', JSON.stringify(spec)], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let record: TaskResultRecord | null = null;
+    let failure: string | null = null;
+    const onAbort = () => child.kill('SIGINT');
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.on('message', (msg: { record?: TaskResultRecord; error?: string }) => {
+      if (msg.record) record = msg.record;
+      if (msg.error) failure = msg.error;
+    });
+    child.on('exit', (code) => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) rejectP(new Interrupted());
+      else if (record !== null && code === 0) resolveP(record);
+      else rejectP(new Error(`${spec.name} [${spec.design}] failed in its process (exit ${code})${failure ? `: ${failure}` : ''}`));
+    });
+  });
+}
+
+/** The child side: `ptbench bench-task <spec>` runs one task and sends its record to the parent. */
+export async function benchTaskMain(argv: string[]): Promise<number> {
+  const spec = JSON.parse(argv[0] ?? '{}') as TaskSpec;
+  const ac = new AbortController();
+  process.on('SIGINT', () => ac.abort());
+  try {
+    const record = await runTask(findTask(spec), spec.timeMs, spec.warmupMs, spec.minCalls, ac.signal);
+    await new Promise<void>((res) => process.send!({ record }, () => res()));
+    return 0;
+  } catch (e) {
+    if (e instanceof Interrupted) return 130;
+    await new Promise<void>((res) => process.send!({ error: e instanceof Error ? e.message : String(e) }, () => res()));
+    return 1;
+  }
+}
+
 export function defaultResultsPath(repo: string, commit: string | null, dirty: boolean | null, date: Date): string {
   const stamp = date.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
   return resolve(repo, 'results', `${stamp}-${commit ? commit.slice(0, 10) : 'nogit'}${dirty ? '-dirty' : ''}.json`);
@@ -157,7 +208,7 @@ export async function benchMain(argv: string[]): Promise<number> {
       for (const def of defs) {
         const label = `${def.name} [${def.design}]`;
         if (tty) process.stdout.write(`  … ${label}`);
-        const rec = await runTask(def, timeMs, warmupMs, minCalls, ac.signal);
+        const rec = await runTaskIsolated({ name: def.name, design: def.design, seed, quick, timeMs, warmupMs, minCalls }, ac.signal);
         tasks.push(rec);
         const line = `${label.padEnd(42)} ${fmtRate(rec.opsPerSec.median).padStart(9)} ${rec.unit}/s  (measured: median of ${rec.calls} calls of ${int(rec.opsPerCall)}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
         if (tty) process.stdout.write(`\r\x1b[2K${color ? '\x1b[32m✓\x1b[0m' : '✓'} ${line}\n`);

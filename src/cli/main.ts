@@ -21,6 +21,11 @@ async function main(argv: string[]): Promise<number> {
       const { benchMain } = await import('./bench.js');
       return benchMain(rest);
     }
+    case 'bench-task': {
+      // Internal: one timed task in its own process, started by `ptbench bench`.
+      const { benchTaskMain } = await import('./bench.js');
+      return benchTaskMain(rest);
+    }
     case undefined:
     case 'help':
     case '--help':

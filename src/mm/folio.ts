@@ -96,7 +96,7 @@ export class FolioTable {
     } else {
       f = h[H_NEVER_USED]!;
       if (f >= this.capacity) {
-        fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise the capacity (frames / --frames)`);
+        fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise MachineOptions.frames`);
       }
       h[H_NEVER_USED] = f + 1;
     }

@@ -69,7 +69,7 @@ export class PgtablePool {
     } else {
       t = h[H_NEVER_USED]!;
       if (t >= this.capacity) {
-        fail('ENOMEM', 'page-table pool', `all ${this.capacity} table pages are in use; raise the capacity (ptPages / --pt-pages)`);
+        fail('ENOMEM', 'page-table pool', `all ${this.capacity} table pages are in use; raise MachineOptions.ptPages`);
       }
       h[H_NEVER_USED] = t + 1;
     }
