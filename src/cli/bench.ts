@@ -17,7 +17,7 @@ import type { PtShareDesign } from '../share/design.js';
 import { memScenarios, type MemScenarioResult } from '../../bench/memory.js';
 
 export const RESULTS_SCHEMA = 'ptbench-results/1';
-const SUITES = ['default', 'fault', 'fork', 'mem'] as const;
+export const SUITES = ['default', 'fault', 'fork', 'mem'] as const;
 type Suite = (typeof SUITES)[number];
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])

@@ -8,6 +8,7 @@ const HELP = `usage: ptbench <command> [options]
 commands:
   mem      page-table memory of a scenario (simulated, exact)
   bench    timing suites (measured) and memory scenarios (simulated), written to results/
+  compare  two runs side by side: timings with statistics, deterministic counts exactly
 
 Run 'ptbench <command> --help' for its options.
 `;
@@ -21,6 +22,10 @@ async function main(argv: string[]): Promise<number> {
       const { benchMain } = await import('./bench.js');
       return benchMain(rest);
     }
+    case 'compare': {
+      const { compareMain } = await import('./compare.js');
+      return compareMain(rest);
+    }
     case 'bench-task': {
       // Internal: one timed task in its own process, started by `ptbench bench`.
       const { benchTaskMain } = await import('./bench.js');
@@ -33,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: unknown command '${cmd}'; commands: mem, bench (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: unknown command '${cmd}'; commands: mem, bench, compare, chart, export (see ptbench --help)\n`);
       return 2;
   }
 }
