@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** ptbench: the command line. */
 import { reportAndExit } from './errors.js';
-import { MEM_HELP, memMain } from './mem.js';
+import { memMain } from './mem.js';
 
 const HELP = `usage: ptbench <command> [options]
 
@@ -9,6 +9,8 @@ commands:
   mem      page-table memory of a scenario (simulated, exact)
   bench    timing suites (measured) and memory scenarios (simulated), written to results/
   compare  two runs side by side: timings with statistics, deterministic counts exactly
+  chart    page-table memory against process count per design (terminal or --html)
+  export   a results file for other tools (--format github-action-benchmark)
 
 Run 'ptbench <command> --help' for its options.
 `;
@@ -25,6 +27,14 @@ async function main(argv: string[]): Promise<number> {
     case 'compare': {
       const { compareMain } = await import('./compare.js');
       return compareMain(rest);
+    }
+    case 'chart': {
+      const { chartMain } = await import('./chart.js');
+      return chartMain(rest);
+    }
+    case 'export': {
+      const { exportMain } = await import('./export.js');
+      return exportMain(rest);
     }
     case 'bench-task': {
       // Internal: one timed task in its own process, started by `ptbench bench`.
@@ -44,4 +54,3 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, reportAndExit);
-void MEM_HELP;

@@ -8,11 +8,15 @@ import { dirname, join } from 'node:path';
 let pendingTemp: string | null = null;
 
 export function writeJsonAtomic(path: string, data: unknown): void {
+  writeTextAtomic(path, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+export function writeTextAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
   pendingTemp = tmp;
   try {
-    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
+    writeFileSync(tmp, text);
     renameSync(tmp, path);
   } finally {
     rmSync(tmp, { force: true });

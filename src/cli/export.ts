@@ -1,0 +1,74 @@
+/**
+ * `ptbench export`: a results file in the formats other tools consume.
+ *   --format github-action-benchmark   two files for benchmark-action/github-action-benchmark:
+ *       bigger-is-better.json   (tool: customBiggerIsBetter)   measured operations/s per task
+ *       smaller-is-better.json  (tool: customSmallerIsBetter)  simulated page-table bytes per scenario
+ */
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../lib/size.js';
+import { listResults, loadResults } from '../results/load.js';
+import { writeJsonAtomic } from '../results/write.js';
+import type { ResultsFile } from './bench.js';
+
+export const EXPORT_HELP = `usage: ptbench export [RESULTS.json] --format github-action-benchmark [--out-dir DIR]
+
+Writes DIR/bigger-is-better.json (measured operations/s; the action's tool customBiggerIsBetter) and
+DIR/smaller-is-better.json (simulated page-table bytes; tool customSmallerIsBetter). RESULTS.json
+defaults to the latest file in results/; DIR defaults to results/export.
+`;
+
+export interface GabEntry {
+  name: string;
+  unit: string;
+  value: number;
+  range?: string;
+  extra?: string;
+}
+
+export function toGithubActionBenchmark(r: ResultsFile): { bigger: GabEntry[]; smaller: GabEntry[] } {
+  const commit = r.environment.git.commit?.slice(0, 10) ?? 'unknown';
+  const bigger = r.tasks.map((t) => ({
+    name: `${t.name} [${t.design}]`,
+    unit: `${t.unit}/s`,
+    value: Math.round(t.opsPerSec.median * 100) / 100,
+    range: `±${t.latencyMs.rme.toFixed(2)}%`,
+    extra: `measured: median of ${t.calls} calls of ${t.opsPerCall} ${t.unit}; commit ${commit}; ${r.environment.cpuModel}, Node ${r.environment.node}`,
+  }));
+  const smaller = r.memory.map((m) => ({
+    name: `${m.scenario} x${m.procs} [${m.design}] page-table bytes`,
+    unit: 'bytes',
+    value: m.pageTableBytes,
+    extra: `simulated, exact; saving ${(m.savingVsPrivate * 100).toFixed(2)}% against private`,
+  }));
+  return { bigger, smaller };
+}
+
+export function exportMain(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv, strict: true, allowPositionals: true,
+    options: {
+      format: { type: 'string' },
+      'out-dir': { type: 'string', default: join('results', 'export') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(EXPORT_HELP);
+    return 0;
+  }
+  if (values.format !== 'github-action-benchmark') throw new UsageError(`--format: '${values.format ?? ''}' is not a known format; formats: github-action-benchmark`);
+  if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);
+  let path = positionals[0];
+  if (path === undefined) {
+    const files = listResults(resolve('results'));
+    if (files.length === 0) throw new UsageError("no results file in results/; run 'npm run bench' first, or give a file");
+    path = files[files.length - 1]!;
+  }
+  const { bigger, smaller } = toGithubActionBenchmark(loadResults(path));
+  const dir = resolve(values['out-dir']);
+  writeJsonAtomic(join(dir, 'bigger-is-better.json'), bigger);
+  writeJsonAtomic(join(dir, 'smaller-is-better.json'), smaller);
+  process.stdout.write(`wrote ${bigger.length} measured entries to ${join(dir, 'bigger-is-better.json')} and ${smaller.length} simulated entries to ${join(dir, 'smaller-is-better.json')}\n`);
+  return 0;
+}
