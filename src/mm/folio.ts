@@ -100,12 +100,12 @@ export class FolioTable {
       }
       h[H_NEVER_USED] = f + 1;
     }
+    // pincount and content are already zero: the SharedArrayBuffer starts zeroed and free() clears
+    // them, as free_pages_prepare does, so the fault path writes only what it sets.
     this.refcount[f] = refcount;
     this.mapcount[f] = mapcount;
-    this.pincount[f] = 0;
     this.flags[f] = flags;
     this.mapping[f] = mapping;
-    this.content[f] = 0;
     this.index[f] = index;
     this.order[f] = order;
     h[H_ALLOCS]!++;
@@ -122,7 +122,9 @@ export class FolioTable {
   private free(f: number): void {
     if (this.mapcount[f] !== 0) throw new Error(`BUG: folio ${f} freed while mapped ${this.mapcount[f]} times`);
     const h = this.header;
+    if (this.pincount[f] !== 0) throw new Error(`BUG: folio ${f} freed while pinned ${this.pincount[f]} times`);
     this.flags[f] = 0;
+    this.content[f] = 0;
     this.refcount[f] = -1; // free: never a valid count, so a use after free shows
     this.next[f] = h[H_FREE_HEAD]!;
     h[H_FREE_HEAD] = f;
