@@ -165,3 +165,31 @@ test('export: github-action-benchmark entries, measured throughput bigger-is-bet
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(readFileSync(join(dir, 'smaller-is-better.json'), 'utf8')).length, 4);
 });
+
+test('with >= 3 processes per side, compare tests the per-process medians (the process is the unit)', async () => {
+  const { combineProcesses } = await import('../src/cli/bench.js');
+  const runs = [1.0, 1.1, 0.9].map((ms, i) => task('fault/x', 'private', samples(10 + i, 21, ms, 0.01)));
+  const rec = combineProcesses(runs);
+  assert.equal(rec.processMediansMs!.length, 3);
+  assert.equal(rec.calls, 63);
+  assert.equal(rec.latencyMs.samples.length, 63);
+  const A = results([rec]);
+  const B = results([combineProcesses([0.8, 0.85, 0.82].map((ms, i) => task('fault/x', 'private', samples(20 + i, 21, ms, 0.01))))]);
+  const [row] = compareResults(A, B).rows;
+  assert.equal(row!.unitOfSample, 'process');
+  assert.deepEqual([row!.nA, row!.nB], [3, 3]);
+  // 3 vs 3 completely separated: the exact two-sided p is 2/C(6,3) = 0.1, so no verdict at alpha 0.05,
+  // however large the change: three processes a side cannot show significance (use more, or --base).
+  assert.ok(Math.abs(row!.p - 0.1) < 1e-12);
+  assert.equal(row!.verdict, '~');
+});
+
+test('compare with a corrupt or missing results file exits 2 with one line', () => {
+  const good = tmpFile('g.json', results([task('fault/x', 'private', [1, 2])]));
+  for (const other of [tmpFile('c.json', '{"schema":'), join(tmpdir(), 'missing-ptbench.json')]) {
+    const r = ptbench(['compare', other, good]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^ptbench: error: results file .*(not valid JSON|cannot read it)/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+});

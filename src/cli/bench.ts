@@ -29,6 +29,7 @@ writes one results file into results/.
   --design NAME    a design to run (repeatable; default every design: ${DESIGNS.map((d) => d.name).join(', ')})
   --quick          short runs for CI (well under a minute)
   --seed N         seed of the random-order tasks (default 1)
+  --processes N    fresh Node processes per timed task (default 5, or 1 with --quick)
   --time MS        minimum time per task (default 1500, or 200 with --quick)
   --out FILE       results file (default results/<date>-<commit>.json)
 `;
@@ -47,13 +48,15 @@ export interface TaskResultRecord {
   /** Simulated, deterministic: counts of one call. */
   counts: Record<string, number>;
   warnings: string[];
+  /** Measured: the median call time of each process the task ran in (the process is the statistical unit). */
+  processMediansMs?: number[];
 }
 
 export interface ResultsFile {
   schema: typeof RESULTS_SCHEMA;
   date: string;
   environment: ReturnType<typeof runEnvironment>;
-  config: { suite: Suite; designs: string[]; quick: boolean; seed: number; timeMs: number; warmupMs: number; minCalls: number };
+  config: { suite: Suite; designs: string[]; quick: boolean; seed: number; timeMs: number; warmupMs: number; minCalls: number; processes?: number };
   tasks: TaskResultRecord[];
   memory: MemScenarioResult[];
 }
@@ -101,6 +104,28 @@ async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minC
 }
 
 class Interrupted extends Error {}
+
+/**
+ * One record from the runs of a task in several processes: all calls pooled for the summary, and each
+ * process's median call time kept as processMediansMs for compare.
+ */
+export function combineProcesses(runs: TaskResultRecord[]): TaskResultRecord {
+  const first = runs[0]!;
+  if (runs.length === 1) return { ...first, processMediansMs: [first.latencyMs.p50] };
+  const all = runs.flatMap((r) => r.latencyMs.samples).sort((a, b) => a - b);
+  const q = (p: number) => all[Math.min(all.length - 1, Math.floor(p * (all.length - 1)))]!;
+  const mean = all.reduce((a, b) => a + b, 0) / all.length;
+  const sd = Math.sqrt(all.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, all.length - 1));
+  const p50 = q(0.5);
+  return {
+    ...first,
+    latencyMs: { mean, p50, p75: q(0.75), p99: q(0.99), min: all[0]!, max: all[all.length - 1]!, sd, rme: (100 * 1.96 * sd) / Math.sqrt(all.length) / mean, samples: runs.flatMap((r) => r.latencyMs.samples) },
+    opsPerSec: { median: (first.opsPerCall * 1000) / p50, mean: (first.opsPerCall * 1000) / mean },
+    calls: all.length,
+    warnings: runs.flatMap((r) => r.warnings),
+    processMediansMs: runs.map((r) => r.latencyMs.p50),
+  };
+}
 
 /** What a child process needs to rebuild one task. */
 interface TaskSpec { name: string; design: string; seed: number; quick: boolean; timeMs: number; warmupMs: number; minCalls: number }
@@ -165,6 +190,7 @@ export async function benchMain(argv: string[]): Promise<number> {
       design: { type: 'string', multiple: true },
       quick: { type: 'boolean', default: false },
       seed: { type: 'string', default: '1' },
+      processes: { type: 'string' },
       time: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -182,6 +208,9 @@ export async function benchMain(argv: string[]): Promise<number> {
   const quick = values.quick;
   const timeMs = values.time !== undefined ? Number(values.time) : quick ? 200 : 1500;
   if (!Number.isFinite(timeMs) || timeMs <= 0) throw new UsageError(`--time: '${values.time}' is not a positive number of milliseconds`);
+  // 5 processes a side is the fewest whose exact Mann-Whitney p can reach 0.01 (2/252); 3 never goes below 0.1.
+  const processes = values.processes !== undefined ? Number(values.processes) : quick ? 1 : 5;
+  if (!Number.isInteger(processes) || processes < 1 || processes > 50) throw new UsageError(`--processes: '${values.processes}' is not a whole number from 1 to 50`);
   const warmupMs = quick ? 50 : 300;
   const minCalls = quick ? 5 : 20;
   const repo = process.cwd();
@@ -208,9 +237,13 @@ export async function benchMain(argv: string[]): Promise<number> {
       for (const def of defs) {
         const label = `${def.name} [${def.design}]`;
         if (tty) process.stdout.write(`  … ${label}`);
-        const rec = await runTaskIsolated({ name: def.name, design: def.design, seed, quick, timeMs, warmupMs, minCalls }, ac.signal);
+        const runs: TaskResultRecord[] = [];
+        for (let k = 0; k < processes; k++) {
+          runs.push(await runTaskIsolated({ name: def.name, design: def.design, seed, quick, timeMs, warmupMs, minCalls }, ac.signal));
+        }
+        const rec = combineProcesses(runs);
         tasks.push(rec);
-        const line = `${label.padEnd(42)} ${fmtRate(rec.opsPerSec.median).padStart(9)} ${rec.unit}/s  (measured: median of ${rec.calls} calls of ${int(rec.opsPerCall)}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
+        const line = `${label.padEnd(42)} ${fmtRate(rec.opsPerSec.median).padStart(9)} ${rec.unit}/s  (measured: median of ${rec.calls} calls of ${int(rec.opsPerCall)} in ${processes} process${processes > 1 ? 'es' : ''}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
         if (tty) process.stdout.write(`\r\x1b[2K${color ? '\x1b[32m✓\x1b[0m' : '✓'} ${line}\n`);
         else say(`  ${line}`);
         for (const w of rec.warnings) say(`    warning: ${w}`);
@@ -235,7 +268,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   }
   const file: ResultsFile = {
     schema: RESULTS_SCHEMA, date: date.toISOString(), environment: env,
-    config: { suite, designs: designs.map((d) => d.name), quick, seed, timeMs, warmupMs, minCalls },
+    config: { suite, designs: designs.map((d) => d.name), quick, seed, timeMs, warmupMs, minCalls, processes },
     tasks, memory,
   };
   writeJsonAtomic(out, file);

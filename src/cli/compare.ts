@@ -45,17 +45,17 @@ function describe(label: string, path: string, r: ResultsFile): string {
 
 export function renderComparison(c: Comparison, alpha: number, noise: number): string {
   const out: string[] = [];
-  out.push(`timings (measured): B/A of median operations/s, 95 % bootstrap CI; Mann-Whitney U p; '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
+  out.push(`timings (measured): B/A of median operations/s, 95 % bootstrap CI; Mann-Whitney U p over n samples (per-process medians when both sides ran >= 3 processes, else calls); '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
   const t = new Table({
-    head: ['task', 'A', 'B', 'B/A [95% CI]', 'p', ''],
+    head: ['task', 'A', 'B', 'B/A [95% CI]', 'p', 'n', ''],
     style: { head: [], border: [], compact: true },
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'left'],
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
   });
   for (const r of c.rows) {
-    t.push([r.key, `${fmtOps(r.a)} ${r.unit}/s`, `${fmtOps(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), r.verdict]);
+    t.push([r.key, `${fmtOps(r.a)} ${r.unit}/s`, `${fmtOps(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
   }
-  if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '']);
+  if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '', '']);
   out.push(t.toString());
   if (c.changes.length === 0) {
     out.push(`deterministic counts (simulated): identical (${int(c.countsCompared)} values compared)`);
@@ -98,6 +98,7 @@ export function mergeRounds(runs: ResultsFile[]): ResultsFile {
       latencyMs: { mean, p50, p75: sorted[Math.floor(0.75 * (sorted.length - 1))]!, p99: sorted[sorted.length - 1]!, min: sorted[0]!, max: sorted[sorted.length - 1]!, sd, rme: 0, samples: per },
       opsPerSec: { median: (t.opsPerCall * 1000) / p50, mean: (t.opsPerCall * 1000) / mean },
       calls: per.length,
+      processMediansMs: per,
     };
   });
   return { ...first, tasks };

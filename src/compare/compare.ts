@@ -30,6 +30,8 @@ export interface TimingRow {
   p: number;
   nA: number;
   nB: number;
+  /** What a sample is: one process's median call, or one call. */
+  unitOfSample: 'process' | 'call';
   verdict: 'faster' | 'slower' | '~';
 }
 
@@ -52,8 +54,13 @@ export interface Comparison {
 const taskKey = (t: TaskResultRecord) => `${t.name} [${t.design}]`;
 
 /** Operations per second of each sample (each sample is the milliseconds of one call of opsPerCall). */
-function opsSamples(t: TaskResultRecord): number[] {
-  return t.latencyMs.samples.map((ms) => (t.opsPerCall * 1000) / ms);
+function opsSamples(t: TaskResultRecord, perProcess: boolean): number[] {
+  return (perProcess ? t.processMediansMs! : t.latencyMs.samples).map((ms) => (t.opsPerCall * 1000) / ms);
+}
+
+/** The process is the statistical unit when both sides ran the task in at least 3 processes. */
+export function usesProcessMedians(a: TaskResultRecord, b: TaskResultRecord): boolean {
+  return (a.processMediansMs?.length ?? 0) >= 3 && (b.processMediansMs?.length ?? 0) >= 3;
 }
 
 export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOptions = DEFAULT_COMPARE): Comparison {
@@ -73,14 +80,15 @@ export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOpti
   for (const [key, ta] of aTasks) {
     const tb = bTasks.get(key);
     if (!tb) continue;
-    const sa = opsSamples(ta);
-    const sb = opsSamples(tb);
+    const perProcess = usesProcessMedians(ta, tb);
+    const sa = opsSamples(ta, perProcess);
+    const sb = opsSamples(tb, perProcess);
     const mw = mannWhitneyU(sa, sb);
     const ci = medianRatioCI(sa, sb);
     const significant = mw.p < opts.alpha && Math.abs(ci.ratio - 1) > opts.noise;
     rows.push({
       key, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p: mw.p,
-      nA: sa.length, nB: sb.length, verdict: significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~',
+      nA: sa.length, nB: sb.length, unitOfSample: perProcess ? 'process' : 'call', verdict: significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~',
     });
     noteCounts(key, ta.counts, tb.counts);
   }
