@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import asciichart from 'asciichart';
 import { iec } from '../lib/format.js';
 import { UsageError } from '../lib/size.js';
-import { listResults, loadResults } from '../results/load.js';
+import { loadResults, resultsFileArg } from '../results/load.js';
 import { writeTextAtomic } from '../results/write.js';
 import type { ResultsFile } from './bench.js';
 
@@ -188,13 +188,7 @@ export function chartMain(argv: string[]): number {
   const width = Number(values.width);
   if (!Number.isInteger(height) || height < 4 || height > 100) throw new UsageError(`--height: '${values.height}' is not a whole number of rows from 4 to 100`);
   if (!Number.isInteger(width) || width < 16 || width > 400) throw new UsageError(`--width: '${values.width}' is not a whole number of columns from 16 to 400`);
-  if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);
-  let path = positionals[0];
-  if (path === undefined) {
-    const files = listResults(resolve('results'));
-    if (files.length === 0) throw new UsageError("no results file in results/; run 'npm run bench' first, or give a file");
-    path = files[files.length - 1]!;
-  }
+  const path = resultsFileArg(positionals);
   const r = loadResults(path);
   let all = seriesOf(r);
   if (values.scenario !== undefined) {

@@ -7,7 +7,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../lib/size.js';
-import { listResults, loadResults } from '../results/load.js';
+import { loadResults, resultsFileArg } from '../results/load.js';
 import { writeJsonAtomic } from '../results/write.js';
 import type { ResultsFile } from './bench.js';
 
@@ -58,13 +58,7 @@ export function exportMain(argv: string[]): number {
     return 0;
   }
   if (values.format !== 'github-action-benchmark') throw new UsageError(`--format: '${values.format ?? ''}' is not a known format; formats: github-action-benchmark`);
-  if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);
-  let path = positionals[0];
-  if (path === undefined) {
-    const files = listResults(resolve('results'));
-    if (files.length === 0) throw new UsageError("no results file in results/; run 'npm run bench' first, or give a file");
-    path = files[files.length - 1]!;
-  }
+  const path = resultsFileArg(positionals);
   const { bigger, smaller } = toGithubActionBenchmark(loadResults(path));
   const dir = resolve(values['out-dir']);
   writeJsonAtomic(join(dir, 'bigger-is-better.json'), bigger);

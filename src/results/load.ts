@@ -74,3 +74,12 @@ export function listResults(dir: string): string[] {
   }
   return names.filter((n) => /^\d{4}-\d{2}-\d{2}T.*\.json$/.test(n)).sort().map((n) => join(dir, basename(n)));
 }
+
+/** The one results file a command was given, or the latest in results/. */
+export function resultsFileArg(positionals: string[]): string {
+  if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);
+  if (positionals[0] !== undefined) return positionals[0];
+  const files = listResults(resolve('results'));
+  if (files.length === 0) throw new UsageError("no results file in results/; run 'npm run bench' first, or give a file");
+  return files[files.length - 1]!;
+}
