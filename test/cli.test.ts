@@ -68,7 +68,7 @@ test('ptbench mem: bad input is one line naming the option, exit status 2', () =
     assert.equal(r.stdout, '');
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^ptbench: error: /);
+    assert.match(lines[0]!, /^ptbench: error: E[A-Z]+: /);
     assert.match(lines[0]!, re);
   }
   const r = ptbench(['frobnicate']);

@@ -116,7 +116,7 @@ test('compare refuses different machines or Node majors unless --force, and --fa
   const pb = tmpFile('b.json', B);
   const r = ptbench(['compare', pa, pb]);
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /^ptbench: error: refusing to compare runs from different machines or Node majors: cpuModel "AMD EPYC" vs "Intel Xeon"; Node major v20 vs v22 \(use --force\)\n$/);
+  assert.match(r.stderr, /^ptbench: error: EINVAL: refusing to compare runs from different machines or Node majors: cpuModel "AMD EPYC" vs "Intel Xeon"; Node major v20 vs v22 \(use --force\)\n$/);
   const forced = ptbench(['compare', pa, pb, '--force', '--fail-on-regression']);
   assert.equal(forced.status, 1, forced.stderr);
   assert.match(forced.stdout, /fault\/x \[private\].*slower/);
@@ -189,7 +189,7 @@ test('compare with a corrupt or missing results file exits 2 with one line', () 
   for (const other of [tmpFile('c.json', '{"schema":'), join(tmpdir(), 'missing-ptbench.json')]) {
     const r = ptbench(['compare', other, good]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /^ptbench: error: results file .*(not valid JSON|cannot read it)/);
+    assert.match(r.stderr, /^ptbench: error: (EINVAL: results file .*not valid JSON|ENOENT: results file .*cannot read it \(ENOENT\))/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
 });

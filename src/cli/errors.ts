@@ -11,7 +11,9 @@ export function isUserError(e: unknown): e is Error {
 
 export function reportAndExit(e: unknown): never {
   if (isUserError(e)) {
-    process.stderr.write(`ptbench: error: ${e.message.split('\n')[0]}\n`);
+    // parseArgs errors have no errno-style prefix of their own.
+    const msg = e instanceof UsageError || e instanceof KernelError ? e.message : `EINVAL: ${e.message}`;
+    process.stderr.write(`ptbench: error: ${msg.split('\n')[0]}\n`);
     process.exit(2);
   }
   process.stderr.write(`ptbench: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

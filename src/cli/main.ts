@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: unknown command '${cmd}'; commands: mem, bench, compare, chart, export (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, chart, export (see ptbench --help)\n`);
       return 2;
   }
 }

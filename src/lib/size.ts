@@ -10,10 +10,13 @@ const UNITS: Record<string, number> = {
   kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, pb: 1e15,
 };
 
+/** Bad input on the command line or in a file: one line, an errno-style code first (EINVAL unless said). */
 export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly code: string;
+  constructor(message: string, code = 'EINVAL') {
+    super(`${code}: ${message}`);
     this.name = 'UsageError';
+    this.code = code;
   }
 }
 

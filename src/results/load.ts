@@ -44,7 +44,8 @@ export function loadResults(path: string): ResultsFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`results file ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new UsageError(`results file ${path}: cannot read it (${code})`, code);
   }
   let data: unknown;
   try {
