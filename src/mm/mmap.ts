@@ -204,11 +204,12 @@ export function check_munmap_splits(mm: MmStruct, start: number, end: number): v
 }
 
 /** __split_vma: split the VMA containing `at` into [vm_start, at) and [at, vm_end). */
-export function split_vma(mm: MmStruct, at: number): void {
+export function split_vma(m: Machine, mm: MmStruct, at: number): void {
   const i = mm.firstEndingAfter(at);
   if (i >= mm.vmas.length) return;
   const vma = mm.vmas[i]!;
   if (at <= vma.vm_start || at >= vma.vm_end) return;
+  m.design.vmaSplit?.(m, vma, at);
   const tail = vma.dup(mm);
   tail.vm_start = at;
   if (vma.vm_file !== null) {
@@ -245,8 +246,8 @@ export function do_munmap(m: Machine, mm: MmStruct, start: number, length: numbe
   const end = start + len;
   if (!overlaps(mm, start, end)) return 0;
   check_munmap_splits(mm, start, end);
-  split_vma(mm, start);
-  split_vma(mm, end);
+  split_vma(m, mm, start);
+  split_vma(m, mm, end);
   const i = mm.firstEndingAfter(start);
   let j = i;
   while (j < mm.vmas.length && mm.vmas[j]!.vm_start < end) j++;

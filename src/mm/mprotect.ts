@@ -62,8 +62,8 @@ export function do_mprotect(m: Machine, mm: MmStruct, start: number, length: num
     i++;
   }
   check_munmap_splits(mm, start, end);
-  split_vma(mm, start);
-  split_vma(mm, end);
+  split_vma(m, mm, start);
+  split_vma(m, mm, end);
   let newbits = 0;
   if (prot & PROT_READ) newbits |= VM_READ;
   if (prot & PROT_WRITE) newbits |= VM_WRITE | VM_READ;

@@ -12,6 +12,12 @@
 import type { Machine } from '../mm/machine.js';
 import type { VmAreaStruct } from '../mm/vma.js';
 
+/** What a scenario asks of a design, for designs that must refuse some (e.g. 1 GiB pages). */
+export interface ScenarioShape {
+  kind: 'shmem' | 'anon' | 'file' | 'hugetlb';
+  page: '4k' | '2m' | '1g';
+}
+
 export interface PtShareDesign {
   /** Name on the command line (--design). */
   readonly name: string;
@@ -28,4 +34,11 @@ export interface PtShareDesign {
    * link there — the design has already raised its pt_share_count — or -1 to allocate a private one.
    */
   shareTable(m: Machine, vma: VmAreaStruct, addr: number, level: number): number;
+  /**
+   * `vma` is about to be split at `addr` (munmap or mprotect of part of it). A design whose shared
+   * tables would straddle the split unshares them here (hugetlb_split). Optional.
+   */
+  vmaSplit?(m: Machine, vma: VmAreaStruct, addr: number): void;
+  /** A reason the design cannot run this scenario (one line naming the rule), or null. Optional. */
+  checkScenario?(s: ScenarioShape): string | null;
 }

@@ -1,10 +1,11 @@
 /** The registry of sharing designs, by --design name. */
 import { UsageError } from '../lib/size.js';
 import type { PtShareDesign } from './design.js';
+import { hugetlbPmdDesign } from './hugetlb_pmd.js';
 import { privateDesign } from './private.js';
 import { threadsDesign } from './threads.js';
 
-export const DESIGNS: readonly PtShareDesign[] = [privateDesign, threadsDesign];
+export const DESIGNS: readonly PtShareDesign[] = [privateDesign, hugetlbPmdDesign, threadsDesign];
 
 export function designByName(name: string): PtShareDesign {
   const d = DESIGNS.find((x) => x.name === name);

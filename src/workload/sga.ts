@@ -58,6 +58,8 @@ export function planSga(s: SgaScenario): { mapped: number; touchedPages: number;
   if (!Number.isInteger(s.procs) || s.procs < 1) throw new UsageError(`--procs: must be a whole number of processes >= 1, got ${s.procs}`);
   if (s.page !== '4k' && s.kind !== 'hugetlb') throw new UsageError(`--page ${s.page}: huge pages need --kind hugetlb (got --kind ${s.kind})`);
   if (s.kind === 'hugetlb' && s.page === '4k') throw new UsageError('--kind hugetlb: choose --page 2m or --page 1g');
+  const refusal = s.design.checkScenario?.({ kind: s.kind, page: s.page }) ?? null;
+  if (refusal !== null) throw new UsageError(`--design ${s.design.name}: ${refusal}`);
   const pb = pageBytes(s.page);
   if (!Number.isInteger(s.size) || s.size <= 0) throw new UsageError(`--size: must be > 0 bytes, got ${s.size}`);
   if (s.offset < 0 || s.offset % PAGE_SIZE !== 0) throw new UsageError(`--offset: must be a non-negative multiple of 4096, got ${s.offset}`);
