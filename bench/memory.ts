@@ -43,6 +43,11 @@ export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, 
       };
       const base = run(privateDesign);
       for (const d of designs) {
+        const refusal = d.checkScenario?.({ kind: shape.kind, page: shape.page }) ?? null;
+        if (refusal !== null) {
+          log(`${`sga/${shape.kind}-${shape.page}-${shape.bytes / GiB}GiB x${procs} [${d.name}]`.padEnd(42)} not applicable: ${refusal}`);
+          continue;
+        }
         const acc = d === privateDesign ? base : run(d);
         const scenario = `sga/${shape.kind}-${shape.page}-${shape.bytes / GiB}GiB`;
         const rec: MemScenarioResult = {

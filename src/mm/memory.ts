@@ -37,6 +37,7 @@ const MM_FILEPAGES = mm_counters.MM_FILEPAGES;
 const MM_SHMEMPAGES = mm_counters.MM_SHMEMPAGES;
 const VM_EXEC = vm_flags.VM_EXEC;
 const VM_HUGETLB = vm_flags.VM_HUGETLB;
+const VM_DESIGN_FAULT = vm_flags.VM_DESIGN_FAULT;
 const VM_MAYSHARE = vm_flags.VM_MAYSHARE;
 const VM_READ = vm_flags.VM_READ;
 const VM_SHARED = vm_flags.VM_SHARED;
@@ -108,9 +109,17 @@ export function do_user_addr_fault(m: Machine, mm: import('./mm_types.js').MmStr
  */
 export function handle_mm_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
   m.events.pgfault++;
+  return __handle_mm_fault(m, vma, flags);
+}
+
+/** The fault itself, without the accounting (a design that runs a fault in a host mm calls this). */
+export function __handle_mm_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
   const vmf = m.vmf;
   const addr = vmf.address;
-  if ((vma.vm_flags & VM_HUGETLB) !== 0) return hugetlb_fault(m, vma, flags);
+  if ((vma.vm_flags & (VM_HUGETLB | VM_DESIGN_FAULT)) !== 0) {
+    if ((vma.vm_flags & VM_DESIGN_FAULT) !== 0) return m.design.handleFault!(m, vma, flags);
+    return hugetlb_fault(m, vma, flags);
+  }
   vmf.vma = vma;
   vmf.flags = flags;
   const ent = m.pool.entries;
@@ -196,6 +205,23 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
   // Spurious fault: the entry already allows the access; mark it young.
   ent[poff] = lo | _PAGE_ACCESSED;
   return 0;
+}
+
+/**
+ * Walk `vma`'s mm towards m.vmf.address, allocating missing tables above `level` (through the design,
+ * like any fault), and return the word offset of the entry that points (or will point) at the table
+ * of `level`.
+ */
+export function walk_alloc(m: Machine, vma: VmAreaStruct, level: number): number {
+  const ent = m.pool.entries;
+  const addr = m.vmf.address;
+  let t = vma.vm_mm.pgd;
+  for (let l = m.rootLevel; ; l--) {
+    const off = t * 1024 + (((addr * INV_SPAN[l]!) & 511) << 1);
+    if (l === level + 1) return off;
+    const lo = ent[off]!;
+    t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, l - 1, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+  }
 }
 
 /** pte_alloc: install the PTE table under the empty PMD entry of this fault. */

@@ -34,12 +34,14 @@ export const MAP_NORESERVE = 0x4000;
 export const MAP_POPULATE = 0x8000;
 export const MAP_HUGETLB = 0x40000;
 export const MAP_FIXED_NOREPLACE = 0x100000;
+/** The 2023 ptshare RFC's opt-in flag (its value here is this model's: a bit x86 leaves unused). */
+export const MAP_SHARED_PT = 0x200000;
 export const MAP_HUGE_SHIFT = 26;
 export const MAP_HUGE_MASK = 0x3f;
 export const MAP_HUGE_2MB = 21 << MAP_HUGE_SHIFT;
 export const MAP_HUGE_1GB = 30 << MAP_HUGE_SHIFT;
 const MAP_KNOWN = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_HUGETLB
-  | MAP_FIXED_NOREPLACE | (MAP_HUGE_MASK << MAP_HUGE_SHIFT);
+  | MAP_FIXED_NOREPLACE | MAP_SHARED_PT | (MAP_HUGE_MASK << MAP_HUGE_SHIFT);
 
 /** mmap_min_addr default (security): no user mapping below 64 KiB. */
 export const MMAP_MIN_ADDR = 65536;
@@ -157,15 +159,19 @@ export function do_mmap(m: Machine, mm: MmStruct, a: MmapArgs): number {
   if (flags & MAP_NORESERVE) vm_flags |= VM_NORESERVE;
   if (file !== null && file.kind === 'hugetlbfs') vm_flags |= VM_HUGETLB;
 
+  const pgoff = file === null ? addr / PAGE_SIZE : offset / PAGE_SIZE;
+  if (m.design.mmapPrepare !== undefined) vm_flags |= m.design.mmapPrepare(m, mm, addr, len, flags, file, pgoff);
+  else if ((flags & MAP_SHARED_PT) !== 0) fail('EINVAL', 'flags', `MAP_SHARED_PT needs the ptshare design (this machine runs '${m.design.name}')`);
+
   if ((flags & MAP_FIXED) !== 0) do_munmap(m, mm, addr, len);
 
-  const pgoff = file === null ? addr / PAGE_SIZE : offset / PAGE_SIZE;
   const vma = new VmAreaStruct(mm, addr, addr + len, vm_flags, pgoff, file);
   insert_vma(mm, vma);
   if (file !== null) {
     file.refs++;
     file.i_mmap.push(vma);
   }
+  m.design.vmaMapped?.(m, vma);
   if ((flags & MAP_POPULATE) !== 0) populate_vma(m, vma);
   return addr;
 }
@@ -230,6 +236,7 @@ export function remove_vma(m: Machine, vma: VmAreaStruct): void {
   if (file === null) return;
   const k = file.i_mmap.indexOf(vma);
   if (k >= 0) file.i_mmap.splice(k, 1);
+  m.design.vmaRemoved?.(m, vma);
   m.fput(file);
 }
 
@@ -246,6 +253,7 @@ export function do_munmap(m: Machine, mm: MmStruct, start: number, length: numbe
   const end = start + len;
   if (!overlaps(mm, start, end)) return 0;
   check_munmap_splits(mm, start, end);
+  m.design.munmapCheck?.(m, mm, start, end);
   split_vma(m, mm, start);
   split_vma(m, mm, end);
   const i = mm.firstEndingAfter(start);

@@ -62,6 +62,7 @@ export function do_mprotect(m: Machine, mm: MmStruct, start: number, length: num
     i++;
   }
   check_munmap_splits(mm, start, end);
+  if (m.design.mprotect?.(m, mm, start, end, prot)) return;
   split_vma(m, mm, start);
   split_vma(m, mm, end);
   let newbits = 0;
@@ -94,8 +95,9 @@ function change_level(m: Machine, vma: VmAreaStruct, t: number, level: number, s
     const lo = ent[off]!;
     if (lo !== 0 || ent[off + 1] !== 0) {
       if (level > 0 && (lo & _PAGE_PRESENT) !== 0 && (lo & _PAGE_PSE) === 0) {
-        // A shared table is never edited on one mm's behalf: this mm unshares and refaults later.
-        if (!unshare_table(m, vma.vm_mm, off, level - 1)) {
+        // A shared table is not edited on one mm's behalf: this mm unshares and refaults later
+        // (hugetlb), unless the design edits it in place for every sharer (ptshare's host).
+        if (m.design.protectSharedInPlace === true || !unshare_table(m, vma.vm_mm, off, level - 1)) {
           const child = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
           change_level(m, vma, child, level - 1, addr, next, tryWritable);
         }

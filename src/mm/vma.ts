@@ -32,6 +32,13 @@ export const VM_WIPEONFORK = 0x2000000;
 export const VM_DONTDUMP = 0x4000000;
 export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
+/**
+ * Model-only bits for VMAs whose faults a sharing design handles in a host mm: the 2023 RFC's
+ * VM_SHARED_PT and the mshare series' VM_MSHARE (their bit positions here are this model's).
+ */
+export const VM_SHARED_PT = 0x40000000;
+export const VM_MSHARE = 0x20000000;
+export const VM_DESIGN_FAULT = VM_SHARED_PT | VM_MSHARE;
 
 export const VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
 

@@ -10,6 +10,8 @@
  * A new design is one new file implementing this interface, registered in ./index.ts.
  */
 import type { Machine } from '../mm/machine.js';
+import type { AddressSpace } from '../mm/address_space.js';
+import type { MmStruct } from '../mm/mm_types.js';
 import type { VmAreaStruct } from '../mm/vma.js';
 
 /** What a scenario asks of a design, for designs that must refuse some (e.g. 1 GiB pages). */
@@ -41,4 +43,30 @@ export interface PtShareDesign {
   vmaSplit?(m: Machine, vma: VmAreaStruct, addr: number): void;
   /** A reason the design cannot run this scenario (one line naming the rule), or null. Optional. */
   checkScenario?(s: ScenarioShape): string | null;
+
+  /**
+   * true: change_protection edits shared tables in place (the host's change is every sharer's, as in
+   * ptshare and 2022/23 mshare). Default false: the mm unshares the table instead and refaults into
+   * private tables (hugetlb_change_protection).
+   */
+  readonly protectSharedInPlace?: boolean;
+
+  // --- Designs that run faults in a host mm (ptshare, mshare) ---
+  /** Extra MAP_* flags a scenario's processes pass to opt in (e.g. MAP_SHARED_PT). */
+  readonly mmapFlags?: number;
+  /**
+   * do_mmap, after validation and before anything changes: refuse with a KernelError naming the rule,
+   * or return extra vm_flags for the new VMA (0 for none).
+   */
+  mmapPrepare?(m: Machine, mm: MmStruct, addr: number, len: number, flags: number, file: AddressSpace | null, pgoff: number): number;
+  /** The new VMA is in place (mmap_region done). */
+  vmaMapped?(m: Machine, vma: VmAreaStruct): void;
+  /** Faults on VMAs with VM_SHARED_PT / VM_MSHARE go here instead of the normal path (address in m.vmf). */
+  handleFault?(m: Machine, vma: VmAreaStruct, flags: number): number;
+  /** munmap of [start, end): refuse with a KernelError if the design forbids it. */
+  munmapCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
+  /** mprotect of [start, end): return true when the design has done it (e.g. applied to every sharer). */
+  mprotect?(m: Machine, mm: MmStruct, start: number, end: number, prot: number): boolean;
+  /** The VMA has been unmapped and unlinked from its file. */
+  vmaRemoved?(m: Machine, vma: VmAreaStruct): void;
 }

@@ -119,9 +119,13 @@ export function runSga(s: SgaScenario): SgaResult {
     if (!s.design.mmPerProcess) mm.mm_users = s.procs;
     m.mmap(mm, {
       addr, length: plan.mapped, prot: PROT_READ | PROT_WRITE,
-      flags: (file === null ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED) | MAP_FIXED, file,
+      flags: (file === null ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED | (s.design.mmapFlags ?? 0)) | MAP_FIXED, file,
     });
-    for (let a = addr; a < addr + touchLen; a += pb) m.fault(mm, a, s.write);
+    // CPU accesses: a fault only where the hardware walk fails (a design may have linked a table already).
+    for (let a = addr; a < addr + touchLen; a += pb) {
+      const r = m.touch(mm, a, s.write);
+      if (r !== 0) throw new Error(`scenario access to 0x${a.toString(16)} failed with VM_FAULT 0x${r.toString(16)}`);
+    }
     mms.push(mm);
   }
   const perMm = mms.map((mm) => mmAccounting(m, mm));
