@@ -15,7 +15,8 @@ import { PG_hugetlb, PG_swapbacked, PG_uptodate, type FolioTable } from './folio
 import { MM_FILEPAGES, MM_SHMEMPAGES } from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
 
-export type FileKind = 'shmem' | 'file' | 'hugetlbfs';
+/** msharefs: an mshare region's file; it has no page cache of its own (its host mm maps other files). */
+export type FileKind = 'shmem' | 'file' | 'hugetlbfs' | 'msharefs';
 
 export class AddressSpace {
   readonly id: number;
@@ -46,7 +47,7 @@ export class AddressSpace {
     this.rssCounter = kind === 'file' ? MM_FILEPAGES : MM_SHMEMPAGES;
     this.folioFlags = kind === 'file' ? PG_uptodate : kind === 'shmem' ? PG_swapbacked | PG_uptodate : PG_hugetlb | PG_uptodate;
     this.limit = Math.ceil(size / 2 ** pageShift);
-    this.pages = new Int32Array(new SharedArrayBuffer(Math.max(4, this.limit * 4)));
+    this.pages = new Int32Array(new SharedArrayBuffer(kind === 'msharefs' ? 4 : Math.max(4, this.limit * 4)));
   }
 
   /** i_size in this file's pages, rounded up (kept in step with `size` by ftruncate). */

@@ -132,6 +132,16 @@ export class Machine {
     return this.addFile(new AddressSpace(this.nextFileId++, name, 'hugetlbfs', size, shift));
   }
 
+  /**
+   * An msharefs file (open with O_CREAT + ftruncate): an mshare region of `size` bytes, which must be
+   * a multiple of 512 GiB (P4D_SIZE, the span of the PUD table the region shares).
+   */
+  msharefs_create(name: string, size: number): AddressSpace {
+    checkSize(size);
+    if (size % 2 ** 39 !== 0) fail('EINVAL', 'size', `mshare: the region size must be a multiple of 512 GiB (P4D_SIZE, the span of one shared PUD table), got ${size}`);
+    return this.addFile(new AddressSpace(this.nextFileId++, `msharefs/${name}`, 'msharefs', size));
+  }
+
   /** close(fd): drop the descriptor's reference. */
   close(file: AddressSpace): void {
     this.fput(file);
@@ -141,6 +151,7 @@ export class Machine {
   fput(file: AddressSpace): void {
     if (file.refs <= 0) throw new Error(`BUG: file ${file.name} released twice`);
     if (--file.refs === 0) {
+      this.design.fileReleased?.(this, file);
       file.truncateAll(this.folios);
       delete this.files[file.id];
     }

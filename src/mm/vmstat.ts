@@ -31,6 +31,8 @@ export class VmEvents {
   ptesZapped = 0;
   /** Shared tables unlinked from one mm (pt_share_count dropped). */
   tablesUnshared = 0;
+  /** Global TLB flushes (flush_tlb_all: every CPU, every PCID), as mshare issues on host-table changes. */
+  flushTlbAll = 0;
   /** PTEs whose protection changed in change_protection. */
   ptesProtChanged = 0;
 

@@ -69,4 +69,12 @@ export interface PtShareDesign {
   mprotect?(m: Machine, mm: MmStruct, start: number, end: number, prot: number): boolean;
   /** The VMA has been unmapped and unlinked from its file. */
   vmaRemoved?(m: Machine, vma: VmAreaStruct): void;
+  /** The file's last reference is gone (an mshare region's host goes with it). */
+  fileReleased?(m: Machine, file: AddressSpace): void;
+  /**
+   * How a scenario's process maps `len` bytes of `file` at `addr` under this design, when that is more
+   * than one mmap (mshare: create the region once, map the file into it, attach the region).
+   * Returns the address mapped. Optional: otherwise a plain MAP_SHARED | MAP_FIXED mmap.
+   */
+  mapShared?(m: Machine, mm: MmStruct, file: AddressSpace, addr: number, len: number, prot: number): number;
 }

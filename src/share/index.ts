@@ -2,11 +2,12 @@
 import { UsageError } from '../lib/size.js';
 import type { PtShareDesign } from './design.js';
 import { hugetlbPmdDesign } from './hugetlb_pmd.js';
+import { mshareDesign, mshareProtectAllDesign } from './mshare.js';
 import { privateDesign } from './private.js';
 import { ptshareDesign } from './ptshare.js';
 import { threadsDesign } from './threads.js';
 
-export const DESIGNS: readonly PtShareDesign[] = [privateDesign, hugetlbPmdDesign, ptshareDesign, threadsDesign];
+export const DESIGNS: readonly PtShareDesign[] = [privateDesign, hugetlbPmdDesign, ptshareDesign, mshareDesign, mshareProtectAllDesign, threadsDesign];
 
 export function designByName(name: string): PtShareDesign {
   const d = DESIGNS.find((x) => x.name === name);

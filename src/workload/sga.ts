@@ -117,10 +117,14 @@ export function runSga(s: SgaScenario): SgaResult {
   for (let i = 0; i < n; i++) {
     const mm = m.mm_alloc();
     if (!s.design.mmPerProcess) mm.mm_users = s.procs;
-    m.mmap(mm, {
-      addr, length: plan.mapped, prot: PROT_READ | PROT_WRITE,
-      flags: (file === null ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED | (s.design.mmapFlags ?? 0)) | MAP_FIXED, file,
-    });
+    if (file !== null && s.design.mapShared !== undefined) {
+      s.design.mapShared(m, mm, file, addr, plan.mapped, PROT_READ | PROT_WRITE);
+    } else {
+      m.mmap(mm, {
+        addr, length: plan.mapped, prot: PROT_READ | PROT_WRITE,
+        flags: (file === null ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED | (s.design.mmapFlags ?? 0)) | MAP_FIXED, file,
+      });
+    }
     // CPU accesses: a fault only where the hardware walk fails (a design may have linked a table already).
     for (let a = addr; a < addr + touchLen; a += pb) {
       const r = m.touch(mm, a, s.write);

@@ -1,0 +1,162 @@
+/**
+ * `mshare`: the 2025 series (Anthony Yznaga, v1-v3, <20250820010415.699353-1-anthony.yznaga@oracle.com>).
+ *
+ * An msharefs file is a region whose size is a multiple of 512 GiB; it owns a host mm (a mm of no
+ * process) into which objects are mapped (MSHAREFS_CREATE_MAPPING). A process attaches the whole
+ * region with mmap at a 512 GiB-aligned address (different processes may use different addresses, as
+ * in v2). Its VMA is VM_MSHARE: faults run against the host VMA, so PTEs land in host tables, and the
+ * process's top-level entry (PGD with 4-level paging, P4D with 5-level) is pointed at the host's PUD
+ * table. Every change to host tables is a global TLB flush (flush_tlb_all; counted in
+ * events.flushTlbAll). v3 refuses mprotect inside the region; `mshare-protect-all` is the 2022/23
+ * behaviour, where a protection change applies to every sharer. Partial munmap of an attached region
+ * is refused (the shared PUD table spans all of it). The host goes with the region's file.
+ */
+import { P4D_SIZE } from '../arch/pgtable_64_types.js';
+import { _PAGE_TABLE, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
+import { fail } from '../kernel/errno.js';
+import { mmput } from '../kernel/exit.js';
+import type { AddressSpace } from '../mm/address_space.js';
+import type { Machine } from '../mm/machine.js';
+import { __handle_mm_fault, FAULT_FLAG_WRITE, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_FAULT_ERROR, walk_alloc } from '../mm/memory.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { do_mprotect } from '../mm/mprotect.js';
+import { table_of } from '../mm/pagewalk.js';
+import { VM_MSHARE, VM_READ, VM_WRITE } from '../mm/vma.js';
+import type { PtShareDesign } from './design.js';
+
+/** Where the host mm maps a region (any 512 GiB-aligned address of its own address space). */
+const HOST_BASE = 0x7f0000000000;
+const LEVEL_PUD = 2;
+
+interface Region {
+  host: MmStruct;
+  size: number;
+}
+
+const regionsOf = new WeakMap<Machine, Map<AddressSpace, Region>>();
+/** Scenario helper state: the region each shared object was put in. */
+const objectRegionOf = new WeakMap<Machine, Map<AddressSpace, { region: AddressSpace; offset: number }>>();
+
+function regions(m: Machine): Map<AddressSpace, Region> {
+  let r = regionsOf.get(m);
+  if (!r) regionsOf.set(m, (r = new Map()));
+  return r;
+}
+
+function region(m: Machine, file: AddressSpace): Region {
+  let r = regions(m).get(file);
+  if (!r) {
+    r = { host: m.mm_alloc(), size: file.size };
+    regions(m).set(file, r);
+  }
+  return r;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/**
+ * MSHAREFS_CREATE_MAPPING: map `len` bytes of `file` (from `fileOffset`) at `offset` inside the region,
+ * into its host mm.
+ */
+export function mshare_create_mapping(m: Machine, regionFile: AddressSpace, offset: number, len: number, prot: number, file: AddressSpace, fileOffset = 0): void {
+  if (regionFile.kind !== 'msharefs') fail('EINVAL', 'file', `${regionFile.name} is not an msharefs file`);
+  const r = region(m, regionFile);
+  if (offset < 0 || offset + len > r.size) fail('EINVAL', 'offset', `mshare: [${offset}, ${offset + len}) is outside the ${r.size}-byte region`);
+  m.mmap(r.host, { addr: HOST_BASE + offset, length: len, prot, flags: MAP_SHARED | MAP_FIXED, file, offset: fileOffset });
+}
+
+function makeMshare(protectAll: boolean): PtShareDesign {
+  return {
+    name: protectAll ? 'mshare-protect-all' : 'mshare',
+    summary: protectAll
+      ? 'mshare with the 2022/23 semantics: a protection change by one process applies to every sharer (global TLB flush)'
+      : 'mshare (2025 v3): a host mm per 512 GiB region, processes link the host PUD table; mprotect inside refused',
+    mmPerProcess: true,
+    protectSharedInPlace: true,
+    shareTable: () => -1,
+
+    checkScenario(s) {
+      if (s.kind === 'anon') return 'mshare maps shared objects into a region; --kind anon is private memory of each process';
+      return null;
+    },
+
+    mmapPrepare(m, _mm, addr, len, _flags, file, pgoff) {
+      if (file === null || file.kind !== 'msharefs') return 0;
+      if (addr % P4D_SIZE !== 0) fail('EINVAL', 'addr', `mshare: a region is attached at a 512 GiB-aligned address (P4D_SIZE), got ${hex(addr)}`);
+      if (len !== file.size || pgoff !== 0) fail('EINVAL', 'length', `mshare: attach the whole region (${file.size} bytes from offset 0)`);
+      region(m, file);
+      return VM_MSHARE;
+    },
+
+    handleFault(m, vma, flags) {
+      const r = region(m, vma.vm_file!);
+      const addr = m.vmf.address;
+      const haddr = HOST_BASE + (addr - vma.vm_start);
+      const hvma = r.host.find_vma(haddr);
+      // A hole in the region, or an access the host VMA does not allow (checked on the host VMA, as
+      // the series' fault path does once it has found it).
+      if (hvma === null) return VM_FAULT_SIGBUS;
+      if ((flags & FAULT_FLAG_WRITE) !== 0 ? (hvma.vm_flags & VM_WRITE) === 0 : (hvma.vm_flags & (VM_READ | VM_WRITE)) === 0) return VM_FAULT_SIGSEGV;
+      m.vmf.address = haddr;
+      const res = __handle_mm_fault(m, hvma, flags);
+      m.vmf.address = addr;
+      if ((res & VM_FAULT_ERROR) !== 0) return res;
+      const t = table_of(m, r.host, haddr, LEVEL_PUD);
+      if (t < 0) return res;
+      // Link: the process's top-level entry points at the host's PUD table.
+      const off = walk_alloc(m, vma, LEVEL_PUD);
+      const ent = m.pool.entries;
+      if (ent[off] === 0 && ent[off + 1] === 0) {
+        ent[off] = (t << 12) | _PAGE_TABLE;
+        ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
+        m.pool.shareCount[t]!++;
+        vma.vm_mm.nr[LEVEL_PUD]!++;
+      }
+      return res;
+    },
+
+    munmapCheck(_m, mm, start, end) {
+      for (const v of mm.vmas) {
+        if ((v.vm_flags & VM_MSHARE) === 0 || v.vm_end <= start || v.vm_start >= end) continue;
+        if (start > v.vm_start || end < v.vm_end) fail('EINVAL', 'addr', `mshare: the region ${hex(v.vm_start)}-${hex(v.vm_end)} is unmapped whole (one shared PUD table spans it)`);
+      }
+    },
+
+    mprotect(m, mm, start, end, prot) {
+      const v = mm.vmas.find((x) => (x.vm_flags & VM_MSHARE) !== 0 && x.vm_start < end && x.vm_end > start);
+      if (v === undefined) return false;
+      if (!protectAll) fail('EINVAL', 'addr', 'mshare (v3): mprotect inside an msharefs mapping is not supported (use --design mshare-protect-all for the 2022/23 behaviour)');
+      if (start < v.vm_start || end > v.vm_end) fail('EINVAL', 'addr', `mshare: mprotect must stay inside the region ${hex(v.vm_start)}-${hex(v.vm_end)}`);
+      const r = region(m, v.vm_file!);
+      do_mprotect(m, r.host, HOST_BASE + (start - v.vm_start), end - start, prot & (PROT_READ | PROT_WRITE | 4));
+      m.events.flushTlbAll++;
+      return true;
+    },
+
+    fileReleased(m, file) {
+      const r = regions(m).get(file);
+      if (!r) return;
+      regions(m).delete(file);
+      mmput(m, r.host);
+    },
+
+    mapShared(m, mm, file, addr, len, prot) {
+      let placed = objectRegionOf.get(m)?.get(file);
+      const attach = Math.floor(addr / P4D_SIZE) * P4D_SIZE;
+      if (!placed) {
+        const offset = addr - attach;
+        const size = Math.ceil((offset + len) / P4D_SIZE) * P4D_SIZE;
+        const rf = m.msharefs_create(file.name, size);
+        mshare_create_mapping(m, rf, offset, len, prot, file);
+        placed = { region: rf, offset };
+        if (!objectRegionOf.has(m)) objectRegionOf.set(m, new Map());
+        objectRegionOf.get(m)!.set(file, placed);
+      }
+      return m.mmap(mm, { addr: attach, length: placed.region.size, prot, flags: MAP_SHARED | MAP_FIXED, file: placed.region });
+    },
+  };
+}
+
+export const mshareDesign = makeMshare(false);
+export const mshareProtectAllDesign = makeMshare(true);
