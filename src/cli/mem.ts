@@ -5,9 +5,10 @@
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import type { PagingLevels } from '../arch/pgtable_64_types.js';
-import { bytesIEC, int } from '../lib/format.js';
+import { bytesIEC, iec, int } from '../lib/format.js';
 import { parseSize, UsageError } from '../lib/size.js';
 import { totalTables, type TableCounts } from '../mm/accounting.js';
+import type { PtShareDesign } from '../share/design.js';
 import { designByName, DESIGNS } from '../share/index.js';
 import { runSga, teardownSga, type PageSize, type RegionKind, type SgaScenario } from '../workload/sga.js';
 
@@ -15,8 +16,9 @@ export const MEM_HELP = `usage: ptbench mem [options]
 
 Map one region into N processes, touch it, and print the page-table memory (simulated, exact).
 
-  --design NAME      sharing design: ${DESIGNS.map((d) => d.name).join(', ')} (default private)
-  --procs N          number of processes (default 1)
+  --design NAME      sharing design: ${DESIGNS.map((d) => d.name).join(', ')} (default private);
+                     a comma list or 'all' prints a grid of bytes and savings against private
+  --procs N          number of processes (default 1); a comma list (1,2,16,128,1024) prints a grid
   --size SIZE        region size: 4096, 2MiB, 1GiB, 300GB (GB = 10^9, GiB = 2^30); rounded up to
                      the page size as mmap does (default 1GiB)
   --kind KIND        shmem | anon | file | hugetlb (default shmem; anon is private per process)
@@ -51,7 +53,14 @@ export interface MemReport {
   leakCheck: string[];
 }
 
-export function parseMemArgs(argv: string[]): { scenario: SgaScenario; json: boolean } | 'help' {
+export interface MemRequest {
+  scenario: SgaScenario;
+  json: boolean;
+  /** Several designs or process counts: a grid of page-table bytes and savings instead of one report. */
+  grid?: { designs: PtShareDesign[]; procs: number[] };
+}
+
+export function parseMemArgs(argv: string[]): MemRequest | 'help' {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -72,9 +81,13 @@ export function parseMemArgs(argv: string[]): { scenario: SgaScenario; json: boo
     },
   });
   if (values.help) return 'help';
-  const design = designByName(values.design);
-  if (!/^\d+$/.test(values.procs)) throw new UsageError(`--procs: '${values.procs}' is not a whole number of processes >= 1`);
-  const procs = Number(values.procs);
+  const designs = values.design === 'all' ? [...DESIGNS] : values.design.split(',').map((d) => designByName(d.trim()));
+  const design = designs[0]!;
+  const procsList = values.procs.split(',').map((p) => {
+    if (!/^\d+$/.test(p.trim())) throw new UsageError(`--procs: '${p}' is not a whole number of processes >= 1`);
+    return Number(p.trim());
+  });
+  const procs = procsList[0]!;
   const kinds = ['shmem', 'anon', 'file', 'hugetlb'];
   if (!kinds.includes(values.kind)) throw new UsageError(`--kind: '${values.kind}' is not one of ${kinds.join(', ')}`);
   const kind = values.kind as RegionKind;
@@ -90,6 +103,7 @@ export function parseMemArgs(argv: string[]): { scenario: SgaScenario; json: boo
   if (fab < 4096 || fab > 2 ** 21 || (fab & (fab - 1)) !== 0) throw new UsageError(`--fault-around: must be a power of two from 4KiB to 2MiB, got ${fab}`);
   return {
     json: values.json,
+    grid: designs.length > 1 || procsList.length > 1 ? { designs, procs: procsList } : undefined,
     scenario: {
       design, procs, kind, page: page as PageSize,
       size: parseSize(values.size, '--size'),
@@ -166,10 +180,65 @@ export function renderMem(rep: MemReport): string {
   return lines.join('\n');
 }
 
+export interface GridCell { design: string; procs: number; pageTableBytes: number | null; privateBytes: number; saving: number | null; note?: string }
+
+/** Every design x process count: page-table bytes (simulated, exact) and the saving against private. */
+export function memGrid(base: SgaScenario, designs: PtShareDesign[], procsList: number[]): GridCell[] {
+  const out: GridCell[] = [];
+  for (const procs of procsList) {
+    const priv = memReport({ ...base, design: designByName('private'), procs });
+    for (const d of designs) {
+      const refusal = d.checkScenario?.({ kind: base.kind, page: base.page }) ?? null;
+      if (refusal !== null) {
+        out.push({ design: d.name, procs, pageTableBytes: null, privateBytes: priv.pageTableBytes, saving: null, note: refusal });
+        continue;
+      }
+      const rep = d.name === 'private' ? priv : memReport({ ...base, design: d, procs });
+      if (rep.leakCheck.length > 0) throw new Error(`${d.name} x${procs}: ${rep.leakCheck.join('; ')}`);
+      out.push({ design: d.name, procs, pageTableBytes: rep.pageTableBytes, privateBytes: priv.pageTableBytes, saving: 1 - rep.pageTableBytes / priv.pageTableBytes });
+    }
+  }
+  return out;
+}
+
+export function renderGrid(base: SgaScenario, cells: GridCell[], designs: PtShareDesign[], procsList: number[]): string {
+  const region = base.kind === 'anon' ? 'private anonymous memory' : `MAP_SHARED ${base.kind}`;
+  const t = new Table({
+    head: ['design', ...procsList.map((p) => `${p} process${p > 1 ? 'es' : ''}`)],
+    style: { head: [], border: [], compact: true },
+    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
+    colAligns: ['left', ...procsList.map(() => 'right' as const)],
+  });
+  for (const d of designs) {
+    t.push([d.name, ...procsList.map((p) => {
+      const c = cells.find((x) => x.design === d.name && x.procs === p)!;
+      return c.pageTableBytes === null ? 'n/a' : `${iec(c.pageTableBytes)} (${(c.saving! * 100).toFixed(1)} %)`;
+    })]);
+  }
+  const notes = [...new Set(cells.filter((c) => c.note).map((c) => `${c.design}: ${c.note}`))];
+  return [
+    'ptbench mem: page-table bytes machine-wide and saving against private (simulated, exact; materialized tables)',
+    `scenario  N processes, ${region} of ${bytesIEC(roundUpTo(base))}, ${base.page} pages, touched by ${base.write ? 'write' : 'read'} accesses, ${base.levels}-level paging`,
+    '',
+    t.toString(),
+    ...notes.map((n) => `n/a  ${n}`),
+  ].join('\n');
+}
+
+function roundUpTo(s: SgaScenario): number {
+  const pb = s.page === '4k' ? 4096 : s.page === '2m' ? 2 ** 21 : 2 ** 30;
+  return Math.ceil(s.size / pb) * pb;
+}
+
 export function memMain(argv: string[]): number {
   const parsed = parseMemArgs(argv);
   if (parsed === 'help') {
     process.stdout.write(MEM_HELP);
+    return 0;
+  }
+  if (parsed.grid) {
+    const cells = memGrid(parsed.scenario, parsed.grid.designs, parsed.grid.procs);
+    process.stdout.write(parsed.json ? `${JSON.stringify({ tool: 'ptbench mem', figures: 'simulated', scenario: { ...parsed.scenario, design: undefined }, cells }, null, 2)}\n` : `${renderGrid(parsed.scenario, cells, parsed.grid.designs, parsed.grid.procs)}\n`);
     return 0;
   }
   const rep = memReport(parsed.scenario);
