@@ -56,7 +56,7 @@ test('ptbench mem: bad input is one line naming the option, exit status 2', () =
   for (const [args, re] of [
     [['--size', '12XB'], /--size: '12XB' is not a size/],
     [['--procs', '0'], /--procs/],
-    [['--design', 'nope'], /--design: unknown design 'nope'; known designs: private, hugetlb-pmd, ptshare, mshare, mshare-protect-all, threads/],
+    [['--design', 'nope'], /--design: unknown design 'nope'; known designs: private, hugetlb-pmd, ptshare, mshare, mshare-protect-all, file-pt, threads/],
     [['--page', '2m'], /--page 2m: huge pages need --kind hugetlb/],
     [['--touch', '1.5'], /--touch/],
     [['--levels', '3'], /--levels/],

@@ -154,6 +154,8 @@ export class Machine {
       this.design.fileReleased?.(this, file);
       file.truncateAll(this.folios);
       delete this.files[file.id];
+    } else {
+      this.design.fileRefDropped?.(this, file);
     }
   }
 

@@ -114,12 +114,17 @@ export function handle_mm_fault(m: Machine, vma: VmAreaStruct, flags: number): n
 
 /** The fault itself, without the accounting (a design that runs a fault in a host mm calls this). */
 export function __handle_mm_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
-  const vmf = m.vmf;
-  const addr = vmf.address;
   if ((vma.vm_flags & (VM_HUGETLB | VM_DESIGN_FAULT)) !== 0) {
     if ((vma.vm_flags & VM_DESIGN_FAULT) !== 0) return m.design.handleFault!(m, vma, flags);
     return hugetlb_fault(m, vma, flags);
   }
+  return handle_pte_level_fault(m, vma, flags);
+}
+
+/** The walk and PTE-level fault of a 4 KiB-page VMA (a design may fall back to it for private parts). */
+export function handle_pte_level_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
+  const vmf = m.vmf;
+  const addr = vmf.address;
   vmf.vma = vma;
   vmf.flags = flags;
   const ent = m.pool.entries;

@@ -38,7 +38,9 @@ export const VM_MIXEDMAP = 0x10000000;
  */
 export const VM_SHARED_PT = 0x40000000;
 export const VM_MSHARE = 0x20000000;
-export const VM_DESIGN_FAULT = VM_SHARED_PT | VM_MSHARE;
+/** file-pt: this MAP_SHARED VMA may use page tables cached on its file (model-only bit). */
+export const VM_FILE_PT = 0x01000000;
+export const VM_DESIGN_FAULT = VM_SHARED_PT | VM_MSHARE | VM_FILE_PT;
 
 export const VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
 

@@ -33,6 +33,8 @@ export class VmEvents {
   tablesUnshared = 0;
   /** Global TLB flushes (flush_tlb_all: every CPU, every PCID), as mshare issues on host-table changes. */
   flushTlbAll = 0;
+  /** file-pt: cached table pages freed by the shrinker step because no mapping used them. */
+  ptCacheShrunk = 0;
   /** PTEs whose protection changed in change_protection. */
   ptesProtChanged = 0;
 

@@ -71,6 +71,8 @@ export interface PtShareDesign {
   vmaRemoved?(m: Machine, vma: VmAreaStruct): void;
   /** The file's last reference is gone (an mshare region's host goes with it). */
   fileReleased?(m: Machine, file: AddressSpace): void;
+  /** A reference to the file was dropped and others remain (file-pt drops its cache once only its own remain). */
+  fileRefDropped?(m: Machine, file: AddressSpace): void;
   /**
    * How a scenario's process maps `len` bytes of `file` at `addr` under this design, when that is more
    * than one mmap (mshare: create the region once, map the file into it, attach the region).

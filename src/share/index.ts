@@ -1,13 +1,14 @@
 /** The registry of sharing designs, by --design name. */
 import { UsageError } from '../lib/size.js';
 import type { PtShareDesign } from './design.js';
+import { filePtDesign } from './file_pt.js';
 import { hugetlbPmdDesign } from './hugetlb_pmd.js';
 import { mshareDesign, mshareProtectAllDesign } from './mshare.js';
 import { privateDesign } from './private.js';
 import { ptshareDesign } from './ptshare.js';
 import { threadsDesign } from './threads.js';
 
-export const DESIGNS: readonly PtShareDesign[] = [privateDesign, hugetlbPmdDesign, ptshareDesign, mshareDesign, mshareProtectAllDesign, threadsDesign];
+export const DESIGNS: readonly PtShareDesign[] = [privateDesign, hugetlbPmdDesign, ptshareDesign, mshareDesign, mshareProtectAllDesign, filePtDesign, threadsDesign];
 
 export function designByName(name: string): PtShareDesign {
   const d = DESIGNS.find((x) => x.name === name);

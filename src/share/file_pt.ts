@@ -1,0 +1,150 @@
+/**
+ * `file-pt`: page tables cached on the file, as David Hildenbrand proposed on the list (v2 mshare
+ * thread, July 2022; Nov 2023): nobody has built it, so this is a model of the proposal.
+ *
+ * - For each file and each protection (PROT_READ|PROT_WRITE, PROT_READ, ...) a cache holds PTE and PMD
+ *   tables: here a cache host mm mapping the whole file at a 1 GiB-aligned address, whose tables are
+ *   the cached set.
+ * - A MAP_SHARED mapping of a shmem or regular file is eligible unless it has uffd-wp or soft-dirty
+ *   tracking (those keep per-process state in PTEs). Its faults run in the host of its protection and
+ *   then link, in this mm, the host's PMD table where the mapping covers a whole 1 GiB of the file and
+ *   its address is congruent to the file offset modulo 1 GiB, else the host's PTE table where it covers
+ *   a whole 2 MiB window congruently; anything else is faulted into private tables.
+ * - mprotect unshares (the core's default) and the next faults link the cached set for the new
+ *   protection, or private tables where the pieces no longer cover whole windows.
+ * - Pages are charged to the cache's host mm. Cached tables outlive their users until the shrinker
+ *   step (`file_pt_shrink`) frees the sets nobody links, counted in events.ptCacheShrunk; they go
+ *   with the file at its last close.
+ */
+import { PMD_SIZE, PUD_SIZE } from '../arch/pgtable_64_types.js';
+import { _PAGE_TABLE, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
+import { mmput } from '../kernel/exit.js';
+import type { AddressSpace } from '../mm/address_space.js';
+import type { Machine } from '../mm/machine.js';
+import { handle_pte_level_fault, VM_FAULT_ERROR, walk_alloc } from '../mm/memory.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import { MAP_FIXED, MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { table_of } from '../mm/pagewalk.js';
+import { VM_ACCESS_FLAGS, VM_EXEC, VM_FILE_PT, VM_READ, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, type VmAreaStruct } from '../mm/vma.js';
+import type { PtShareDesign } from './design.js';
+
+const HOST_BASE = 0x7f0000000000;
+
+/** Per machine: file -> protection bits -> cache host mm. */
+const cachesOf = new WeakMap<Machine, Map<AddressSpace, Map<number, MmStruct>>>();
+function caches(m: Machine): Map<AddressSpace, Map<number, MmStruct>> {
+  let c = cachesOf.get(m);
+  if (!c) cachesOf.set(m, (c = new Map()));
+  return c;
+}
+
+function host(m: Machine, file: AddressSpace, access: number): MmStruct {
+  let perProt = caches(m).get(file);
+  if (!perProt) caches(m).set(file, (perProt = new Map()));
+  let h = perProt.get(access);
+  if (!h) {
+    h = m.mm_alloc();
+    const prot = (access & VM_READ ? PROT_READ : 0) | (access & VM_WRITE ? PROT_WRITE : 0) | (access & VM_EXEC ? PROT_EXEC : 0);
+    m.mmap(h, { addr: HOST_BASE, length: Math.ceil(file.size / 4096) * 4096, prot, flags: MAP_SHARED | MAP_FIXED, file });
+    perProt.set(access, h);
+  }
+  return h;
+}
+
+/** Eligible: MAP_SHARED shmem or regular file, no uffd-wp, no soft-dirty tracking (VM_SOFTDIRTY set). */
+function eligible(vma: VmAreaStruct): boolean {
+  const f = vma.vm_file;
+  return f !== null && (f.kind === 'shmem' || f.kind === 'file') && (vma.vm_flags & VM_UFFD_WP) === 0 && (vma.vm_flags & VM_SOFTDIRTY) !== 0;
+}
+
+/** Does `vma` cover the whole `size` window around `addr` with its address congruent to the file offset? */
+function covers(vma: VmAreaStruct, addr: number, size: number): boolean {
+  const start = Math.floor(addr / size) * size;
+  return start >= vma.vm_start && start + size <= vma.vm_end && (vma.vm_start - vma.vm_pgoff * 4096) % size === 0;
+}
+
+function link(m: Machine, vma: VmAreaStruct, level: number, t: number): void {
+  const off = walk_alloc(m, vma, level);
+  const ent = m.pool.entries;
+  if (ent[off] !== 0 || ent[off + 1] !== 0) return;
+  ent[off] = (t << 12) | _PAGE_TABLE;
+  ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
+  m.pool.shareCount[t]!++;
+  vma.vm_mm.nr[level]!++;
+}
+
+/** The shrinker step: free every cached set that no mapping links. Returns the table pages freed. */
+export function file_pt_shrink(m: Machine): number {
+  let freed = 0;
+  for (const [, perProt] of caches(m)) {
+    for (const [access, h] of perProt) {
+      const used = m.pool.shareCount[table_of(m, h, HOST_BASE, 2)] ?? 0;
+      const linked = h.vmas.length > 0 && anyLinked(m, h);
+      if (linked || used > 0) continue;
+      const before = m.pool.inUse;
+      perProt.delete(access);
+      mmput(m, h);
+      freed += before - m.pool.inUse;
+    }
+  }
+  m.events.ptCacheShrunk += freed;
+  return freed;
+}
+
+/** Is any table of the host linked by some mapping? (pt_share_count > 0 on its PMD or PTE tables) */
+function anyLinked(m: Machine, h: MmStruct): boolean {
+  const v = h.vmas[0]!;
+  for (let a = v.vm_start; a < v.vm_end; a += PUD_SIZE) {
+    const pmd = table_of(m, h, a, 1);
+    if (pmd < 0) continue;
+    if (m.pool.shareCount[pmd]! > 0) return true;
+    for (let b = a; b < Math.min(a + PUD_SIZE, v.vm_end); b += PMD_SIZE) {
+      const pte = table_of(m, h, b, 0);
+      if (pte >= 0 && m.pool.shareCount[pte]! > 0) return true;
+    }
+  }
+  return false;
+}
+
+export const filePtDesign: PtShareDesign = {
+  name: 'file-pt',
+  summary: 'PTE/PMD tables cached on the file per (offset window, protection), reused by congruent MAP_SHARED mappings (proposal)',
+  mmPerProcess: true,
+  shareTable: () => -1,
+
+  mmapPrepare(_m, _mm, _addr, _len, flags, file) {
+    if (file === null || (flags & MAP_TYPE) === 0x02 || (file.kind !== 'shmem' && file.kind !== 'file')) return 0;
+    return VM_FILE_PT;
+  },
+
+  handleFault(m, vma, flags) {
+    if (!eligible(vma)) return handle_pte_level_fault(m, vma, flags);
+    const addr = m.vmf.address;
+    const level = covers(vma, addr, PUD_SIZE) ? 1 : covers(vma, addr, PMD_SIZE) ? 0 : -1;
+    if (level < 0) return handle_pte_level_fault(m, vma, flags);
+    const h = host(m, vma.vm_file!, vma.vm_flags & VM_ACCESS_FLAGS);
+    const haddr = HOST_BASE + ((addr - vma.vm_start) / 4096 + vma.vm_pgoff) * 4096;
+    m.vmf.address = haddr;
+    const r = handle_pte_level_fault(m, h.vmas[0]!, flags);
+    m.vmf.address = addr;
+    if ((r & VM_FAULT_ERROR) !== 0) return r;
+    const t = table_of(m, h, haddr, level);
+    if (t >= 0) link(m, vma, level, t);
+    return r;
+  },
+
+  fileRefDropped(m, file) {
+    // The cache belongs to the inode: once the only references left are its own hosts' mappings (no
+    // descriptor, no user mapping), the inode is going away and the cache with it.
+    const perProt = caches(m).get(file);
+    if (!perProt || file.refs !== perProt.size) return;
+    caches(m).delete(file);
+    for (const h of perProt.values()) mmput(m, h);
+  },
+
+  checkScenario(s) {
+    if (s.kind === 'anon') return 'file-pt caches tables on files; --kind anon is private memory';
+    if (s.kind === 'hugetlb') return 'file-pt covers shmem and regular files; hugetlb has its own PMD sharing (--design hugetlb-pmd)';
+    return null;
+  },
+};
