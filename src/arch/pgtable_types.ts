@@ -145,3 +145,6 @@ export const PAGE_SHARED_LO = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCE
  * int32 arithmetic, which keeps the hot loops free of float conversions and boxing.
  */
 export const PFN_HI_SHIFTED_MASK = 0x7ff;
+
+/** The bits pte_mkdirty() sets on x86: dirty and soft-dirty (a hardware-set D bit sets only _PAGE_DIRTY). */
+export const PTE_MKDIRTY = _PAGE_DIRTY | _PAGE_SOFT_DIRTY;

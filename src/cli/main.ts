@@ -11,6 +11,7 @@ commands:
   compare  two runs side by side: timings with statistics, deterministic counts exactly
   chart    page-table memory against process count per design (terminal or --html)
   export   a results file for other tools (--format github-action-benchmark)
+  matrix   what a change by one process does to its sharers, per design (markdown, or --json)
 
 Run 'ptbench <command> --help' for its options.
 `;
@@ -36,6 +37,13 @@ async function main(argv: string[]): Promise<number> {
       const { exportMain } = await import('./export.js');
       return exportMain(rest);
     }
+    case 'matrix': {
+      // The semantics matrix of the sharing designs, as markdown (docs/semantics-matrix.md) or JSON.
+      const { semanticsMatrix, renderMatrixMarkdown } = await import('../semantics/matrix.js');
+      const cells = semanticsMatrix();
+      process.stdout.write(rest.includes('--json') ? `${JSON.stringify(cells, null, 2)}\n` : renderMatrixMarkdown(cells));
+      return 0;
+    }
     case 'bench-task': {
       // Internal: one timed task in its own process, started by `ptbench bench`.
       const { benchTaskMain } = await import('./bench.js');
@@ -48,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, chart, export (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, chart, export, matrix (see ptbench --help)\n`);
       return 2;
   }
 }

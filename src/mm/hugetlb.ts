@@ -19,7 +19,7 @@ import * as vm_flags from './vma.js';
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
 // the hot loops (measured with the project's benchmarks).
 const _PAGE_ACCESSED = pgtable_types._PAGE_ACCESSED;
-const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;
+const PTE_MKDIRTY = pgtable_types.PTE_MKDIRTY;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
 const _PAGE_PROTNONE = pgtable_types._PAGE_PROTNONE;
 const _PAGE_PSE = pgtable_types._PAGE_PSE;
@@ -67,7 +67,7 @@ export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): num
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0 && (lo & _PAGE_RW) === 0) {
     return hugetlb_wp(m, vma, off, haddr, (flags & FAULT_FLAG_WRITE) === 0);
   }
-  ent[off] = lo | _PAGE_ACCESSED | ((flags & FAULT_FLAG_WRITE) !== 0 ? _PAGE_DIRTY : 0);
+  ent[off] = lo | _PAGE_ACCESSED | ((flags & FAULT_FLAG_WRITE) !== 0 ? PTE_MKDIRTY : 0);
   return 0;
 }
 
@@ -99,7 +99,7 @@ function hugetlb_no_page(m: Machine, vma: VmAreaStruct, haddr: number, off: numb
   }
   // make_huge_pte(vma, folio, writable = VM_WRITE && VM_SHARED)
   const writable = (vma.vm_flags & VM_WRITE) !== 0 && (vma.vm_flags & VM_SHARED) !== 0;
-  const lo = writable ? vma.prot_lo | _PAGE_RW | _PAGE_DIRTY : vma.prot_lo & ~_PAGE_RW;
+  const lo = writable ? vma.prot_lo | _PAGE_RW | PTE_MKDIRTY : vma.prot_lo & ~_PAGE_RW;
   set_huge_pte(m.pool.entries, off, f, lo, vma.prot_hi);
   vma.vm_mm.hugetlb_usage += 1 << order;
   return 0;
@@ -113,7 +113,7 @@ function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, u
   const old = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   if ((vma.vm_flags & (VM_SHARED | VM_MAYSHARE)) !== 0) {
     if (unshare) return 0;
-    ent[off] = lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+    ent[off] = lo | _PAGE_RW | PTE_MKDIRTY | _PAGE_ACCESSED;
     m.events.wpShared++;
     return 0;
   }
@@ -124,7 +124,7 @@ function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, u
       m.events.unshareReuse++;
       return 0;
     }
-    ent[off] = lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+    ent[off] = lo | _PAGE_RW | PTE_MKDIRTY | _PAGE_ACCESSED;
     m.events.wpReuse++;
     return 0;
   }
@@ -132,7 +132,7 @@ function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, u
   fo.content[f] = fo.content[old]!;
   fo.mapcount[old]!--;
   fo.put(old);
-  const nlo = unshare ? vma.prot_lo & ~_PAGE_RW : vma.prot_lo | _PAGE_RW | _PAGE_DIRTY;
+  const nlo = unshare ? vma.prot_lo & ~_PAGE_RW : vma.prot_lo | _PAGE_RW | PTE_MKDIRTY;
   set_huge_pte(ent, off, f, nlo, vma.prot_hi);
   if (unshare) m.events.unshareCopy++;
   else m.events.wpCopy++;

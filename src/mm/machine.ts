@@ -18,7 +18,9 @@ import * as folio_flags from './folio.js';
 import { pin_user_page, unpin_user_page } from './gup.js';
 import { do_user_addr_fault, VM_FAULT_ERROR, VM_FAULT_SIGSEGV, VmFault } from './memory.js';
 import { do_mmap, do_munmap, type MmapArgs } from './mmap.js';
+import { clear_refs_soft_dirty, madvise_dontneed, uffd_register_wp } from './madvise.js';
 import { do_mprotect } from './mprotect.js';
+import { pagemap_read, type PagemapEntry } from './pagemap.js';
 import { MmStruct } from './mm_types.js';
 import { PgtablePool } from './pgtable_pool.js';
 import { VmEvents } from './vmstat.js';
@@ -212,6 +214,26 @@ export class Machine {
     const off = this.follow_page(mm, addr);
     const lo = this.pool.entries[off]!;
     return (lo & _PAGE_SPECIAL) !== 0 ? 0 : this.folios.content[this.leafFolio(off)]!;
+  }
+
+  /** madvise(addr, length, MADV_DONTNEED). */
+  madvise_dontneed(mm: MmStruct, addr: number, length: number): void {
+    madvise_dontneed(this, mm, addr, length);
+  }
+
+  /** ioctl(UFFDIO_REGISTER, MODE_WP) over the range. */
+  uffd_register_wp(mm: MmStruct, addr: number, length: number): void {
+    uffd_register_wp(this, mm, addr, length);
+  }
+
+  /** echo 4 > /proc/<pid>/clear_refs. */
+  clear_refs_soft_dirty(mm: MmStruct): void {
+    clear_refs_soft_dirty(this, mm);
+  }
+
+  /** One /proc/<pid>/pagemap entry. */
+  pagemap(mm: MmStruct, addr: number): PagemapEntry {
+    return pagemap_read(this, mm, addr);
   }
 
   pin(mm: MmStruct, addr: number, write: boolean): number {

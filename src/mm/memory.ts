@@ -21,7 +21,7 @@ import * as vm_flags from './vma.js';
 // the hot loops (measured with the project's benchmarks).
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const _PAGE_ACCESSED = pgtable_types._PAGE_ACCESSED;
-const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;
+const PTE_MKDIRTY = pgtable_types.PTE_MKDIRTY;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
 const _PAGE_PROTNONE = pgtable_types._PAGE_PROTNONE;
 const _PAGE_RW = pgtable_types._PAGE_RW;
@@ -200,7 +200,7 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
     if ((flags & FAULT_FLAG_WRITE) !== 0) {
       if ((lo & _PAGE_RW) === 0) return do_wp_page(m, vmf);
-      ent[poff] = lo | _PAGE_DIRTY | _PAGE_ACCESSED;
+      ent[poff] = lo | PTE_MKDIRTY | _PAGE_ACCESSED;
       return 0;
     }
     // FAULT_FLAG_UNSHARE: only a not-exclusive anonymous page needs it (gup_must_unshare).
@@ -269,7 +269,7 @@ function do_anonymous_page(m: Machine, vmf: VmFault): number {
   }
   anon_vma_prepare(m, vma);
   const f = new_anon_folio(m, vmf);
-  set_pte(ent, poff, f, vma.prot_lo | _PAGE_RW | _PAGE_DIRTY, vma.prot_hi);
+  set_pte(ent, poff, f, vma.prot_lo | _PAGE_RW | PTE_MKDIRTY, vma.prot_hi);
   vma.vm_mm.rss[MM_ANONPAGES]!++;
   m.events.anonFaults++;
   return 0;
@@ -319,7 +319,7 @@ function map_file_folio(m: Machine, vma: VmAreaStruct, poff: number, f: number, 
   const fo = m.folios;
   let lo = vma.prot_lo;
   if (write) {
-    lo |= _PAGE_DIRTY | ((vma.vm_flags & VM_WRITE) !== 0 ? _PAGE_RW : 0);
+    lo |= PTE_MKDIRTY | ((vma.vm_flags & VM_WRITE) !== 0 ? _PAGE_RW : 0);
     fo.flags[f]! |= PG_dirty;
   }
   set_pte(m.pool.entries, poff, f, lo, vma.prot_hi);
@@ -382,7 +382,7 @@ function do_cow_fault(m: Machine, vmf: VmFault): number {
   fo.content[f] = fo.content[src]!;
   fo.put(src);
   if (vmf.poff < 0) pte_alloc(m, vmf);
-  set_pte(m.pool.entries, vmf.poff, f, vma.prot_lo | _PAGE_RW | _PAGE_DIRTY, vma.prot_hi);
+  set_pte(m.pool.entries, vmf.poff, f, vma.prot_lo | _PAGE_RW | PTE_MKDIRTY, vma.prot_hi);
   vma.vm_mm.rss[MM_ANONPAGES]!++;
   return vmf.result;
 }
@@ -425,7 +425,7 @@ function do_wp_page(m: Machine, vmf: VmFault): number {
   const f = (lo & _PAGE_SPECIAL) !== 0 ? -1 : (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);
   if ((vma.vm_flags & (VM_SHARED | VM_MAYSHARE)) !== 0) {
     if (unshare) return 0; // no anonymous page in a shared mapping, nothing to unshare
-    ent[poff] = lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+    ent[poff] = lo | _PAGE_RW | PTE_MKDIRTY | _PAGE_ACCESSED;
     if (f >= 0) fo.flags[f]! |= PG_dirty;
     m.events.wpShared++;
     return 0;
@@ -439,7 +439,7 @@ function do_wp_page(m: Machine, vmf: VmFault): number {
         return 0;
       }
       // wp_page_reuse
-      ent[poff] = lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED;
+      ent[poff] = lo | _PAGE_RW | PTE_MKDIRTY | _PAGE_ACCESSED;
       m.events.wpReuse++;
       return 0;
     }
@@ -466,7 +466,7 @@ function wp_page_copy(m: Machine, vmf: VmFault, old: number, unshare: boolean): 
     lo |= oldLo & (_PAGE_SOFT_DIRTY | _PAGE_UFFD_WP);
     m.events.unshareCopy++;
   } else {
-    lo |= _PAGE_DIRTY | ((vma.vm_flags & VM_WRITE) !== 0 ? _PAGE_RW : 0);
+    lo |= PTE_MKDIRTY | ((vma.vm_flags & VM_WRITE) !== 0 ? _PAGE_RW : 0);
     m.events.wpCopy++;
   }
   if (old >= 0) {

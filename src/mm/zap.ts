@@ -106,3 +106,25 @@ function zap_leaf(m: Machine, mm: MmStruct, off: number): void {
   fo.mapcount[f]!--;
   fo.put(f);
 }
+
+/** Drop every link from `mm` to a shared table over [start, end) (this mm then refaults privately). */
+export function unshare_range(m: Machine, mm: MmStruct, start: number, end: number): number {
+  return unshare_level(m, mm, mm.pgd, m.rootLevel, start, end);
+}
+
+function unshare_level(m: Machine, mm: MmStruct, t: number, level: number, start: number, end: number): number {
+  const ent = m.pool.entries;
+  const span = ENTRY_SPAN[level]!;
+  let n = 0;
+  for (let addr = start; addr < end;) {
+    const next = Math.min(Math.floor(addr / span) * span + span, end);
+    const off = t * 1024 + (((addr / span) & 511) << 1);
+    const lo = ent[off]!;
+    if (level > 0 && (lo & _PAGE_PRESENT) !== 0 && (lo & _PAGE_PSE) === 0) {
+      if (unshare_table(m, mm, off, level - 1)) n++;
+      else n += unshare_level(m, mm, (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20), level - 1, addr, next);
+    }
+    addr = next;
+  }
+  return n;
+}

@@ -67,6 +67,16 @@ export interface PtShareDesign {
   munmapCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
   /** mprotect of [start, end): return true when the design has done it (e.g. applied to every sharer). */
   mprotect?(m: Machine, mm: MmStruct, start: number, end: number, prot: number): boolean;
+  // --- Per-process state changes (refuse with a KernelError, or react, e.g. unshare) ---
+  /** madvise(MADV_DONTNEED) of [start, end). */
+  madviseCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
+  /** userfaultfd write-protect registration of [start, end), before VM_UFFD_WP is set. */
+  uffdWpCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
+  /** After VM_UFFD_WP is set on `vma` (hugetlb_unshare_all_pmds, file-pt unsharing). */
+  uffdWpRegistered?(m: Machine, vma: VmAreaStruct): void;
+  /** clear_refs soft-dirty on `vma`, before its PTEs are write-protected. */
+  softDirtyClear?(m: Machine, vma: VmAreaStruct): void;
+
   /** The VMA has been unmapped and unlinked from its file. */
   vmaRemoved?(m: Machine, vma: VmAreaStruct): void;
   /** The file's last reference is gone (an mshare region's host goes with it). */

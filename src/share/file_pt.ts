@@ -26,6 +26,7 @@ import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_FILE_PT, VM_READ, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, type VmAreaStruct } from '../mm/vma.js';
+import { unshare_range } from '../mm/zap.js';
 import type { PtShareDesign } from './design.js';
 
 const HOST_BASE = 0x7f0000000000;
@@ -131,6 +132,14 @@ export const filePtDesign: PtShareDesign = {
     const t = table_of(m, h, haddr, level);
     if (t >= 0) link(m, vma, level, t);
     return r;
+  },
+
+  // uffd-wp and soft-dirty keep per-process state in PTEs: such VMAs never share (the proposal).
+  uffdWpRegistered(m, vma) {
+    unshare_range(m, vma.vm_mm, vma.vm_start, vma.vm_end);
+  },
+  softDirtyClear(m, vma) {
+    unshare_range(m, vma.vm_mm, vma.vm_start, vma.vm_end);
   },
 
   fileRefDropped(m, file) {

@@ -20,7 +20,7 @@ import { PUD_SIZE } from '../arch/pgtable_64_types.js';
 import type { Machine } from '../mm/machine.js';
 import { entry_of_table, table_of } from '../mm/pagewalk.js';
 import { VM_LOCKED, VM_MAYSHARE, VM_UFFD_WP, is_vm_hugetlb_page, type VmAreaStruct } from '../mm/vma.js';
-import { unshare_table } from '../mm/zap.js';
+import { unshare_range, unshare_table } from '../mm/zap.js';
 import type { PtShareDesign } from './design.js';
 
 const LEVEL_PMD = 1;
@@ -67,6 +67,10 @@ export const hugetlbPmdDesign: PtShareDesign = {
     if (!is_vm_hugetlb_page(vma) || addr % PUD_SIZE === 0) return;
     const off = entry_of_table(m, vma.vm_mm, addr, LEVEL_PMD);
     if (off >= 0) unshare_table(m, vma.vm_mm, off, LEVEL_PMD);
+  },
+  uffdWpRegistered(m, vma) {
+    // hugetlb_unshare_all_pmds: uffd-wp keeps per-entry state, so a registered VMA shares nothing.
+    if (is_vm_hugetlb_page(vma)) unshare_range(m, vma.vm_mm, vma.vm_start, vma.vm_end);
   },
   checkScenario(s) {
     if (s.kind === 'hugetlb' && s.page === '1g') {

@@ -116,6 +116,18 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       return res;
     },
 
+    // v3 cannot change host tables safely from a process (Sep 2025 plan: reject madvise; uffd unsupported).
+    madviseCheck(_m, mm, start, end) {
+      if (mm.vmas.some((v) => (v.vm_flags & VM_MSHARE) !== 0 && v.vm_start < end && v.vm_end > start)) {
+        fail('EINVAL', 'addr', 'mshare: madvise inside an msharefs mapping is refused (it would change host tables without their locks)');
+      }
+    },
+    uffdWpCheck(_m, mm, start, end) {
+      if (mm.vmas.some((v) => (v.vm_flags & VM_MSHARE) !== 0 && v.vm_start < end && v.vm_end > start)) {
+        fail('EINVAL', 'addr', 'mshare: userfaultfd on an msharefs mapping is not supported');
+      }
+    },
+
     munmapCheck(_m, mm, start, end) {
       for (const v of mm.vmas) {
         if ((v.vm_flags & VM_MSHARE) === 0 || v.vm_end <= start || v.vm_start >= end) continue;

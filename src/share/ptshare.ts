@@ -103,6 +103,19 @@ export const ptshareDesign: PtShareDesign = {
     return r;
   },
 
+  // The RFC says nothing about these; the model refuses them on shared-PT mappings: both would act on
+  // (or need per-process state in) PTEs that every sharer uses.
+  madviseCheck(_m, mm, start, end) {
+    if (mm.vmas.some((v) => (v.vm_flags & VM_SHARED_PT) !== 0 && v.vm_start < end && v.vm_end > start)) {
+      fail('EINVAL', 'addr', 'ptshare: MADV_DONTNEED on a shared-PT mapping would zap every sharer\'s PTEs; refused (model choice, the 2023 RFC is silent)');
+    }
+  },
+  uffdWpCheck(_m, mm, start, end) {
+    if (mm.vmas.some((v) => (v.vm_flags & VM_SHARED_PT) !== 0 && v.vm_start < end && v.vm_end > start)) {
+      fail('EINVAL', 'addr', 'ptshare: uffd-wp keeps per-process state in PTEs that every sharer uses; refused (model choice, the 2023 RFC is silent)');
+    }
+  },
+
   munmapCheck(_m, mm, start, end) {
     for (const v of mm.vmas) {
       if ((v.vm_flags & VM_SHARED_PT) === 0 || v.vm_end <= start || v.vm_start >= end) continue;

@@ -1,0 +1,91 @@
+/**
+ * madvise(MADV_DONTNEED), userfaultfd write-protect registration, and clear_refs soft-dirty
+ * clearing: the per-process changes whose interaction with shared page tables the sharing threads
+ * argue about. Each asks the design first (it may refuse with a KernelError, or unshare).
+ */
+import { ENTRY_SPAN, PAGE_SIZE, isAligned } from '../arch/pgtable_64_types.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, _PAGE_SOFT_DIRTY, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
+import { fail } from '../kernel/errno.js';
+import type { Machine } from './machine.js';
+import type { MmStruct } from './mm_types.js';
+import { check_munmap_splits, split_vma } from './mmap.js';
+import { is_vm_hugetlb_page, vma_set_page_prot, VM_SOFTDIRTY, VM_UFFD_WP, type VmAreaStruct } from './vma.js';
+import { unmap_page_range } from './zap.js';
+
+function range(m: Machine, mm: MmStruct, start: number, length: number): number {
+  if (!Number.isInteger(start) || start < 0 || !isAligned(start, PAGE_SIZE)) fail('EINVAL', 'addr', `0x${start.toString(16)} is not page aligned`);
+  if (!Number.isInteger(length) || length <= 0) fail('EINVAL', 'length', `must be a positive whole number of bytes, got ${length}`);
+  const end = start + Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+  for (let a = start; a < end;) {
+    const v = mm.find_vma(a);
+    if (v === null) fail('ENOMEM', 'addr', `0x${a.toString(16)} is not mapped`);
+    a = v.vm_end;
+  }
+  void m;
+  return end;
+}
+
+function vmasIn(mm: MmStruct, start: number, end: number): VmAreaStruct[] {
+  return mm.vmas.filter((v) => v.vm_start < end && v.vm_end > start);
+}
+
+/** MADV_DONTNEED: zap the range (tables stay); file pages refault from the page cache. */
+export function madvise_dontneed(m: Machine, mm: MmStruct, start: number, length: number): void {
+  const end = range(m, mm, start, length);
+  m.design.madviseCheck?.(m, mm, start, end);
+  for (const v of vmasIn(mm, start, end)) {
+    const s = Math.max(start, v.vm_start);
+    const e = Math.min(end, v.vm_end);
+    if (is_vm_hugetlb_page(v)) {
+      const h = 2 ** v.vm_file!.pageShift;
+      if (!isAligned(s, h) || !isAligned(e, h)) fail('EINVAL', 'addr', `MADV_DONTNEED on hugetlb must cover whole ${h}-byte pages`);
+    }
+    unmap_page_range(m, v, s, e);
+  }
+}
+
+/** UFFDIO_REGISTER with UFFDIO_REGISTER_MODE_WP: VM_UFFD_WP on the range (VMAs split to fit). */
+export function uffd_register_wp(m: Machine, mm: MmStruct, start: number, length: number): void {
+  const end = range(m, mm, start, length);
+  m.design.uffdWpCheck?.(m, mm, start, end);
+  check_munmap_splits(mm, start, end);
+  split_vma(m, mm, start);
+  split_vma(m, mm, end);
+  for (const v of vmasIn(mm, start, end)) {
+    v.vm_flags |= VM_UFFD_WP;
+    vma_set_page_prot(v);
+    m.design.uffdWpRegistered?.(m, v);
+  }
+  mm.mmap_cache = null;
+}
+
+/**
+ * clear_refs with 4 (soft-dirty): every VMA starts tracking (VM_SOFTDIRTY cleared) and every present
+ * PTE loses its soft-dirty bit and write permission, so the next write faults and sets it again.
+ * hugetlb VMAs are skipped, as the kernel's clear_refs walk does. A shared table is edited in place
+ * (every sharer's PTEs change) unless the design unshares first.
+ */
+export function clear_refs_soft_dirty(m: Machine, mm: MmStruct): void {
+  for (const v of mm.vmas) {
+    if (is_vm_hugetlb_page(v)) continue;
+    m.design.softDirtyClear?.(m, v);
+    v.vm_flags &= ~VM_SOFTDIRTY;
+    clear_level(m, mm.pgd, m.rootLevel, v.vm_start, v.vm_end);
+  }
+}
+
+function clear_level(m: Machine, t: number, level: number, start: number, end: number): void {
+  const ent = m.pool.entries;
+  const span = ENTRY_SPAN[level]!;
+  for (let addr = start; addr < end;) {
+    const next = Math.min(Math.floor(addr / span) * span + span, end);
+    const off = t * 1024 + (((addr / span) & 511) << 1);
+    const lo = ent[off]!;
+    if (level > 0 && (lo & _PAGE_PRESENT) !== 0 && (lo & _PAGE_PSE) === 0) {
+      clear_level(m, (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20), level - 1, addr, next);
+    } else if (level === 0 && (lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
+      ent[off] = lo & ~(_PAGE_SOFT_DIRTY | _PAGE_RW);
+    }
+    addr = next;
+  }
+}

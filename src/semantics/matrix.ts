@@ -1,0 +1,145 @@
+/**
+ * The semantics matrix: for every design, what a change made by one process does to the others that
+ * share its mapping, observed on the machine rather than written by hand. Two processes A and B map
+ * the same object and touch it; A makes one change; the outcome is classified from what happened:
+ *   refused        the call failed (the design forbids it), with the rule
+ *   unshares       A dropped its link to a shared table (B untouched; A refaults privately later)
+ *   visible        B's page-table entries changed too (the state lives in a shared table)
+ *   private        only A's own entries changed (no sharing involved)
+ *   no effect      nothing changed (e.g. clear_refs skips hugetlb)
+ * and both processes' pagemap entries for the changed page are recorded afterwards.
+ */
+import { KernelError } from '../kernel/errno.js';
+import type { AddressSpace } from '../mm/address_space.js';
+import { Machine } from '../mm/machine.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import type { PagemapEntry } from '../mm/pagemap.js';
+import type { PtShareDesign } from '../share/design.js';
+import { DESIGNS } from '../share/index.js';
+import { mshare_create_mapping } from '../share/mshare.js';
+
+export const CHANGES = ['mprotect', 'munmap of part', 'uffd-wp registration', 'soft-dirty clear', 'MADV_DONTNEED'] as const;
+export type Change = (typeof CHANGES)[number];
+export type Outcome = 'refused' | 'unshares' | 'visible' | 'private' | 'no effect';
+
+export interface MatrixCell {
+  design: string;
+  change: Change;
+  outcome: Outcome;
+  /** The rule, for refusals. */
+  rule?: string;
+  pagemapA: string;
+  pagemapB: string;
+}
+
+const BASE = 0x7f0000000000;
+const MiB = 2 ** 20;
+const RW = PROT_READ | PROT_WRITE;
+
+interface World { m: Machine; a: MmStruct; b: MmStruct; size: number; step: number; files: AddressSpace[] }
+
+/** A and B sharing a mapping the way each design shares (hugetlb-pmd: 2 MiB hugetlb; others: shmem). */
+function world(d: PtShareDesign): World {
+  const m = new Machine({ design: d, ptPages: 4096, frames: 8192 });
+  const hugetlb = d.name === 'hugetlb-pmd';
+  const size = hugetlb ? 2 ** 30 : 4 * MiB;
+  const step = hugetlb ? 2 * MiB : 4096;
+  const file = hugetlb ? m.hugetlbfs_create('obj', size, '2M') : m.memfd_create('obj', size);
+  const files = [file];
+  const a = m.mm_alloc();
+  const b = d.mmPerProcess ? m.mm_alloc() : a;
+  if (!d.mmPerProcess) a.mm_users = 2;
+  for (const mm of d.mmPerProcess ? [a, b] : [a]) {
+    if (d.mapShared !== undefined) d.mapShared(m, mm, file, BASE, size, RW);
+    else m.mmap(mm, { addr: BASE, length: size, prot: RW, flags: MAP_SHARED | MAP_FIXED | (d.mmapFlags ?? 0), file });
+  }
+  for (const mm of [a, b]) for (let x = BASE; x < BASE + size; x += step) m.touch(mm, x, true);
+  return { m, a, b, size, step, files: [...files, ...m.files.filter((f) => f !== undefined && f.kind === 'msharefs')] };
+}
+
+function apply(w: World, c: Change): void {
+  const { m, a } = w;
+  switch (c) {
+    case 'mprotect': return m.mprotect(a, BASE, 2 * MiB, PROT_READ);
+    case 'munmap of part': { m.munmap(a, BASE, 2 * MiB); return; }
+    case 'uffd-wp registration': return m.uffd_register_wp(a, BASE, w.size);
+    case 'soft-dirty clear': return m.clear_refs_soft_dirty(a);
+    case 'MADV_DONTNEED': return m.madvise_dontneed(a, BASE, 2 * MiB);
+  }
+}
+
+/** The leaf words of an mm over the first 2 MiB (what "B's entries changed" compares). */
+function leaves(m: Machine, mm: MmStruct, step: number): string {
+  const out: number[] = [];
+  for (let x = BASE; x < BASE + 2 * MiB; x += step) {
+    const off = m.follow_page(mm, x);
+    out.push(off < 0 ? 0 : m.pool.entries[off]!);
+  }
+  return out.join(',');
+}
+
+function pm(e: PagemapEntry): string {
+  if (!e.present) return e.swapped ? 'swapped' : '0 (not present)';
+  const f = [e.file ? 'file' : 'anon', e.exclusive ? 'exclusive' : 'shared', e.softDirty ? 'soft-dirty' : '', e.uffdWp ? 'uffd-wp' : ''].filter(Boolean);
+  return `present, ${f.join(', ')}`;
+}
+
+export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
+  const w = world(d);
+  const { m, a, b } = w;
+  const beforeA = leaves(m, a, w.step);
+  const beforeB = leaves(m, b, w.step);
+  const unshared0 = m.events.tablesUnshared;
+  let outcome: Outcome;
+  let rule: string | undefined;
+  try {
+    apply(w, c);
+    const changedB = d.mmPerProcess && leaves(m, b, w.step) !== beforeB;
+    if (!d.mmPerProcess) outcome = 'visible';
+    else if (m.events.tablesUnshared > unshared0) outcome = 'unshares';
+    else if (changedB) outcome = 'visible';
+    else if (leaves(m, a, w.step) !== beforeA || c === 'uffd-wp registration') outcome = 'private';
+    else outcome = 'no effect';
+  } catch (e) {
+    if (!(e instanceof KernelError)) throw e;
+    outcome = 'refused';
+    rule = e.message.replace(/^[A-Z]+: \w+: /, '');
+  }
+  const cell: MatrixCell = { design: d.name, change: c, outcome, pagemapA: pm(m.pagemap(a, BASE + 2 * MiB - w.step)), pagemapB: pm(m.pagemap(b, BASE + 2 * MiB - w.step)) };
+  if (rule !== undefined) cell.rule = rule;
+  for (const mm of d.mmPerProcess ? [a, b] : [a]) while (!mm.dead) m.exit(mm);
+  for (const f of w.files) if (m.files[f.id] !== undefined) m.close(f);
+  const leaks = m.leakCheck();
+  if (leaks.length > 0) throw new Error(`matrix ${d.name} / ${c}: ${leaks.join('; ')}`);
+  return cell;
+}
+
+export function semanticsMatrix(designs: readonly PtShareDesign[] = DESIGNS): MatrixCell[] {
+  return designs.flatMap((d) => CHANGES.map((c) => matrixCell(d, c)));
+}
+
+export function renderMatrixMarkdown(cells: MatrixCell[]): string {
+  const designs = [...new Set(cells.map((c) => c.design))];
+  const lines = [
+    '# Semantics matrix (generated by `ptbench matrix`; checked by test/semantics.test.ts)',
+    '',
+    'Two processes A and B share a mapping the way each design shares it (hugetlb-pmd: 1 GiB of 2 MiB hugetlb pages; the others: 4 MiB of shmem; threads: two tasks of one mm). A makes the change in the first 2 MiB; the cell says what happened to the sharing. `refused`: the call failed (rule below); `unshares`: A dropped its link to a shared table and refaults privately, B is untouched; `visible`: B\'s page-table entries changed too; `private`: only A\'s entries changed; `no effect`: nothing changed.',
+    '',
+    `| design | ${CHANGES.join(' | ')} |`,
+    `|---|${CHANGES.map(() => '---').join('|')}|`,
+    ...designs.map((d) => `| ${d} | ${CHANGES.map((c) => cells.find((x) => x.design === d && x.change === c)!.outcome).join(' | ')} |`),
+    '',
+    '## pagemap afterwards (last 4 KiB or 2 MiB page of the changed range), A / B',
+    '',
+    `| design | ${CHANGES.join(' | ')} |`,
+    `|---|${CHANGES.map(() => '---').join('|')}|`,
+    ...designs.map((d) => `| ${d} | ${CHANGES.map((c) => { const x = cells.find((y) => y.design === d && y.change === c)!; return `${x.pagemapA} / ${x.pagemapB}`; }).join(' | ')} |`),
+    '',
+    '## Refusals',
+    '',
+    ...cells.filter((c) => c.rule).map((c) => `- ${c.design}, ${c.change}: ${c.rule}`),
+    '',
+  ];
+  return lines.join('\n');
+}
