@@ -36,3 +36,21 @@ test('pagemap after the change: soft-dirty is per table entry, so clearing it in
 test('docs/semantics-matrix.md is the current output of `npm run matrix`', () => {
   assert.equal(readFileSync(new URL('../docs/semantics-matrix.md', import.meta.url), 'utf8'), renderMatrixMarkdown(cells));
 });
+
+test('TLB flushes: a change to a shared table reaches every sharer\'s CPUs; mshare flushes every CPU; unsharing flushes only the unsharer', () => {
+  const fl = (d: string, c: string) => cells.find((x) => x.design === d && x.change === c)!.flush;
+  // Private tables: only A's CPU (0), no IPI. 2 MiB = 512 pages > 33: a full flush.
+  assert.equal(fl('private', 'mprotect'), '1 (full), CPUs {0}, 0 IPI');
+  // ptshare: the host's PTEs changed; A (CPU 0) and B (CPU 1) cache them: one IPI to CPU 1.
+  assert.equal(fl('ptshare', 'mprotect'), '1 (full), CPUs {0,1}, 1 IPI');
+  assert.equal(fl('ptshare', 'soft-dirty clear'), '1 (full), CPUs {0,1}, 1 IPI');
+  // mshare: flush_tlb_all on host-table changes.
+  assert.equal(fl('mshare-protect-all', 'mprotect'), '1 (global), CPUs {0,1}, 1 IPI');
+  assert.equal(fl('mshare', 'soft-dirty clear'), '1 (global), CPUs {0,1}, 1 IPI');
+  // hugetlb-pmd: A drops the shared PMD table: its whole GiB (PUD_SIZE) flushed on A's CPU only.
+  assert.equal(fl('hugetlb-pmd', 'mprotect'), '1 (full), CPUs {0}, 0 IPI');
+  // file-pt: uffd-wp registration over 4 MiB drops two linked PTE tables: two flushes on CPU 0.
+  assert.equal(fl('file-pt', 'uffd-wp registration'), '2 (full), CPUs {0}, 0 IPI');
+  // threads: one mm whose two tasks ran on both CPUs.
+  assert.equal(fl('threads', 'mprotect'), '1 (full), CPUs {0,1}, 1 IPI');
+});

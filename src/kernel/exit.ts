@@ -20,6 +20,7 @@ export function mmput(m: Machine, mm: MmStruct): void {
 }
 
 export function exit_mmap(m: Machine, mm: MmStruct): void {
+  mm.exiting = true;
   const vmas = mm.vmas;
   for (const v of vmas) unmap_page_range(m, v, v.vm_start, v.vm_end);
   free_pgtables(m, mm, vmas, 0, 0);

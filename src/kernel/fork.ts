@@ -8,9 +8,11 @@ import { copy_page_range } from '../mm/copy_page_range.js';
 import type { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { VM_DONTCOPY, VM_WIPEONFORK } from '../mm/vma.js';
+import { flush_tlb_range } from '../tlb/flush.js';
 
 export function dup_mmap(m: Machine, oldmm: MmStruct): MmStruct {
   const mm = m.mm_alloc();
+  const copied0 = m.events.forkPtesCopied;
   for (const vma of oldmm.vmas) {
     if ((vma.vm_flags & VM_DONTCOPY) !== 0) continue;
     const tmp = vma.dup(mm);
@@ -23,5 +25,7 @@ export function dup_mmap(m: Machine, oldmm: MmStruct): MmStruct {
     mm.vmas.push(tmp);
     if ((vma.vm_flags & VM_WIPEONFORK) === 0) copy_page_range(m, tmp, vma);
   }
+  // dup_mmap ends with flush_tlb_mm(oldmm) when it write-protected the parent's PTEs.
+  if (m.events.forkPtesCopied > copied0) flush_tlb_range(m, oldmm, [oldmm], Infinity);
   return mm;
 }

@@ -11,6 +11,7 @@ import { fail } from '../kernel/errno.js';
 import { mmput } from '../kernel/exit.js';
 import { dup_mmap } from '../kernel/fork.js';
 import type { PtShareDesign } from '../share/design.js';
+import type { FlushRecord } from '../tlb/flush.js';
 import { privateDesign } from '../share/private.js';
 import { AddressSpace } from './address_space.js';
 import { FolioTable } from './folio.js';
@@ -50,6 +51,8 @@ export interface MachineOptions {
   /** fault_around_bytes (default 65536, the kernel's); a power of two >= 4096. 4096 disables it. */
   faultAroundBytes?: number;
   design?: PtShareDesign;
+  /** Simulated CPUs (for TLB-flush targets); each new mm runs on CPU (id - 1) mod cpus. Default 2. */
+  cpus?: number;
 }
 
 export class Machine {
@@ -59,6 +62,9 @@ export class Machine {
   readonly folios: FolioTable;
   readonly design: PtShareDesign;
   readonly faultAroundPages: number;
+  readonly cpus: number;
+  /** The last TLB flush recorded (src/tlb/flush.ts). */
+  lastFlush: FlushRecord | null = null;
   readonly events = new VmEvents();
   readonly files: AddressSpace[] = [];
   readonly mms = new Set<MmStruct>();
@@ -83,6 +89,8 @@ export class Machine {
       throw new RangeError(`faultAroundBytes must be a power of two from 4096 to 2097152, got ${fab}`);
     }
     this.faultAroundPages = fab / PAGE_SIZE;
+    this.cpus = opts.cpus ?? 2;
+    if (!Number.isInteger(this.cpus) || this.cpus < 1 || this.cpus > 31) throw new RangeError(`cpus must be 1..31, got ${this.cpus}`);
   }
 
   // --- processes ---
@@ -92,6 +100,7 @@ export class Machine {
     const pgd = this.pool.alloc(this.rootLevel);
     const mm = new MmStruct(this.nextMmId++, pgd);
     mm.nr[this.rootLevel] = 1;
+    mm.cpumask = 1 << ((mm.id - 1) % this.cpus);
     this.mms.add(mm);
     return mm;
   }

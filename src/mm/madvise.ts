@@ -11,6 +11,7 @@ import type { MmStruct } from './mm_types.js';
 import { check_munmap_splits, split_vma } from './mmap.js';
 import { is_vm_hugetlb_page, vma_set_page_prot, VM_SOFTDIRTY, VM_UFFD_WP, type VmAreaStruct } from './vma.js';
 import { unmap_page_range } from './zap.js';
+import { flush_vma_range } from '../tlb/flush.js';
 
 function range(m: Machine, mm: MmStruct, start: number, length: number): number {
   if (!Number.isInteger(start) || start < 0 || !isAligned(start, PAGE_SIZE)) fail('EINVAL', 'addr', `0x${start.toString(16)} is not page aligned`);
@@ -40,7 +41,9 @@ export function madvise_dontneed(m: Machine, mm: MmStruct, start: number, length
       const h = 2 ** v.vm_file!.pageShift;
       if (!isAligned(s, h) || !isAligned(e, h)) fail('EINVAL', 'addr', `MADV_DONTNEED on hugetlb must cover whole ${h}-byte pages`);
     }
+    const zapped0 = m.events.ptesZapped;
     unmap_page_range(m, v, s, e);
+    flush_vma_range(m, v, m.events.ptesZapped - zapped0);
   }
 }
 
@@ -70,22 +73,27 @@ export function clear_refs_soft_dirty(m: Machine, mm: MmStruct): void {
     if (is_vm_hugetlb_page(v)) continue;
     m.design.softDirtyClear?.(m, v);
     v.vm_flags &= ~VM_SOFTDIRTY;
-    clear_level(m, mm.pgd, m.rootLevel, v.vm_start, v.vm_end);
+    // clear_refs ends with a flush of the whole mm (and of every sharer of a table it edited).
+    if (clear_level(m, mm.pgd, m.rootLevel, v.vm_start, v.vm_end) > 0) flush_vma_range(m, v, Infinity);
   }
 }
 
-function clear_level(m: Machine, t: number, level: number, start: number, end: number): void {
+function clear_level(m: Machine, t: number, level: number, start: number, end: number): number {
   const ent = m.pool.entries;
   const span = ENTRY_SPAN[level]!;
+  let changed = 0;
   for (let addr = start; addr < end;) {
     const next = Math.min(Math.floor(addr / span) * span + span, end);
     const off = t * 1024 + (((addr / span) & 511) << 1);
     const lo = ent[off]!;
     if (level > 0 && (lo & _PAGE_PRESENT) !== 0 && (lo & _PAGE_PSE) === 0) {
-      clear_level(m, (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20), level - 1, addr, next);
+      changed += clear_level(m, (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20), level - 1, addr, next);
     } else if (level === 0 && (lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
-      ent[off] = lo & ~(_PAGE_SOFT_DIRTY | _PAGE_RW);
+      const nlo = lo & ~(_PAGE_SOFT_DIRTY | _PAGE_RW);
+      if (nlo !== lo) changed++;
+      ent[off] = nlo;
     }
     addr = next;
   }
+  return changed;
 }

@@ -12,6 +12,7 @@ import { PG_anon, PG_anon_exclusive, PG_dirty, PG_ksm, PG_swapbacked, PG_swapcac
 import * as folio_flags from './folio.js';
 import { hugetlb_fault } from './hugetlb.js';
 import type { Machine } from './machine.js';
+import { flush_vma_range } from '../tlb/flush.js';
 import * as mm_counters from './mm_types.js';
 import { type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
@@ -481,5 +482,7 @@ function wp_page_copy(m: Machine, vmf: VmFault, old: number, unshare: boolean): 
     mm.rss[MM_ANONPAGES]!++;
   }
   set_pte(ent, poff, f, lo, vma.prot_hi);
+  // ptep_clear_flush: the old translation goes from every CPU that may cache it.
+  if (old >= 0 || (oldLo & _PAGE_PRESENT) !== 0) flush_vma_range(m, vma, 1);
   return 0;
 }

@@ -31,6 +31,10 @@ export class MmStruct {
   /** mm_users: tasks using this mm (threads share one). */
   mm_users = 1;
   flags = 0;
+  /** mm_cpumask: the simulated CPUs this mm's tasks have run on (bit i = CPU i). */
+  cpumask = 0;
+  /** exit_mmap is tearing this mm down (its TLB teardown is not counted as flushes). */
+  exiting = false;
   dead = false;
 
   constructor(id: number, pgd: number) {

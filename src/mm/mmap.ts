@@ -17,6 +17,7 @@ import {
   VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, VmAreaStruct,
 } from './vma.js';
 import { unmap_page_range } from './zap.js';
+import { flush_tlb_range } from '../tlb/flush.js';
 
 export const PROT_NONE = 0x0;
 export const PROT_READ = 0x1;
@@ -263,8 +264,10 @@ export function do_munmap(m: Machine, mm: MmStruct, start: number, length: numbe
   const prev = i > 0 ? mm.vmas[i - 1]! : null;
   const next = i < mm.vmas.length ? mm.vmas[i]! : null;
   mm.mmap_cache = null;
-  // unmap_region: zap, then free the tables no remaining VMA can use.
+  // unmap_region: zap (and flush what was zapped), then free the tables no remaining VMA can use.
+  const zapped0 = m.events.ptesZapped;
   for (const v of detached) unmap_page_range(m, v, v.vm_start, v.vm_end);
+  flush_tlb_range(m, mm, [mm], m.events.ptesZapped - zapped0);
   free_pgtables(m, mm, detached, prev !== null ? prev.vm_end : 0, next !== null ? next.vm_start : 0);
   for (const v of detached) remove_vma(m, v);
   return detached.length;

@@ -14,6 +14,7 @@ import { check_munmap_splits, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from
 import { is_vm_hugetlb_page, vma_set_page_prot, vma_wants_manual_pte_write_upgrade, type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 import { unshare_table } from './zap.js';
+import { flush_vma_range } from '../tlb/flush.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -82,7 +83,9 @@ export function do_mprotect(m: Machine, mm: MmStruct, start: number, length: num
 /** change_protection over [start, end) of `vma`. */
 export function change_protection(m: Machine, vma: VmAreaStruct, start: number, end: number): void {
   const tryWritable = !is_vm_hugetlb_page(vma) && vma_wants_manual_pte_write_upgrade(vma);
+  const changed0 = m.events.ptesProtChanged;
   change_level(m, vma, vma.vm_mm.pgd, m.rootLevel, start, end, tryWritable);
+  flush_vma_range(m, vma, m.events.ptesProtChanged - changed0);
 }
 
 function change_level(m: Machine, vma: VmAreaStruct, t: number, level: number, start: number, end: number, tryWritable: boolean): void {

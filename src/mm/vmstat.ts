@@ -31,8 +31,15 @@ export class VmEvents {
   ptesZapped = 0;
   /** Shared tables unlinked from one mm (pt_share_count dropped). */
   tablesUnshared = 0;
+  /** TLB flushes for page-table changes (src/tlb/flush.ts): ranged, full (> 33 pages), global. */
+  tlbFlushes = 0;
+  tlbFlushRanged = 0;
+  tlbFlushFull = 0;
   /** Global TLB flushes (flush_tlb_all: every CPU, every PCID), as mshare issues on host-table changes. */
   flushTlbAll = 0;
+  /** Entries invalidated one by one by ranged flushes, and IPIs sent to CPUs other than the changer's. */
+  tlbFlushEntries = 0;
+  tlbIpis = 0;
   /** file-pt: cached table pages freed by the shrinker step because no mapping used them. */
   ptCacheShrunk = 0;
   /** PTEs whose protection changed in change_protection. */

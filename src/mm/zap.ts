@@ -12,11 +12,13 @@ import type { Machine } from './machine.js';
 import { type MmStruct } from './mm_types.js';
 import * as mm_counters from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
+import { flush_tlb_range } from '../tlb/flush.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
 // the hot loops (measured with the project's benchmarks).
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
+const TABLE_SPAN = geometry.TABLE_SPAN;
 const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
 const _PAGE_PROTNONE = pgtable_types._PAGE_PROTNONE;
@@ -43,6 +45,8 @@ export function unshare_table(m: Machine, mm: MmStruct, off: number, level: numb
   ent[off + 1] = 0;
   mm.nr[level]!--;
   m.events.tablesUnshared++;
+  // The whole span of the table leaves this mm: flush it on this mm's CPUs (e.g. PUD_SIZE for hugetlb).
+  flush_tlb_range(m, mm, [mm], TABLE_SPAN[level]! / 4096);
   return true;
 }
 

@@ -31,6 +31,8 @@ export interface MatrixCell {
   rule?: string;
   pagemapA: string;
   pagemapB: string;
+  /** TLB flushes the change caused: count, target CPUs (union), IPIs, and whether one was global. */
+  flush: string;
 }
 
 const BASE = 0x7f0000000000;
@@ -49,7 +51,10 @@ function world(d: PtShareDesign): World {
   const files = [file];
   const a = m.mm_alloc();
   const b = d.mmPerProcess ? m.mm_alloc() : a;
-  if (!d.mmPerProcess) a.mm_users = 2;
+  if (!d.mmPerProcess) {
+    a.mm_users = 2;
+    a.cpumask = 0b11; // the two tasks run on CPUs 0 and 1
+  }
   for (const mm of d.mmPerProcess ? [a, b] : [a]) {
     if (d.mapShared !== undefined) d.mapShared(m, mm, file, BASE, size, RW);
     else m.mmap(mm, { addr: BASE, length: size, prot: RW, flags: MAP_SHARED | MAP_FIXED | (d.mmapFlags ?? 0), file });
@@ -79,6 +84,11 @@ function leaves(m: Machine, mm: MmStruct, step: number): string {
   return out.join(',');
 }
 
+/** CPUs reached by the flushes of this change: the last flush's targets (one flush per change here). */
+function flushCpus(m: Machine, _ev0: Record<string, number>): number {
+  return m.lastFlush!.cpus;
+}
+
 function pm(e: PagemapEntry): string {
   if (!e.present) return e.swapped ? 'swapped' : '0 (not present)';
   const f = [e.file ? 'file' : 'anon', e.exclusive ? 'exclusive' : 'shared', e.softDirty ? 'soft-dirty' : '', e.uffdWp ? 'uffd-wp' : ''].filter(Boolean);
@@ -91,6 +101,8 @@ export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
   const beforeA = leaves(m, a, w.step);
   const beforeB = leaves(m, b, w.step);
   const unshared0 = m.events.tablesUnshared;
+  const ev0 = { ...m.events.snapshot() };
+  let cpus = 0;
   let outcome: Outcome;
   let rule: string | undefined;
   try {
@@ -106,7 +118,11 @@ export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
     outcome = 'refused';
     rule = e.message.replace(/^[A-Z]+: \w+: /, '');
   }
-  const cell: MatrixCell = { design: d.name, change: c, outcome, pagemapA: pm(m.pagemap(a, BASE + 2 * MiB - w.step)), pagemapB: pm(m.pagemap(b, BASE + 2 * MiB - w.step)) };
+  const ev = m.events;
+  const flushes = ev.tlbFlushes - ev0.tlbFlushes!;
+  cpus = m.lastFlush !== null && flushes > 0 ? flushCpus(m, ev0) : 0;
+  const flush = flushes === 0 ? 'none' : `${flushes} (${ev.flushTlbAll - ev0.flushTlbAll! > 0 ? 'global' : ev.tlbFlushFull - ev0.tlbFlushFull! > 0 ? 'full' : 'ranged'}), CPUs {${[0, 1, 2, 3].filter((i) => cpus & (1 << i)).join(',')}}, ${ev.tlbIpis - ev0.tlbIpis!} IPI`;
+  const cell: MatrixCell = { design: d.name, change: c, outcome, flush, pagemapA: pm(m.pagemap(a, BASE + 2 * MiB - w.step)), pagemapB: pm(m.pagemap(b, BASE + 2 * MiB - w.step)) };
   if (rule !== undefined) cell.rule = rule;
   for (const mm of d.mmPerProcess ? [a, b] : [a]) while (!mm.dead) m.exit(mm);
   for (const f of w.files) if (m.files[f.id] !== undefined) m.close(f);
@@ -135,6 +151,12 @@ export function renderMatrixMarkdown(cells: MatrixCell[]): string {
     `| design | ${CHANGES.join(' | ')} |`,
     `|---|${CHANGES.map(() => '---').join('|')}|`,
     ...designs.map((d) => `| ${d} | ${CHANGES.map((c) => { const x = cells.find((y) => y.design === d && y.change === c)!; return `${x.pagemapA} / ${x.pagemapB}`; }).join(' | ')} |`),
+    '',
+    '## TLB flushes the change caused (2 CPUs; A runs on CPU 0, B on CPU 1; hosts never run)',
+    '',
+    `| design | ${CHANGES.join(' | ')} |`,
+    `|---|${CHANGES.map(() => '---').join('|')}|`,
+    ...designs.map((d) => `| ${d} | ${CHANGES.map((c) => cells.find((y) => y.design === d && y.change === c)!.flush).join(' | ')} |`),
     '',
     '## Refusals',
     '',

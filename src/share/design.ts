@@ -67,6 +67,12 @@ export interface PtShareDesign {
   munmapCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
   /** mprotect of [start, end): return true when the design has done it (e.g. applied to every sharer). */
   mprotect?(m: Machine, mm: MmStruct, start: number, end: number, prot: number): boolean;
+  /**
+   * The mms whose TLBs a change to `vma`'s tables must reach: 'all' (flush_tlb_all), or a list.
+   * Default: the VMA's own mm. ptshare: every guest of the object.
+   */
+  flushTargets?(m: Machine, vma: VmAreaStruct): 'all' | MmStruct[];
+
   // --- Per-process state changes (refuse with a KernelError, or react, e.g. unshare) ---
   /** madvise(MADV_DONTNEED) of [start, end). */
   madviseCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;

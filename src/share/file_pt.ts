@@ -45,6 +45,7 @@ function host(m: Machine, file: AddressSpace, access: number): MmStruct {
   let h = perProt.get(access);
   if (!h) {
     h = m.mm_alloc();
+    h.cpumask = 0; // the cache's host never runs
     const prot = (access & VM_READ ? PROT_READ : 0) | (access & VM_WRITE ? PROT_WRITE : 0) | (access & VM_EXEC ? PROT_EXEC : 0);
     m.mmap(h, { addr: HOST_BASE, length: Math.ceil(file.size / 4096) * 4096, prot, flags: MAP_SHARED | MAP_FIXED, file });
     perProt.set(access, h);

@@ -48,6 +48,7 @@ function region(m: Machine, file: AddressSpace): Region {
   let r = regions(m).get(file);
   if (!r) {
     r = { host: m.mm_alloc(), size: file.size };
+    r.host.cpumask = 0; // the host never runs: its mm_cpumask stays empty (hence flush_tlb_all)
     regions(m).set(file, r);
   }
   return r;
@@ -128,6 +129,13 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       }
     },
 
+    // Host tables: the host never runs, so the series flushes every CPU (flush_tlb_all).
+    flushTargets(m, vma) {
+      if ((vma.vm_flags & VM_MSHARE) !== 0) return 'all';
+      for (const r of regions(m).values()) if (r.host === vma.vm_mm) return 'all';
+      return [vma.vm_mm];
+    },
+
     munmapCheck(_m, mm, start, end) {
       for (const v of mm.vmas) {
         if ((v.vm_flags & VM_MSHARE) === 0 || v.vm_end <= start || v.vm_start >= end) continue;
@@ -142,7 +150,6 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       if (start < v.vm_start || end > v.vm_end) fail('EINVAL', 'addr', `mshare: mprotect must stay inside the region ${hex(v.vm_start)}-${hex(v.vm_end)}`);
       const r = region(m, v.vm_file!);
       do_mprotect(m, r.host, HOST_BASE + (start - v.vm_start), end - start, prot & (PROT_READ | PROT_WRITE | 4));
-      m.events.flushTlbAll++;
       return true;
     },
 

@@ -77,6 +77,7 @@ export const ptshareDesign: PtShareDesign = {
     if (hosts(m).has(file)) return;
     // The host mm: a mm of no process, holding the real VMA and the PTE tables every guest links.
     const mm = m.mm_alloc();
+    mm.cpumask = 0; // the host never runs
     const prot = (vma.vm_flags & VM_READ ? PROT_READ : 0) | (vma.vm_flags & VM_WRITE ? PROT_WRITE : 0) | (vma.vm_flags & VM_EXEC ? PROT_EXEC : 0);
     hosts(m).set(file, { mm, start: vma.vm_start, end: vma.vm_end, pgoff: vma.vm_pgoff });
     m.mmap(mm, { addr: vma.vm_start, length: vma.vm_end - vma.vm_start, prot, flags: MAP_SHARED | MAP_FIXED, file, offset: vma.vm_pgoff * 4096 });
@@ -114,6 +115,15 @@ export const ptshareDesign: PtShareDesign = {
     if (mm.vmas.some((v) => (v.vm_flags & VM_SHARED_PT) !== 0 && v.vm_start < end && v.vm_end > start)) {
       fail('EINVAL', 'addr', 'ptshare: uffd-wp keeps per-process state in PTEs that every sharer uses; refused (model choice, the 2023 RFC is silent)');
     }
+  },
+
+  flushTargets(m, vma) {
+    // The host never runs: a change to the shared PTE tables must reach every guest's CPUs.
+    const file = vma.vm_file;
+    if (file === null) return [vma.vm_mm];
+    const h = hosts(m).get(file);
+    if (!h || (vma.vm_mm !== h.mm && (vma.vm_flags & VM_SHARED_PT) === 0)) return [vma.vm_mm];
+    return guests(file).map((g) => g.vm_mm);
   },
 
   munmapCheck(_m, mm, start, end) {
