@@ -232,7 +232,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   const tasks: TaskResultRecord[] = [];
   let memory: MemScenarioResult[] = [];
   try {
-    const defs = timedTasks(designs, seed, quick).filter((t) => suite === 'default' || (suite === 'fault' && t.name.startsWith('fault/')) || (suite === 'fork' && t.name.startsWith('fork/')));
+    const defs = timedTasks(designs, seed, quick).filter((t) => suite === 'default' || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/'))) || (suite === 'fork' && t.name.startsWith('fork/')));
     if (suite !== 'mem') {
       for (const def of defs) {
         const label = `${def.name} [${def.design}]`;

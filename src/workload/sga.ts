@@ -125,10 +125,13 @@ export function runSga(s: SgaScenario): SgaResult {
         flags: (file === null ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED | (s.design.mmapFlags ?? 0)) | MAP_FIXED, file,
       });
     }
-    // CPU accesses: a fault only where the hardware walk fails (a design may have linked a table already).
-    for (let a = addr; a < addr + touchLen; a += pb) {
-      const r = m.touch(mm, a, s.write);
-      if (r !== 0) throw new Error(`scenario access to 0x${a.toString(16)} failed with VM_FAULT 0x${r.toString(16)}`);
+    // CPU accesses by every process (under `threads`, every task of the one mm): a fault only where
+    // the hardware walk fails (a design may have linked a table already).
+    for (let task = 0; task < (s.design.mmPerProcess ? 1 : s.procs); task++) {
+      for (let a = addr; a < addr + touchLen; a += pb) {
+        const r = m.touch(mm, a, s.write);
+        if (r !== 0) throw new Error(`scenario access to 0x${a.toString(16)} failed with VM_FAULT 0x${r.toString(16)}`);
+      }
     }
     mms.push(mm);
   }
