@@ -230,6 +230,20 @@ export function walk_alloc(m: Machine, vma: VmAreaStruct, level: number): number
   }
 }
 
+/**
+ * Point `vma`'s mm at the shared table `t` of `level` for m.vmf.address (its upper tables are its
+ * own), if its entry there is still empty: the link a host-mm design makes after a host fault.
+ */
+export function link_shared_table(m: Machine, vma: VmAreaStruct, level: number, t: number): void {
+  const off = walk_alloc(m, vma, level);
+  const ent = m.pool.entries;
+  if (ent[off] !== 0 || ent[off + 1] !== 0) return;
+  ent[off] = (t << 12) | _PAGE_TABLE;
+  ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
+  m.pool.shareCount[t]!++;
+  vma.vm_mm.nr[level]!++;
+}
+
 /** pte_alloc: install the PTE table under the empty PMD entry of this fault. */
 function pte_alloc(m: Machine, vmf: VmFault): void {
   const t = pgtable_alloc(m, vmf.vma!, 0, vmf.pmdOff);

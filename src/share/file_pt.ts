@@ -17,11 +17,10 @@
  *   with the file at its last close.
  */
 import { PMD_SIZE, PUD_SIZE } from '../arch/pgtable_64_types.js';
-import { _PAGE_TABLE, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
 import { mmput } from '../kernel/exit.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import type { Machine } from '../mm/machine.js';
-import { handle_pte_level_fault, VM_FAULT_ERROR, walk_alloc } from '../mm/memory.js';
+import { handle_pte_level_fault, link_shared_table, VM_FAULT_ERROR } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { table_of } from '../mm/pagewalk.js';
@@ -63,16 +62,6 @@ function eligible(vma: VmAreaStruct): boolean {
 function covers(vma: VmAreaStruct, addr: number, size: number): boolean {
   const start = Math.floor(addr / size) * size;
   return start >= vma.vm_start && start + size <= vma.vm_end && (vma.vm_start - vma.vm_pgoff * 4096) % size === 0;
-}
-
-function link(m: Machine, vma: VmAreaStruct, level: number, t: number): void {
-  const off = walk_alloc(m, vma, level);
-  const ent = m.pool.entries;
-  if (ent[off] !== 0 || ent[off + 1] !== 0) return;
-  ent[off] = (t << 12) | _PAGE_TABLE;
-  ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
-  m.pool.shareCount[t]!++;
-  vma.vm_mm.nr[level]!++;
 }
 
 /** The shrinker step: free every cached set that no mapping links. Returns the table pages freed. */
@@ -131,7 +120,7 @@ export const filePtDesign: PtShareDesign = {
     m.vmf.address = addr;
     if ((r & VM_FAULT_ERROR) !== 0) return r;
     const t = table_of(m, h, haddr, level);
-    if (t >= 0) link(m, vma, level, t);
+    if (t >= 0) link_shared_table(m, vma, level, t);
     return r;
   },
 

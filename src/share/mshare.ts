@@ -12,12 +12,11 @@
  * is refused (the shared PUD table spans all of it). The host goes with the region's file.
  */
 import { P4D_SIZE } from '../arch/pgtable_64_types.js';
-import { _PAGE_TABLE, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
 import { fail } from '../kernel/errno.js';
 import { mmput } from '../kernel/exit.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import type { Machine } from '../mm/machine.js';
-import { __handle_mm_fault, FAULT_FLAG_WRITE, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_FAULT_ERROR, walk_alloc } from '../mm/memory.js';
+import { __handle_mm_fault, FAULT_FLAG_WRITE, link_shared_table, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_FAULT_ERROR } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
@@ -103,17 +102,9 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       const res = __handle_mm_fault(m, hvma, flags);
       m.vmf.address = addr;
       if ((res & VM_FAULT_ERROR) !== 0) return res;
-      const t = table_of(m, r.host, haddr, LEVEL_PUD);
-      if (t < 0) return res;
       // Link: the process's top-level entry points at the host's PUD table.
-      const off = walk_alloc(m, vma, LEVEL_PUD);
-      const ent = m.pool.entries;
-      if (ent[off] === 0 && ent[off + 1] === 0) {
-        ent[off] = (t << 12) | _PAGE_TABLE;
-        ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
-        m.pool.shareCount[t]!++;
-        vma.vm_mm.nr[LEVEL_PUD]!++;
-      }
+      const t = table_of(m, r.host, haddr, LEVEL_PUD);
+      if (t >= 0) link_shared_table(m, vma, LEVEL_PUD, t);
       return res;
     },
 

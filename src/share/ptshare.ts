@@ -11,12 +11,11 @@
  * The host goes away with the last guest mapping.
  */
 import { PMD_SIZE } from '../arch/pgtable_64_types.js';
-import { _PAGE_TABLE, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
 import { fail } from '../kernel/errno.js';
 import { mmput } from '../kernel/exit.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import type { Machine } from '../mm/machine.js';
-import { __handle_mm_fault, VM_FAULT_ERROR, walk_alloc } from '../mm/memory.js';
+import { __handle_mm_fault, link_shared_table, VM_FAULT_ERROR } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
@@ -90,17 +89,9 @@ export const ptshareDesign: PtShareDesign = {
     const r = __handle_mm_fault(m, hvma, flags);
     m.vmf.address = addr;
     if ((r & VM_FAULT_ERROR) !== 0) return r;
+    // Link: the guest's PMD entry points at the host's PTE table.
     const t = table_of(m, h.mm, addr, 0);
-    if (t < 0) return r;
-    // Link: the guest's PMD entry points at the host's PTE table (its upper tables are its own).
-    const off = walk_alloc(m, vma, 0);
-    const ent = m.pool.entries;
-    if (ent[off] === 0 && ent[off + 1] === 0) {
-      ent[off] = (t << 12) | _PAGE_TABLE;
-      ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
-      m.pool.shareCount[t]!++;
-      vma.vm_mm.nr[0]!++;
-    }
+    if (t >= 0) link_shared_table(m, vma, 0, t);
     return r;
   },
 
