@@ -62,17 +62,22 @@ export function do_mprotect(m: Machine, mm: MmStruct, start: number, length: num
     cursor = v.vm_end;
     i++;
   }
-  check_munmap_splits(mm, start, end);
-  if (m.design.mprotect?.(m, mm, start, end, prot)) return;
-  split_vma(m, mm, start);
-  split_vma(m, mm, end);
   let newbits = 0;
   if (prot & PROT_READ) newbits |= VM_READ;
   if (prot & PROT_WRITE) newbits |= VM_WRITE | VM_READ;
   if (prot & PROT_EXEC) newbits |= VM_EXEC;
+  // mprotect_fixup: a VMA whose flags do not change is left alone (not split); the others are split
+  // to the range. Check every split first, so that an error leaves everything as it was.
+  const changing = (v: VmAreaStruct) => (v.vm_flags & VM_ACCESS_FLAGS) !== newbits;
+  const firstV = mm.vmas[mm.firstEndingAfter(start)]!;
+  const lastV = mm.vmas[mm.firstEndingAfter(end - 1)]!;
+  if (changing(firstV) || changing(lastV)) check_munmap_splits(mm, changing(firstV) ? start : firstV.vm_start, changing(lastV) ? end : lastV.vm_end);
+  if (m.design.mprotect?.(m, mm, start, end, prot)) return;
+  if (changing(firstV)) split_vma(m, mm, start);
+  if (changing(lastV)) split_vma(m, mm, end);
   for (let k = mm.firstEndingAfter(start); k < mm.vmas.length && mm.vmas[k]!.vm_start < end; k++) {
     const vma = mm.vmas[k]!;
-    if (((vma.vm_flags & VM_ACCESS_FLAGS) === newbits)) continue;
+    if (!changing(vma)) continue;
     vma.vm_flags = (vma.vm_flags & ~VM_ACCESS_FLAGS) | newbits;
     vma_set_page_prot(vma);
     change_protection(m, vma, vma.vm_start, vma.vm_end);

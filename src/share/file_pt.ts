@@ -124,6 +124,14 @@ export const filePtDesign: PtShareDesign = {
     return r;
   },
 
+  vmaSplit(m, vma, addr) {
+    // A split inside a window leaves no piece covering it: drop the links around the split point, as
+    // hugetlb_split does, so the private fallback never writes into a cached table.
+    // (A GiB-level link is dropped whole by the walk; PTE-level links only in the 2 MiB around addr.)
+    const w = Math.floor(addr / PMD_SIZE) * PMD_SIZE;
+    unshare_range(m, vma.vm_mm, Math.max(vma.vm_start, w), Math.min(vma.vm_end, w + PMD_SIZE));
+  },
+
   // uffd-wp and soft-dirty keep per-process state in PTEs: such VMAs never share (the proposal).
   uffdWpRegistered(m, vma) {
     unshare_range(m, vma.vm_mm, vma.vm_start, vma.vm_end);

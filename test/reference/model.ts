@@ -255,8 +255,10 @@ export class RefMachine {
       if (!v) throw new RefError('ENOMEM');
       a = v.end;
     }
-    this.split(mm, start);
-    this.split(mm, end);
+    // mprotect_fixup leaves a VMA whose protection does not change alone (no split).
+    const changes = (v: RVma | undefined) => v !== undefined && (v.write !== write || v.read !== read);
+    if (changes(this.findVma(mm, start))) this.split(mm, start);
+    if (changes(this.findVma(mm, end - PAGE))) this.split(mm, end);
     for (const v of mm.vmas) {
       if (v.end <= start || v.start >= end || (v.write === write && v.read === read)) continue;
       v.read = read;
