@@ -63,8 +63,9 @@ export function renderComparison(c: Comparison, alpha: number, noise: number): s
     out.push(`deterministic counts (simulated): ${c.changes.length} of ${int(c.countsCompared)} values changed:`);
     for (const ch of c.changes) out.push(`  ${ch.where} ${ch.field}: ${ch.a ?? 'absent'} -> ${ch.b ?? 'absent'}`);
   }
-  if (c.onlyA.length) out.push(`only in A: ${c.onlyA.join(', ')}`);
-  if (c.onlyB.length) out.push(`only in B: ${c.onlyB.join(', ')}`);
+  const few = (xs: string[]) => (xs.length <= 6 ? xs.join(', ') : `${xs.slice(0, 5).join(', ')}, ... (${xs.length - 5} more; --json lists all)`);
+  if (c.onlyA.length) out.push(`only in A (${c.onlyA.length}): ${few(c.onlyA)}`);
+  if (c.onlyB.length) out.push(`only in B (${c.onlyB.length}): ${few(c.onlyB)}`);
   return out.join('\n');
 }
 
