@@ -150,7 +150,7 @@ export function renderMem(rep: MemReport): string {
   lines.push('ptbench mem: page-table memory (simulated, exact; materialized tables)');
   lines.push(`design    ${rep.design}: ${designByName(rep.design).summary}`);
   lines.push(`scenario  ${int(s.procs)} process(es), ${region} of ${bytesIEC(s.mappedBytes)} at ${s.address}, ${pageName} pages,`);
-  lines.push(`          ${int(s.touchedPages)} page(s) touched per process by ${s.faults} faults, ${s.levels}-level paging`);
+  lines.push(`          ${int(s.touchedPages)} page(s) touched per process by ${s.faults} accesses, ${s.levels}-level paging`);
   lines.push('');
   const procs = rep.processes;
   const t = new Table({

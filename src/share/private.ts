@@ -3,7 +3,7 @@ import type { PtShareDesign } from './design.js';
 
 export const privateDesign: PtShareDesign = {
   name: 'private',
-  summary: 'every process has its own page tables (today\'s Linux default, the baseline)',
+  summary: 'every process has its own page tables (the baseline: Linux without hugetlb PMD sharing)',
   mmPerProcess: true,
   shareTable: () => -1,
 };
