@@ -62,6 +62,11 @@ export class MmStruct {
     return null;
   }
 
+  /** Does a VMA carrying any of `flags` overlap [start, end)? */
+  hasVmaWith(flags: number, start: number, end: number): boolean {
+    return this.vmas.some((v) => (v.vm_flags & flags) !== 0 && v.vm_start < end && v.vm_end > start);
+  }
+
   /** Index of the first VMA whose vm_end > addr (mas_find from addr). */
   firstEndingAfter(addr: number): number {
     const v = this.vmas;

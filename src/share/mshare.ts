@@ -110,12 +110,12 @@ function makeMshare(protectAll: boolean): PtShareDesign {
 
     // v3 cannot change host tables safely from a process (Sep 2025 plan: reject madvise; uffd unsupported).
     madviseCheck(_m, mm, start, end) {
-      if (mm.vmas.some((v) => (v.vm_flags & VM_MSHARE) !== 0 && v.vm_start < end && v.vm_end > start)) {
+      if (mm.hasVmaWith(VM_MSHARE, start, end)) {
         fail('EINVAL', 'addr', 'mshare: madvise inside an msharefs mapping is refused (it would change host tables without their locks)');
       }
     },
     uffdWpCheck(_m, mm, start, end) {
-      if (mm.vmas.some((v) => (v.vm_flags & VM_MSHARE) !== 0 && v.vm_start < end && v.vm_end > start)) {
+      if (mm.hasVmaWith(VM_MSHARE, start, end)) {
         fail('EINVAL', 'addr', 'mshare: userfaultfd on an msharefs mapping is not supported');
       }
     },

@@ -98,12 +98,12 @@ export const ptshareDesign: PtShareDesign = {
   // The RFC says nothing about these; the model refuses them on shared-PT mappings: both would act on
   // (or need per-process state in) PTEs that every sharer uses.
   madviseCheck(_m, mm, start, end) {
-    if (mm.vmas.some((v) => (v.vm_flags & VM_SHARED_PT) !== 0 && v.vm_start < end && v.vm_end > start)) {
+    if (mm.hasVmaWith(VM_SHARED_PT, start, end)) {
       fail('EINVAL', 'addr', 'ptshare: MADV_DONTNEED on a shared-PT mapping would zap every sharer\'s PTEs; refused (model choice, the 2023 RFC is silent)');
     }
   },
   uffdWpCheck(_m, mm, start, end) {
-    if (mm.vmas.some((v) => (v.vm_flags & VM_SHARED_PT) !== 0 && v.vm_start < end && v.vm_end > start)) {
+    if (mm.hasVmaWith(VM_SHARED_PT, start, end)) {
       fail('EINVAL', 'addr', 'ptshare: uffd-wp keeps per-process state in PTEs that every sharer uses; refused (model choice, the 2023 RFC is silent)');
     }
   },
