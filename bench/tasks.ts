@@ -121,10 +121,15 @@ function forkTask(design: PtShareDesign, bytes: number): BenchTaskDef {
     call(now) {
       const copied0 = m.events.forkPtesCopied;
       const allocs0 = m.pool.allocs;
+      const flushes0 = m.events.tlbFlushes;
+      const ipis0 = m.events.tlbIpis;
       const t0 = now();
       const child = m.fork(parent);
       const t1 = now();
-      counts = { ptesCopied: m.events.forkPtesCopied - copied0, tablesAllocated: m.pool.allocs - allocs0 };
+      counts = {
+        ptesCopied: m.events.forkPtesCopied - copied0, tablesAllocated: m.pool.allocs - allocs0,
+        tlbFlushes: m.events.tlbFlushes - flushes0, tlbIpis: m.events.tlbIpis - ipis0,
+      };
       m.exit(child);
       const t2 = now();
       return { measured: t1 - t0, total: t2 - t0 };
