@@ -5,12 +5,12 @@
  */
 import { free_pgtables } from '../mm/free_pgtables.js';
 import type { Machine } from '../mm/machine.js';
-import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from '../mm/mm_types.js';
+import type { MmStruct } from '../mm/mm_types.js';
 import { remove_vma } from '../mm/mmap.js';
 import { unmap_page_range } from '../mm/zap.js';
 
+/** Names of the rss_stat counters, in MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES order. */
 const RSS_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'];
-void MM_FILEPAGES; void MM_ANONPAGES; void MM_SWAPENTS; void MM_SHMEMPAGES;
 
 /** mmput: the last user of an mm tears it down. */
 export function mmput(m: Machine, mm: MmStruct): void {

@@ -65,6 +65,8 @@ export class Machine {
   readonly cpus: number;
   /** The last TLB flush recorded (src/tlb/flush.ts). */
   lastFlush: FlushRecord | null = null;
+  /** Every CPU any recorded flush targeted, OR-ed together (reset it to observe one change). */
+  flushedCpus = 0;
   readonly events = new VmEvents();
   readonly files: AddressSpace[] = [];
   readonly mms = new Set<MmStruct>();
@@ -75,8 +77,6 @@ export class Machine {
   private nextFileId = 1;
   /** The struct vm_fault every fault on this machine reuses. */
   readonly vmf = new VmFault();
-  /** Scratch: table level of the leaf found by the last follow_page. */
-  leafLevel = 0;
 
   constructor(opts: MachineOptions = {}) {
     this.mode = pagingMode(opts.levels ?? 4);
@@ -263,7 +263,6 @@ export class Machine {
       const off = t * 1024 + (((addr / ENTRY_SPAN[level]!) & 511) << 1);
       const lo = ent[off]!;
       if (level === 0 || (lo & _PAGE_PSE) !== 0 || (lo & _PAGE_PRESENT) === 0) {
-        this.leafLevel = level;
         if (level > 0 && lo === 0 && ent[off + 1] === 0) return -1;
         return off;
       }

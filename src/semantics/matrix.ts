@@ -84,11 +84,6 @@ function leaves(m: Machine, mm: MmStruct, step: number): string {
   return out.join(',');
 }
 
-/** CPUs reached by the flushes of this change: the last flush's targets (one flush per change here). */
-function flushCpus(m: Machine, _ev0: Record<string, number>): number {
-  return m.lastFlush!.cpus;
-}
-
 function pm(e: PagemapEntry): string {
   if (!e.present) return e.swapped ? 'swapped' : '0 (not present)';
   const f = [e.file ? 'file' : 'anon', e.exclusive ? 'exclusive' : 'shared', e.softDirty ? 'soft-dirty' : '', e.uffdWp ? 'uffd-wp' : ''].filter(Boolean);
@@ -102,7 +97,7 @@ export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
   const beforeB = leaves(m, b, w.step);
   const unshared0 = m.events.tablesUnshared;
   const ev0 = { ...m.events.snapshot() };
-  let cpus = 0;
+  m.flushedCpus = 0;
   let outcome: Outcome;
   let rule: string | undefined;
   try {
@@ -120,7 +115,7 @@ export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
   }
   const ev = m.events;
   const flushes = ev.tlbFlushes - ev0.tlbFlushes!;
-  cpus = m.lastFlush !== null && flushes > 0 ? flushCpus(m, ev0) : 0;
+  const cpus = m.flushedCpus;
   const flush = flushes === 0 ? 'none' : `${flushes} (${ev.flushTlbAll - ev0.flushTlbAll! > 0 ? 'global' : ev.tlbFlushFull - ev0.tlbFlushFull! > 0 ? 'full' : 'ranged'}), CPUs {${[0, 1, 2, 3].filter((i) => cpus & (1 << i)).join(',')}}, ${ev.tlbIpis - ev0.tlbIpis!} IPI`;
   const cell: MatrixCell = { design: d.name, change: c, outcome, flush, pagemapA: pm(m.pagemap(a, BASE + 2 * MiB - w.step)), pagemapB: pm(m.pagemap(b, BASE + 2 * MiB - w.step)) };
   if (rule !== undefined) cell.rule = rule;

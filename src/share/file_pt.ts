@@ -69,9 +69,7 @@ export function file_pt_shrink(m: Machine): number {
   let freed = 0;
   for (const [, perProt] of caches(m)) {
     for (const [access, h] of perProt) {
-      const used = m.pool.shareCount[table_of(m, h, HOST_BASE, 2)] ?? 0;
-      const linked = h.vmas.length > 0 && anyLinked(m, h);
-      if (linked || used > 0) continue;
+      if (h.vmas.length > 0 && anyLinked(m, h)) continue;
       const before = m.pool.inUse;
       perProt.delete(access);
       mmput(m, h);

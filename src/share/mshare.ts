@@ -18,7 +18,7 @@ import type { AddressSpace } from '../mm/address_space.js';
 import type { Machine } from '../mm/machine.js';
 import { __handle_mm_fault, FAULT_FLAG_WRITE, link_shared_table, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_FAULT_ERROR } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_MSHARE, VM_READ, VM_WRITE } from '../mm/vma.js';
@@ -140,7 +140,7 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       if (!protectAll) fail('EINVAL', 'addr', 'mshare (v3): mprotect inside an msharefs mapping is not supported (use --design mshare-protect-all for the 2022/23 behaviour)');
       if (start < v.vm_start || end > v.vm_end) fail('EINVAL', 'addr', `mshare: mprotect must stay inside the region ${hex(v.vm_start)}-${hex(v.vm_end)}`);
       const r = region(m, v.vm_file!);
-      do_mprotect(m, r.host, HOST_BASE + (start - v.vm_start), end - start, prot & (PROT_READ | PROT_WRITE | 4));
+      do_mprotect(m, r.host, HOST_BASE + (start - v.vm_start), end - start, prot & (PROT_READ | PROT_WRITE | PROT_EXEC));
       return true;
     },
 

@@ -63,5 +63,6 @@ function record(m: Machine, r: FlushRecord): FlushRecord {
   e.tlbFlushEntries += r.entries;
   e.tlbIpis += r.ipis;
   m.lastFlush = r;
+  m.flushedCpus |= r.cpus;
   return r;
 }
