@@ -4,7 +4,7 @@
  * (mm_pgtables_bytes: PTE + PMD + PUD tables; the kernel keeps no P4D or PGD counter there) and RSS.
  * Machine-wide, like PageTables in /proc/meminfo: every distinct table page once, shared or not.
  */
-import { levelName, TABLE_BYTES } from '../arch/pgtable_64_types.js';
+import { levelName, TABLE_BYTES, type PagingLevels } from '../arch/pgtable_64_types.js';
 import type { Machine } from './machine.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from './mm_types.js';
 
@@ -41,9 +41,10 @@ export interface MachineAccounting {
   framePages: number;
 }
 
-export function countsFromLevels(m: Machine, byLevel: (level: number) => number): TableCounts {
+/** Table counts by name from counts by level (0 = PTE .. levels-1 = PGD). */
+export function countsFromLevels(levels: PagingLevels, byLevel: (level: number) => number): TableCounts {
   const t: TableCounts = { pgd: 0, p4d: 0, pud: 0, pmd: 0, pte: 0 };
-  for (let level = 0; level <= m.rootLevel; level++) t[levelName(level, m.mode.levels)] += byLevel(level);
+  for (let level = 0; level < levels; level++) t[levelName(level, levels)] += byLevel(level);
   return t;
 }
 
@@ -52,7 +53,7 @@ export function totalTables(t: TableCounts): number {
 }
 
 export function mmAccounting(m: Machine, mm: MmStruct): MmAccounting {
-  const tables = countsFromLevels(m, (l) => mm.nr[l]!);
+  const tables = countsFromLevels(m.mode.levels, (l) => mm.nr[l]!);
   return {
     mm: mm.id,
     tables,
@@ -64,7 +65,7 @@ export function mmAccounting(m: Machine, mm: MmStruct): MmAccounting {
 }
 
 export function machineAccounting(m: Machine): MachineAccounting {
-  const tables = countsFromLevels(m, (l) => m.pool.inUseAt(l));
+  const tables = countsFromLevels(m.mode.levels, (l) => m.pool.inUseAt(l));
   return {
     tables,
     pageTableBytes: totalTables(tables) * TABLE_BYTES,

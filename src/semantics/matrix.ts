@@ -56,7 +56,7 @@ function world(d: PtShareDesign): World {
     a.cpumask = 0b11; // the two tasks run on CPUs 0 and 1
   }
   for (const mm of d.mmPerProcess ? [a, b] : [a]) {
-    if (d.mapShared !== undefined) d.mapShared(m, mm, file, BASE, size, RW);
+    if (d.mapShared !== undefined) d.mapShared(m, mm, file, BASE, size, RW, 0);
     else m.mmap(mm, { addr: BASE, length: size, prot: RW, flags: MAP_SHARED | MAP_FIXED | (d.mmapFlags ?? 0), file });
   }
   for (const mm of [a, b]) for (let x = BASE; x < BASE + size; x += step) m.touch(mm, x, true);

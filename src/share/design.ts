@@ -20,6 +20,52 @@ export interface ScenarioShape {
   page: '4k' | '2m' | '1g';
 }
 
+/**
+ * One mapping of a scenario as the counting engine (src/count) hands it to a design. Addresses and
+ * offsets in bytes; the mapping is MAP_SHARED of shared object `object` (anonymous memory never
+ * reaches a design: it is private under every one).
+ */
+export interface CountMapping {
+  object: number;
+  kind: 'shmem' | 'file' | 'hugetlb';
+  /** Level of its leaf entries: 0 (4 KiB pages, PTE), 1 (2 MiB, PMD leaf), 2 (1 GiB, PUD leaf). */
+  leaf: number;
+  start: number;
+  end: number;
+  /** File offset of `start` (vm_pgoff x 4096). */
+  offset: number;
+}
+
+/**
+ * A piece of a mapping and where the tables covering its touched pages come from, for the counting
+ * engine. The mm allocates its own tables at levels `ownFrom` .. root; below that it links, per
+ * window of TABLE_SPAN[link], one table held by `host` (the holder's address = address + delta).
+ */
+export interface CountRoute {
+  start: number;
+  end: number;
+  /** Lowest level of the mm's own tables for touches here (the leaf level when nothing is linked). */
+  ownFrom: number;
+  /** Level of the linked tables, or -1 when the mm's own tables go down to the leaf. */
+  link: number;
+  /** Identity of the holder of the linked tables ('' when link is -1). */
+  host: string;
+  delta: number;
+  /**
+   * 'mm': the holder is a host mm with its own pgd and every table from the leaf up (ptshare, mshare,
+   * file-pt); 'sharers': the linked tables belong to the sharers themselves, one per window, the first
+   * sharer allocating it (hugetlb PMD sharing) and the table counting as shared from the second.
+   */
+  holder: 'mm' | 'sharers';
+  /** When a host mm comes to exist: at the first mmap that routes to it, or at the first fault. */
+  hostAt: 'mmap' | 'fault';
+}
+
+/** The whole of a mapping taken privately: the mm's own tables down to the leaf. */
+export function privateRoutes(map: { start: number; end: number; leaf: number }): CountRoute[] {
+  return [{ start: map.start, end: map.end, ownFrom: map.leaf, link: -1, host: '', delta: 0, holder: 'mm', hostAt: 'mmap' }];
+}
+
 export interface PtShareDesign {
   /** Name on the command line (--design). */
   readonly name: string;
@@ -37,6 +83,14 @@ export interface PtShareDesign {
    */
   shareTable(m: Machine, vma: VmAreaStruct, addr: number, level: number): number;
   /**
+   * The counting engine's statement of the same rules: how `map` gets its tables, as routes covering
+   * [map.start, map.end), and the address range the mapping occupies in the process (mshare: the
+   * whole attached region). `first` is the first mapping of the same object in the scenario (equal to
+   * `map` for the first); throw a UsageError for a layout the design refuses. The property test
+   * (test/count.test.ts) holds these rules to the materialized tables, byte for byte.
+   */
+  countRoutes(map: CountMapping, first: CountMapping): { footprint: [number, number]; routes: CountRoute[] };
+  /**
    * `vma` is about to be split at `addr` (munmap or mprotect of part of it). A design whose shared
    * tables would straddle the split unshares them here (hugetlb_split). Optional.
    */
@@ -52,6 +106,11 @@ export interface PtShareDesign {
   readonly protectSharedInPlace?: boolean;
 
   // --- Designs that run faults in a host mm (ptshare, mshare) ---
+  /**
+   * Mappings of shared objects must start and end on multiples of this many bytes (ptshare: 2 MiB);
+   * a scenario rounds their length up to it, as a user would (the mapping may run past EOF).
+   */
+  readonly mapAlign?: number;
   /** Extra MAP_* flags a scenario's processes pass to opt in (e.g. MAP_SHARED_PT). */
   readonly mmapFlags?: number;
   /**
@@ -94,5 +153,5 @@ export interface PtShareDesign {
    * than one mmap (mshare: create the region once, map the file into it, attach the region).
    * Returns the address mapped. Optional: otherwise a plain MAP_SHARED | MAP_FIXED mmap.
    */
-  mapShared?(m: Machine, mm: MmStruct, file: AddressSpace, addr: number, len: number, prot: number): number;
+  mapShared?(m: Machine, mm: MmStruct, file: AddressSpace, addr: number, len: number, prot: number, offset: number): number;
 }

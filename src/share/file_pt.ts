@@ -26,9 +26,10 @@ import { MAP_FIXED, MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } fro
 import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_FILE_PT, VM_READ, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range } from '../mm/zap.js';
-import type { PtShareDesign } from './design.js';
+import { privateRoutes, type CountRoute, type PtShareDesign } from './design.js';
 
-const HOST_BASE = 0x7f0000000000;
+/** Where a cache host maps its file: 512 GiB (1 GiB-aligned, and room for files of up to 127 TiB). */
+const HOST_BASE = 2 ** 39;
 
 /** Per machine: file -> protection bits -> cache host mm. */
 const cachesOf = new WeakMap<Machine, Map<AddressSpace, Map<number, MmStruct>>>();
@@ -120,6 +121,35 @@ export const filePtDesign: PtShareDesign = {
     const t = table_of(m, h, haddr, level);
     if (t >= 0) link_shared_table(m, vma, level, t);
     return r;
+  },
+
+  countRoutes(map) {
+    // Scenarios map read-write, so one cache (one protection) per file; the host maps the file at
+    // HOST_BASE, so the holder address is HOST_BASE + file offset.
+    const routes: CountRoute[] = [];
+    const delta = HOST_BASE + map.offset - map.start;
+    const host = `file-pt:${map.object}`;
+    const pte = (s: number, e: number): void => {
+      if (s >= e) return;
+      // 2 MiB windows wholly inside the mapping, when its address is congruent to the offset mod 2 MiB.
+      const congruent = (map.start - map.offset) % PMD_SIZE === 0;
+      const ws = Math.ceil(s / PMD_SIZE) * PMD_SIZE;
+      const we = Math.floor(e / PMD_SIZE) * PMD_SIZE;
+      if (!congruent || ws >= we) { routes.push(...privateRoutes({ start: s, end: e, leaf: 0 })); return; }
+      if (s < ws) routes.push(...privateRoutes({ start: s, end: ws, leaf: 0 }));
+      routes.push({ start: ws, end: we, ownFrom: 1, link: 0, host, delta, holder: 'mm', hostAt: 'fault' });
+      if (we < e) routes.push(...privateRoutes({ start: we, end: e, leaf: 0 }));
+    };
+    const gs = Math.ceil(map.start / PUD_SIZE) * PUD_SIZE;
+    const ge = Math.floor(map.end / PUD_SIZE) * PUD_SIZE;
+    if ((map.start - map.offset) % PUD_SIZE === 0 && gs < ge) {
+      pte(map.start, gs);
+      routes.push({ start: gs, end: ge, ownFrom: 2, link: 1, host, delta, holder: 'mm', hostAt: 'fault' });
+      pte(ge, map.end);
+    } else {
+      pte(map.start, map.end);
+    }
+    return { footprint: [map.start, map.end], routes };
   },
 
   vmaSplit(m, vma, addr) {

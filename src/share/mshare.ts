@@ -22,10 +22,14 @@ import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/m
 import { do_mprotect } from '../mm/mprotect.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_MSHARE, VM_READ, VM_WRITE } from '../mm/vma.js';
+import { UsageError } from '../lib/size.js';
 import type { PtShareDesign } from './design.js';
 
-/** Where the host mm maps a region (any 512 GiB-aligned address of its own address space). */
-const HOST_BASE = 0x7f0000000000;
+/**
+ * Where the host mm maps a region: any 512 GiB-aligned address of its own address space will do; the
+ * lowest (512 GiB) leaves room below TASK_SIZE for regions of up to 127 TiB with 4-level paging.
+ */
+const HOST_BASE = P4D_SIZE;
 const LEVEL_PUD = 2;
 
 interface Region {
@@ -79,6 +83,24 @@ function makeMshare(protectAll: boolean): PtShareDesign {
     checkScenario(s) {
       if (s.kind === 'anon') return 'mshare maps shared objects into a region; --kind anon is private memory of each process';
       return null;
+    },
+
+    countRoutes(map, first) {
+      // The scenario helper (mapShared) puts each object in its own region at the first mapper's
+      // offset within its 512 GiB slot; every process attaches the whole region.
+      const slot = Math.floor(map.start / P4D_SIZE) * P4D_SIZE;
+      const slotOff = map.start - slot;
+      const firstOff = first.start - Math.floor(first.start / P4D_SIZE) * P4D_SIZE;
+      if (slotOff !== firstOff || map.end - map.start !== first.end - first.start || map.offset !== first.offset) {
+        throw new UsageError(`mshare: object ${map.object} sits at offset ${firstOff} of its region (length ${first.end - first.start}, file offset ${first.offset}); every process must map it at that offset of a 512 GiB-aligned region, with that length and file offset`);
+      }
+      const size = Math.ceil((slotOff + map.end - map.start) / P4D_SIZE) * P4D_SIZE;
+      // The process's own tables stop above the PUD: its PGD (4-level) or P4D (5-level) entry links
+      // the host's PUD table, one per 512 GiB.
+      return {
+        footprint: [slot, slot + size],
+        routes: [{ start: map.start, end: map.end, ownFrom: LEVEL_PUD + 1, link: LEVEL_PUD, host: `mshare:${map.object}`, delta: HOST_BASE - slot, holder: 'mm', hostAt: 'mmap' }],
+      };
     },
 
     mmapPrepare(m, _mm, addr, len, _flags, file, pgoff) {
@@ -151,14 +173,14 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       mmput(m, r.host);
     },
 
-    mapShared(m, mm, file, addr, len, prot) {
+    mapShared(m, mm, file, addr, len, prot, fileOffset) {
       let placed = objectRegionOf.get(m)?.get(file);
       const attach = Math.floor(addr / P4D_SIZE) * P4D_SIZE;
       if (!placed) {
         const offset = addr - attach;
         const size = Math.ceil((offset + len) / P4D_SIZE) * P4D_SIZE;
         const rf = m.msharefs_create(file.name, size);
-        mshare_create_mapping(m, rf, offset, len, prot, file);
+        mshare_create_mapping(m, rf, offset, len, prot, file, fileOffset);
         placed = { region: rf, offset };
         if (!objectRegionOf.has(m)) objectRegionOf.set(m, new Map());
         objectRegionOf.get(m)!.set(file, placed);

@@ -21,6 +21,7 @@ import { MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, MAP_TYPE, PROT_EXEC, PROT_READ, P
 import { do_mprotect } from '../mm/mprotect.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_READ, VM_SHARED_PT, VM_WRITE, vma_set_page_prot, type VmAreaStruct } from '../mm/vma.js';
+import { UsageError } from '../lib/size.js';
 import type { PtShareDesign } from './design.js';
 
 interface Host {
@@ -49,6 +50,7 @@ export const ptshareDesign: PtShareDesign = {
   summary: 'PTE tables shared per 2 MiB window through a host mm (2023 RFC, MAP_SHARED_PT; same address, protection changes apply to all)',
   mmPerProcess: true,
   mmapFlags: MAP_SHARED_PT,
+  mapAlign: PMD_SIZE,
   protectSharedInPlace: true,
   shareTable: () => -1,
 
@@ -56,6 +58,17 @@ export const ptshareDesign: PtShareDesign = {
     if (s.kind === 'anon') return 'ptshare shares MAP_SHARED file mappings (MAP_SHARED | MAP_SHARED_PT); --kind anon is private memory';
     if (s.kind === 'hugetlb') return 'ptshare shares PTE tables; hugetlb mappings have none (use --design hugetlb-pmd)';
     return null;
+  },
+
+  countRoutes(map, first) {
+    if (map.start % PMD_SIZE !== 0 || (map.end - map.start) % PMD_SIZE !== 0) {
+      throw new UsageError(`ptshare: a MAP_SHARED_PT mapping needs an address and length that are multiples of 2 MiB (PMD_SIZE), got ${hex(map.start)} + ${map.end - map.start}`);
+    }
+    if (first.start !== map.start || first.end !== map.end || first.offset !== map.offset) {
+      throw new UsageError(`ptshare: object ${map.object} is shared at ${hex(first.start)}-${hex(first.end)} (offset ${first.offset}); every mapping must use the same address, length and offset`);
+    }
+    // The guest's own tables stop at the PMD; each PMD entry links the host's PTE table.
+    return { footprint: [map.start, map.end], routes: [{ start: map.start, end: map.end, ownFrom: 1, link: 0, host: `ptshare:${map.object}`, delta: 0, holder: 'mm', hostAt: 'mmap' }] };
   },
 
   mmapPrepare(m, _mm, addr, len, flags, file, pgoff) {

@@ -3,11 +3,12 @@
  * set of tables serves them all — the lower bound any sharing design can reach. Tables themselves are
  * private to that one mm.
  */
-import type { PtShareDesign } from './design.js';
+import { privateRoutes, type PtShareDesign } from './design.js';
 
 export const threadsDesign: PtShareDesign = {
   name: 'threads',
   summary: 'all processes are threads of one mm: one set of page tables (the lower bound)',
   mmPerProcess: false,
   shareTable: () => -1,
+  countRoutes: (map) => ({ footprint: [map.start, map.end], routes: privateRoutes(map) }),
 };

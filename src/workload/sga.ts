@@ -4,17 +4,16 @@
  * anonymous memory of the same size in each process. Under the `threads` design the N processes are
  * tasks of one mm with one mapping.
  */
-import { PAGE_SIZE, PUD_SIZE, TABLE_SPAN, type PagingLevels } from '../arch/pgtable_64_types.js';
+import { PAGE_SIZE, PUD_SIZE, type PagingLevels } from '../arch/pgtable_64_types.js';
+import { countScenario } from '../count/pgtable_count.js';
 import { UsageError, roundUp } from '../lib/size.js';
 import { machineAccounting, mmAccounting, type MachineAccounting, type MmAccounting } from '../mm/accounting.js';
-import type { AddressSpace } from '../mm/address_space.js';
-import { Machine } from '../mm/machine.js';
+import type { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { PtShareDesign } from '../share/design.js';
+import { materializeScenario, pageBytes, teardownScenario, type PageSize, type RegionKind, type Scenario, type ScenarioCounts } from './scenario.js';
 
-export type RegionKind = 'shmem' | 'anon' | 'file' | 'hugetlb';
-export type PageSize = '4k' | '2m' | '1g';
+export { pageBytes, type PageSize, type RegionKind } from './scenario.js';
 
 export interface SgaScenario {
   design: PtShareDesign;
@@ -37,24 +36,8 @@ export const SGA_BASE = 0x7f0000000000;
 /** Refuse to materialize scenarios whose pool and frame table would exceed this many bytes. */
 export const MATERIALIZE_LIMIT_BYTES = 8 * 2 ** 30;
 
-export interface SgaResult {
-  machine: Machine;
-  mms: MmStruct[];
-  /** Size actually mapped (rounded up to the page size), and where. */
-  mapped: number;
-  addr: number;
-  /** Pages of the mapping's page size touched in each process. */
-  touchedPages: number;
-  machineAcc: MachineAccounting;
-  perProcess: MmAccounting[];
-}
-
-export function pageBytes(page: PageSize): number {
-  return page === '4k' ? 4096 : page === '2m' ? 2 ** 21 : 2 ** 30;
-}
-
-/** Validate and size a scenario; returns the capacities to build it with. */
-export function planSga(s: SgaScenario): { mapped: number; touchedPages: number; ptPages: number; frames: number; base: number } {
+/** Validate a scenario; returns the size mapped, the pages touched per process and the base address. */
+export function planSga(s: SgaScenario): { mapped: number; touchedPages: number; base: number } {
   if (!Number.isInteger(s.procs) || s.procs < 1) throw new UsageError(`--procs: must be a whole number of processes >= 1, got ${s.procs}`);
   if (s.page !== '4k' && s.kind !== 'hugetlb') throw new UsageError(`--page ${s.page}: huge pages need --kind hugetlb (got --kind ${s.kind})`);
   if (s.kind === 'hugetlb' && s.page === '4k') throw new UsageError('--kind hugetlb: choose --page 2m or --page 1g');
@@ -74,18 +57,7 @@ export function planSga(s: SgaScenario): { mapped: number; touchedPages: number;
   if (typeof s.touch === 'number' && !(s.touch >= 0 && s.touch <= 1)) throw new UsageError(`--touch: a fraction must be between 0 and 1, got ${s.touch}`);
   const pages = mapped / pb;
   const touchedPages = s.touch === 'all' ? pages : s.touch === 'none' ? 0 : Math.ceil(pages * s.touch);
-  const touched = touchedPages * pb;
-  const mms = s.design.mmPerProcess ? s.procs : 1;
-  // Tables per mm: every level's tables over the touched span, +1 each for misalignment, + root.
-  let perMm = 1;
-  for (let level = 0; level < s.levels - 1; level++) perMm += Math.ceil(touched / TABLE_SPAN[level]!) + 1;
-  const ptPages = mms * perMm + 16;
-  const frames = (s.kind === 'anon' ? mms * touchedPages : touchedPages) + 16;
-  const need = ptPages * 4096 + frames * 45;
-  if (need > MATERIALIZE_LIMIT_BYTES) {
-    throw new UsageError(`too large to materialize: ${ptPages} table pages and ${frames} folios need ${(need / 2 ** 30).toFixed(1)} GiB of simulator memory (limit ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB); use smaller --size or --procs`);
-  }
-  return { mapped, touchedPages, ptPages, frames, base };
+  return { mapped, touchedPages, base };
 }
 
 /**
@@ -102,49 +74,63 @@ export function sgaBase(levels: PagingLevels, mapped: number, offset: number): n
   return -1;
 }
 
-export function runSga(s: SgaScenario): SgaResult {
+export interface SgaResult {
+  machine: Machine;
+  mms: MmStruct[];
+  /** Size actually mapped (rounded up to the page size), and where. */
+  mapped: number;
+  addr: number;
+  /** Pages of the mapping's page size touched in each process. */
+  touchedPages: number;
+  machineAcc: MachineAccounting;
+  perProcess: MmAccounting[];
+  /** What the counting engine predicted for it (the pool was sized from this). */
+  counted: ScenarioCounts;
+}
+
+/**
+ * The database workload as a general scenario: one object (or private anonymous memory) mapped by
+ * `procs` identical processes at base + offset and touched from its start. A design that maps in
+ * larger units (ptshare: 2 MiB) gets the length rounded up to them, as a user would.
+ */
+export function sgaScenario(s: SgaScenario): { scenario: Scenario; mapped: number; touchedPages: number; addr: number } {
   const plan = planSga(s);
-  const m = new Machine({ levels: s.levels, ptPages: plan.ptPages, frames: plan.frames, design: s.design, faultAroundBytes: s.faultAroundBytes });
   const pb = pageBytes(s.page);
   const addr = plan.base + s.offset;
-  let file: AddressSpace | null = null;
-  if (s.kind === 'shmem') file = m.memfd_create('sga', plan.mapped);
-  else if (s.kind === 'file') file = m.open_file('sga', plan.mapped);
-  else if (s.kind === 'hugetlb') file = m.hugetlbfs_create('sga', plan.mapped, s.page === '1g' ? '1G' : '2M');
-  const mms: MmStruct[] = [];
-  const n = s.design.mmPerProcess ? s.procs : 1;
+  const anon = s.kind === 'anon';
+  const len = anon ? plan.mapped : roundUp(plan.mapped, Math.max(pb, s.design.mapAlign ?? 1));
   const touchLen = plan.touchedPages * pb;
-  for (let i = 0; i < n; i++) {
-    const mm = m.mm_alloc();
-    if (!s.design.mmPerProcess) mm.mm_users = s.procs;
-    if (file !== null && s.design.mapShared !== undefined) {
-      s.design.mapShared(m, mm, file, addr, plan.mapped, PROT_READ | PROT_WRITE);
-    } else {
-      m.mmap(mm, {
-        addr, length: plan.mapped, prot: PROT_READ | PROT_WRITE,
-        flags: (file === null ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED | (s.design.mmapFlags ?? 0)) | MAP_FIXED, file,
-      });
-    }
-    // CPU accesses by every process (under `threads`, every task of the one mm): a fault only where
-    // the hardware walk fails (a design may have linked a table already).
-    for (let task = 0; task < (s.design.mmPerProcess ? 1 : s.procs); task++) {
-      for (let a = addr; a < addr + touchLen; a += pb) {
-        const r = m.touch(mm, a, s.write);
-        if (r !== 0) throw new Error(`scenario access to 0x${a.toString(16)} failed with VM_FAULT 0x${r.toString(16)}`);
-      }
-    }
-    mms.push(mm);
+  const scenario: Scenario = {
+    design: s.design, levels: s.levels, faultAroundBytes: s.faultAroundBytes,
+    objects: anon ? [] : [{ kind: s.kind as 'shmem' | 'file' | 'hugetlb', page: s.page, size: plan.mapped }],
+    groups: [{ count: s.procs, maps: [{ object: anon ? -1 : 0, addr, len, offset: 0, touch: touchLen > 0 ? [[0, touchLen]] : [], write: s.write }] }],
+  };
+  return { scenario, mapped: plan.mapped, touchedPages: plan.touchedPages, addr };
+}
+
+/** Bytes of simulator memory a materialized run of these counts needs (table pool, frame table, page caches). */
+export function materializeBytes(sc: Scenario, c: ScenarioCounts): number {
+  const pageCaches = sc.objects.reduce((n, o) => n + Math.ceil(o.size / pageBytes(o.page)) * 4, 0);
+  return c.tablePages * 4096 + c.folios * 45 + pageCaches;
+}
+
+export function runSga(s: SgaScenario): SgaResult {
+  const { scenario, mapped, touchedPages, addr } = sgaScenario(s);
+  const counted = countScenario(scenario);
+  const need = materializeBytes(scenario, counted);
+  if (need > MATERIALIZE_LIMIT_BYTES) {
+    throw new UsageError(`too large to materialize: ${counted.tablePages} table pages and ${counted.folios} folios need ${(need / 2 ** 30).toFixed(1)} GiB of simulator memory (limit ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB); use --engine count, or a smaller --size or --procs`);
   }
-  const perMm = mms.map((mm) => mmAccounting(m, mm));
-  // Under `threads`, every process is a task of the one mm and sees its tables.
-  const perProcess = s.design.mmPerProcess ? perMm : Array.from({ length: s.procs }, () => perMm[0]!);
-  return { machine: m, mms, mapped: plan.mapped, addr, touchedPages: plan.touchedPages, machineAcc: machineAccounting(m), perProcess };
+  const r = materializeScenario(scenario, counted);
+  const m = r.machine;
+  return {
+    machine: m, mms: r.mms, mapped, addr, touchedPages, counted,
+    machineAcc: machineAccounting(m),
+    perProcess: r.processMms.map((mm) => mmAccounting(m, mm)),
+  };
 }
 
 /** Tear a scenario down and return the leak report (empty when clean). */
 export function teardownSga(r: SgaResult): string[] {
-  const m = r.machine;
-  for (const mm of r.mms) while (!mm.dead) m.exit(mm);
-  for (const f of m.files) if (f !== undefined) m.close(f);
-  return m.leakCheck();
+  return teardownScenario({ machine: r.machine, mms: r.mms, processMms: [], counts: r.counted });
 }

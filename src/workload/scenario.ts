@@ -1,0 +1,312 @@
+/**
+ * A scenario: shared objects, and groups of identical processes that map them (or private anonymous
+ * memory) at given addresses and touch given ranges. Both engines take it: `materializeScenario`
+ * builds it on the page-table machine; `countScenario` (src/count/pgtable_count.ts) computes the same
+ * table counts by interval arithmetic. `planScenario` validates it and asks the design how every
+ * mapping gets its tables (PtShareDesign.countRoutes), so both engines refuse the same layouts.
+ */
+import { type PagingLevels, pagingMode } from '../arch/pgtable_64_types.js';
+import { UsageError } from '../lib/size.js';
+import { countsFromLevels, machineAccounting, mmAccounting, totalTables, type TableCounts } from '../mm/accounting.js';
+import type { AddressSpace } from '../mm/address_space.js';
+import { Machine } from '../mm/machine.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import type { CountMapping, CountRoute, PtShareDesign } from '../share/design.js';
+
+export type RegionKind = 'shmem' | 'anon' | 'file' | 'hugetlb';
+export type PageSize = '4k' | '2m' | '1g';
+
+export interface ScenarioObject {
+  kind: 'shmem' | 'file' | 'hugetlb';
+  /** 4k for shmem and files; 2m or 1g for hugetlb. */
+  page: PageSize;
+  /** i_size in bytes (a multiple of the page size for hugetlb). */
+  size: number;
+}
+
+export interface ScenarioMapping {
+  /** Index into Scenario.objects (MAP_SHARED), or -1 for private anonymous memory (4 KiB pages). */
+  object: number;
+  addr: number;
+  len: number;
+  /** File offset in bytes (0 for anonymous memory). */
+  offset: number;
+  /** Byte ranges [start, end) relative to addr that the process accesses, page by page. */
+  touch: Array<[number, number]>;
+  /** Write accesses (true) or read accesses. */
+  write: boolean;
+}
+
+export interface ScenarioGroup {
+  /** Number of identical processes. */
+  count: number;
+  maps: ScenarioMapping[];
+}
+
+export interface Scenario {
+  design: PtShareDesign;
+  levels: PagingLevels;
+  objects: ScenarioObject[];
+  groups: ScenarioGroup[];
+  faultAroundBytes?: number;
+}
+
+export function pageBytes(page: PageSize): number {
+  return page === '4k' ? 4096 : page === '2m' ? 2 ** 21 : 2 ** 30;
+}
+
+const LEAF: Record<PageSize, number> = { '4k': 0, '2m': 1, '1g': 2 };
+
+/** Touched pages of one route: [s, e) addresses in the process. */
+export interface PlannedTouch {
+  s: number;
+  e: number;
+  route: CountRoute;
+  /** The object (-1: anonymous), its leaf level, the file offset of s, and whether written. */
+  object: number;
+  leaf: number;
+  fileOffset: number;
+  write: boolean;
+}
+
+/** A group of identical mms (under `threads`: the one mm, whose tasks are all the processes). */
+export interface PlannedMmGroup {
+  /** mms in the group. */
+  count: number;
+  /** Processes each mm stands for (1, or every process under `threads`). */
+  tasks: number;
+  touches: PlannedTouch[];
+  /** Route identities reached by each mapping (hosts that exist from mmap on). */
+  hostsAtMmap: string[];
+}
+
+export interface ScenarioPlan {
+  scenario: Scenario;
+  rootLevel: number;
+  processes: number;
+  groups: PlannedMmGroup[];
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+function objectPage(o: ScenarioObject): number {
+  return pageBytes(o.page);
+}
+
+/** Validate a scenario and route every mapping through the design; throws UsageError naming the problem. */
+export function planScenario(sc: Scenario): ScenarioPlan {
+  const mode = pagingMode(sc.levels);
+  const d = sc.design;
+  sc.objects.forEach((o, i) => {
+    if (o.kind !== 'shmem' && o.kind !== 'file' && o.kind !== 'hugetlb') throw new UsageError(`object ${i}: kind '${String(o.kind)}' is not one of shmem, file, hugetlb`);
+    if ((o.kind === 'hugetlb') !== (o.page !== '4k')) throw new UsageError(`object ${i}: ${o.kind} has ${o.kind === 'hugetlb' ? '2m or 1g' : '4k'} pages, not ${o.page}`);
+    if (!Number.isInteger(o.size) || o.size <= 0) throw new UsageError(`object ${i}: size must be a whole number of bytes > 0, got ${o.size}`);
+    if (o.kind === 'hugetlb' && o.size % objectPage(o) !== 0) throw new UsageError(`object ${i}: a hugetlbfs size must be a multiple of its ${o.page} page size, got ${o.size}`);
+  });
+  let processes = 0;
+  for (const g of sc.groups) {
+    if (!Number.isInteger(g.count) || g.count < 1) throw new UsageError(`--procs: a process count must be a whole number >= 1, got ${g.count}`);
+    processes += g.count;
+  }
+  if (processes === 0) throw new UsageError('--procs: a scenario needs at least one process, got 0');
+  const checked = new Set<number>();
+  const first = new Map<number, CountMapping>();
+  const planGroup = (g: ScenarioGroup, gi: number): { touches: PlannedTouch[]; hostsAtMmap: string[] } => {
+    const touches: PlannedTouch[] = [];
+    const hostsAtMmap: string[] = [];
+    const footprints: Array<[number, number]> = [];
+    for (const [mi, mp] of g.maps.entries()) {
+      const where = `process group ${gi}, mapping ${mi}`;
+      const o = mp.object >= 0 ? sc.objects[mp.object] : undefined;
+      if (mp.object !== -1 && o === undefined) throw new UsageError(`${where}: no object ${mp.object} (the scenario has ${sc.objects.length})`);
+      const pb = o ? objectPage(o) : 4096;
+      const leaf = o ? LEAF[o.page] : 0;
+      for (const [name, v] of [['address', mp.addr], ['length', mp.len], ['offset', mp.offset]] as const) {
+        if (!Number.isInteger(v) || v < 0 || v % pb !== 0) throw new UsageError(`${where}: the ${name} ${v} is not a non-negative multiple of the ${pb}-byte page size`);
+      }
+      if (mp.len === 0) throw new UsageError(`${where}: the length must be > 0`);
+      if (o === undefined && mp.offset !== 0) throw new UsageError(`${where}: anonymous memory has no file offset, got ${mp.offset}`);
+      // A mapping may run past EOF (mmap allows it); an access there would be SIGBUS, so touches may not.
+      const eof = o === undefined ? mp.len : Math.min(mp.len, Math.ceil(o.size / pb) * pb - mp.offset);
+      for (const [s, e] of mp.touch) {
+        if (!(Number.isInteger(s) && Number.isInteger(e) && s >= 0 && s < e && e <= eof && s % pb === 0 && e % pb === 0)) {
+          throw new UsageError(`${where}: the touched range [${s}, ${e}) must be non-empty, inside the mapping and the object ([0, ${Math.max(0, eof)})) and page-aligned (${pb} bytes)`);
+        }
+      }
+      let routes: CountRoute[];
+      let footprint: [number, number];
+      if (o === undefined) {
+        routes = [{ start: mp.addr, end: mp.addr + mp.len, ownFrom: 0, link: -1, host: '', delta: 0, holder: 'mm', hostAt: 'mmap' }];
+        footprint = [mp.addr, mp.addr + mp.len];
+      } else {
+        if (!checked.has(mp.object)) {
+          const refusal = d.checkScenario?.({ kind: o.kind, page: o.page }) ?? null;
+          if (refusal !== null) throw new UsageError(`--design ${d.name}: ${refusal}`);
+          checked.add(mp.object);
+        }
+        const cm: CountMapping = { object: mp.object, kind: o.kind, leaf, start: mp.addr, end: mp.addr + mp.len, offset: mp.offset };
+        if (!first.has(mp.object)) first.set(mp.object, cm);
+        ({ routes, footprint } = d.countRoutes(cm, first.get(mp.object)!));
+      }
+      if (footprint[1] > mode.taskSize || mp.addr < 65536) {
+        const more = sc.levels === 4 ? '; 5-level paging (--levels 5) has 2^56' : '';
+        throw new UsageError(`${where}: ${hex(footprint[0])}-${hex(footprint[1])} does not fit in the ${sc.levels}-level user address space (64 KiB to ${hex(mode.taskSize)})${more}`);
+      }
+      footprints.push(footprint);
+      for (const r of routes) {
+        if (r.link >= 0 && r.hostAt === 'mmap' && r.holder === 'mm' && !hostsAtMmap.includes(r.host)) hostsAtMmap.push(r.host);
+        for (const [s, e] of mp.touch) {
+          const ts = Math.max(mp.addr + s, r.start);
+          const te = Math.min(mp.addr + e, r.end);
+          if (ts < te) touches.push({ s: ts, e: te, route: r, object: mp.object, leaf, fileOffset: mp.offset + (ts - mp.addr), write: mp.write });
+        }
+      }
+    }
+    footprints.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < footprints.length; i++) {
+      if (footprints[i]![0] < footprints[i - 1]![1]) {
+        throw new UsageError(`process group ${gi}: mappings overlap at ${hex(footprints[i]![0])} (${hex(footprints[i - 1]![0])}-${hex(footprints[i - 1]![1])} and ${hex(footprints[i]![0])}-${hex(footprints[i]![1])})${d.name.startsWith('mshare') ? '; under mshare each object takes a whole 512 GiB-aligned region' : ''}`);
+      }
+    }
+    return { touches, hostsAtMmap };
+  };
+  let groups: PlannedMmGroup[];
+  if (d.mmPerProcess) {
+    groups = sc.groups.map((g, gi) => ({ count: g.count, tasks: 1, ...planGroup(g, gi) }));
+  } else {
+    // threads: the processes are tasks of one mm, so they must agree on its mappings.
+    const key = (g: ScenarioGroup) => JSON.stringify(g.maps.map((x) => [x.object, x.addr, x.len, x.offset]));
+    const k0 = key(sc.groups[0]!);
+    sc.groups.forEach((g, gi) => {
+      if (key(g) !== k0) throw new UsageError(`--design ${d.name}: the processes are threads of one mm, so every process group must map the same things at the same addresses (group ${gi} differs from group 0)`);
+    });
+    const parts = sc.groups.map((g, gi) => planGroup(g, gi));
+    groups = [{ count: 1, tasks: processes, touches: parts.flatMap((p) => p.touches), hostsAtMmap: parts[0]!.hostsAtMmap }];
+  }
+  return { scenario: sc, rootLevel: mode.rootLevel, processes, groups };
+}
+
+/** Page-table accounting of one mm (simulated, exact). */
+export interface MmCounts {
+  tables: TableCounts;
+  pageTableBytes: number;
+  /** VmPTE: (PTE + PMD + PUD tables) x 4,096. */
+  vmPTEBytes: number;
+}
+
+/** What both engines report for a scenario. */
+export interface ScenarioCounts {
+  /** Distinct table pages machine-wide by level (each shared table once; host mms included). */
+  tables: TableCounts;
+  tablePages: number;
+  pageTableBytes: number;
+  /** Tables with pt_share_count > 0. */
+  sharedTables: number;
+  /** Folios in use (zero page excluded) and the 4 KiB pages they hold. */
+  folios: number;
+  framePages: number;
+  /** Per process, run-length encoded in process order: `count` consecutive processes with these counts. */
+  processes: Array<{ count: number } & MmCounts>;
+}
+
+export function mmCountsOf(levels: PagingLevels, nr: ArrayLike<number>): MmCounts {
+  const tables = countsFromLevels(levels, (l) => nr[l]!);
+  return { tables, pageTableBytes: totalTables(tables) * 4096, vmPTEBytes: (nr[0]! + nr[1]! + nr[2]!) * 4096 };
+}
+
+/** Append `c` processes with counts `x`, merging with the previous run when equal. */
+export function pushRun(runs: ScenarioCounts['processes'], c: number, x: MmCounts): void {
+  const last = runs[runs.length - 1];
+  const same = (a: MmCounts, b: MmCounts) => a.pageTableBytes === b.pageTableBytes && a.vmPTEBytes === b.vmPTEBytes
+    && a.tables.pgd === b.tables.pgd && a.tables.p4d === b.tables.p4d && a.tables.pud === b.tables.pud && a.tables.pmd === b.tables.pmd && a.tables.pte === b.tables.pte;
+  if (last && same(last, x)) last.count += c;
+  else runs.push({ count: c, ...x });
+}
+
+export interface MaterializedScenario {
+  machine: Machine;
+  /** Every mm (under `threads`, the one). */
+  mms: MmStruct[];
+  /** The mm of each process, in order. */
+  processMms: MmStruct[];
+  counts: ScenarioCounts;
+}
+
+/**
+ * Build the scenario on the page-table machine: create the objects, map and touch every process's
+ * mappings (every page of every touched range, in order), and read the accounting. The pool and frame
+ * table are sized from the counting engine's figures with slack, so a wrong count shows up as a
+ * mismatch in the property test rather than a silent success.
+ */
+export function materializeScenario(sc: Scenario, capacity: { tablePages: number; folios: number }): MaterializedScenario {
+  const plan = planScenario(sc);
+  const d = sc.design;
+  const m = new Machine({
+    levels: sc.levels, design: d, faultAroundBytes: sc.faultAroundBytes,
+    ptPages: capacity.tablePages + Math.ceil(capacity.tablePages / 100) + 64,
+    frames: capacity.folios + Math.ceil(capacity.folios / 100) + 64,
+  });
+  const files: AddressSpace[] = sc.objects.map((o, i) => (o.kind === 'shmem' ? m.memfd_create(`obj${i}`, o.size)
+    : o.kind === 'file' ? m.open_file(`obj${i}`, o.size) : m.hugetlbfs_create(`obj${i}`, o.size, o.page === '1g' ? '1G' : '2M')));
+  const RW = PROT_READ | PROT_WRITE;
+  const mapAll = (mm: MmStruct, g: ScenarioGroup): void => {
+    for (const mp of g.maps) {
+      if (mp.object < 0) {
+        m.mmap(mm, { addr: mp.addr, length: mp.len, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+      } else if (d.mapShared !== undefined) {
+        d.mapShared(m, mm, files[mp.object]!, mp.addr, mp.len, RW, mp.offset);
+      } else {
+        m.mmap(mm, { addr: mp.addr, length: mp.len, prot: RW, flags: MAP_SHARED | MAP_FIXED | (d.mmapFlags ?? 0), file: files[mp.object]!, offset: mp.offset });
+      }
+    }
+  };
+  const touchAll = (mm: MmStruct, g: ScenarioGroup): void => {
+    for (const mp of g.maps) {
+      const pb = mp.object < 0 ? 4096 : objectPage(sc.objects[mp.object]!);
+      for (const [s, e] of mp.touch) {
+        for (let a = mp.addr + s; a < mp.addr + e; a += pb) {
+          const r = m.touch(mm, a, mp.write);
+          if (r !== 0) throw new Error(`scenario access to ${hex(a)} failed with VM_FAULT 0x${r.toString(16)}`);
+        }
+      }
+    }
+  };
+  const mms: MmStruct[] = [];
+  const processMms: MmStruct[] = [];
+  if (d.mmPerProcess) {
+    for (const g of sc.groups) {
+      for (let i = 0; i < g.count; i++) {
+        const mm = m.mm_alloc();
+        mapAll(mm, g);
+        touchAll(mm, g);
+        mms.push(mm);
+        processMms.push(mm);
+      }
+    }
+  } else {
+    const mm = m.mm_alloc();
+    mm.mm_users = plan.processes;
+    mapAll(mm, sc.groups[0]!);
+    for (const g of sc.groups) for (let i = 0; i < g.count; i++) { touchAll(mm, g); processMms.push(mm); }
+    mms.push(mm);
+  }
+  const acc = machineAccounting(m);
+  const processes: ScenarioCounts['processes'] = [];
+  for (const mm of processMms) {
+    const a = mmAccounting(m, mm);
+    pushRun(processes, 1, { tables: a.tables, pageTableBytes: a.pageTableBytes, vmPTEBytes: a.vmPTEBytes });
+  }
+  return {
+    machine: m, mms, processMms,
+    counts: { tables: acc.tables, tablePages: totalTables(acc.tables), pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, folios: acc.folios, framePages: acc.framePages, processes },
+  };
+}
+
+/** Tear a materialized scenario down (every process exits, every file closes) and return the leak report. */
+export function teardownScenario(r: MaterializedScenario): string[] {
+  const m = r.machine;
+  for (const mm of r.mms) while (!mm.dead) m.exit(mm);
+  for (const f of m.files) if (f !== undefined) m.close(f);
+  return m.leakCheck();
+}
