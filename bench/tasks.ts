@@ -12,7 +12,11 @@ import type { PtShareDesign } from '../src/share/design.js';
 import { Machine } from '../src/mm/machine.js';
 import type { MmStruct } from '../src/mm/mm_types.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mmap.js';
-import { runSga, teardownSga } from '../src/workload/sga.js';
+import { runSweep } from '../src/cli/sweep.js';
+import { countScenario } from '../src/count/pgtable_count.js';
+import { DESIGNS } from '../src/share/index.js';
+import { privateDesign } from '../src/share/private.js';
+import { runSga, sgaScenario, teardownSga } from '../src/workload/sga.js';
 
 export interface BenchTaskDef {
   /** e.g. "fault/shmem-write-seq". */
@@ -209,6 +213,51 @@ function sgaTask(design: PtShareDesign): BenchTaskDef {
 }
 
 /**
+ * The counting engine on the mshare cover letter's scenario: 1,500 processes x 300 GB of shmem with
+ * private tables (`ptbench mem --engine count --procs 1500 --size 300GB`), planned and counted.
+ */
+function countFigureTask(): BenchTaskDef {
+  let pte = 0;
+  return {
+    name: 'count/1500x300GB', design: 'private', unit: 'scenarios', opsPerCall: 1,
+    what: 'counting engine: page-table memory of 1,500 processes x 300 GB shmem (the mshare figure), validation and routing included',
+    beforeAll() { /* nothing */ },
+    call(now) {
+      const t0 = now();
+      const { scenario } = sgaScenario({ design: privateDesign, procs: 1500, size: 300e9, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4 });
+      pte = countScenario(scenario).tables.pte;
+      const t = now() - t0;
+      return { measured: t, total: t };
+    },
+    afterAll() { /* nothing */ },
+    counts: () => ({ pteTableBytes: pte * 4096 }),
+  };
+}
+
+/** `ptbench sweep` with its default grid: 12 process counts (1-1,500) x 6 sizes (1 GiB-1 TiB) x 7 designs. */
+function countSweepTask(): BenchTaskDef {
+  const procs = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1500];
+  const sizes = ['1GiB', '4GiB', '16GiB', '64GiB', '300GB', '1TiB'].map((text, i) => ({ text, bytes: [2 ** 30, 2 ** 32, 2 ** 34, 2 ** 36, 300e9, 2 ** 40][i]! }));
+  let cells = 0;
+  let bytes = 0;
+  return {
+    name: 'count/sweep-default', design: 'private', unit: 'cells', opsPerCall: procs.length * sizes.length * DESIGNS.length,
+    what: 'counting engine: the default ptbench sweep, every design x 1-1,500 processes x 1 GiB-1 TiB (504 scenarios)',
+    beforeAll() { /* nothing */ },
+    call(now) {
+      const t0 = now();
+      const s = runSweep({ procs, sizes, designs: [...DESIGNS], kind: 'shmem', page: '4k', levels: 4 });
+      const t = now() - t0;
+      cells = s.memory.length;
+      bytes = s.memory.reduce((n, m) => n + m.pageTableBytes, 0);
+      return { measured: t, total: t };
+    },
+    afterAll() { /* nothing */ },
+    counts: () => ({ cells, pageTableBytesSum: bytes }),
+  };
+}
+
+/**
  * The generic fault and fork tasks do not depend on the sharing design (they use private mappings
  * or plain MAP_SHARED), so they run once, under `private`; every design gets the sga task, which
  * goes through its sharing path.
@@ -223,6 +272,7 @@ export function timedTasks(designs: readonly PtShareDesign[], seed: number, quic
     out.push(faultTask(d, 'fault/shmem-write-random', `first-touch 4 KiB write faults on MAP_SHARED shmem in a random order (seed ${seed})`, 'shmem', true, 'random', faultBytes, seed));
     if (!quick) out.push(refaultTask(d, faultBytes));
     out.push(forkTask(d, quick ? 256 * MiB : 2 ** 30));
+    out.push(countFigureTask(), countSweepTask());
   }
   for (const d of designs) out.push(sgaTask(d));
   return out;

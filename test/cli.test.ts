@@ -62,6 +62,10 @@ test('ptbench mem: bad input is one line naming the option, exit status 2', () =
     [['--levels', '3'], /--levels/],
     [['--size', '300TB'], /do not fit in the 4-level user address space/],
     [['--bogus'], /Unknown option '--bogus'/],
+    [['--engine', 'guess'], /--engine: 'guess' is not one of count, materialize, auto/],
+    [['--engine', 'count', '--size', '200TiB'], /do not fit in the 4-level user address space .*5-level paging \(--levels 5\) has 2\^56/],
+    [['--engine', 'count', '--procs', '0'], /--procs: must be a whole number of processes >= 1, got 0/],
+    [['--engine', 'count', '--design', 'ptshare', '--offset', '4KiB'], /ptshare: a MAP_SHARED_PT mapping needs an address and length that are multiples of 2 MiB/],
   ] as const) {
     const r = ptbench(['mem', ...args]);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -74,6 +78,49 @@ test('ptbench mem: bad input is one line naming the option, exit status 2', () =
   const r = ptbench(['frobnicate']);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown command 'frobnicate'/);
+});
+
+test('ptbench mem --engine count: the mshare cover letter\'s 1,500 x 300 GB is 878.9 GB of PTE tables', () => {
+  const r = ptbench(['mem', '--engine', 'count', '--design', 'private', '--procs', '1500', '--size', '300GB']);
+  assert.equal(r.status, 0, r.stderr);
+  // 143,052 PTE tables x 4,096 B x 1,500 processes (test/count.test.ts shows the arithmetic).
+  assert.match(r.stdout, /counting engine, no tables built/);
+  assert.match(r.stdout, /PTE tables  878,911,488,000 B = 878\.9 GB \(10\^9 B\) = 818\.6 GiB \(2\^30 B\)/);
+  assert.doesNotMatch(r.stdout, /simulated faults|check_mm/); // nothing was run or torn down
+  // --engine auto picks the counting engine for it (820 GiB of tables would not fit), and
+  // materializes what fits: the two agree.
+  const auto = JSON.parse(ptbench(['mem', '--procs', '1500', '--size', '300GB', '--json']).stdout) as { engine: string; pteTableBytes: number };
+  assert.deepEqual([auto.engine, auto.pteTableBytes], ['count', 878_911_488_000]);
+  const small = ['mem', '--design', 'file-pt', '--procs', '3', '--size', '1100MiB', '--offset', '2MiB', '--json'];
+  const mat = JSON.parse(ptbench([...small, '--engine', 'materialize']).stdout) as { engine: string; tables: object; processes: Array<{ tables: object }> };
+  const cnt = JSON.parse(ptbench([...small, '--engine', 'count']).stdout) as { engine: string; tables: object; processes: Array<{ tables: object }> };
+  assert.deepEqual([mat.engine, cnt.engine], ['materialize', 'count']);
+  assert.deepEqual(cnt.tables, mat.tables);
+  assert.deepEqual(cnt.processes.map((p) => p.tables), mat.processes.map((p) => p.tables));
+});
+
+test('ptbench sweep: every design over process counts x sizes, written atomically for ptbench chart', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptbench-sweep-'));
+  const out = join(dir, 'sweep.json');
+  const r = ptbench(['sweep', '--procs', '1,16,1500', '--sizes', '1GiB,300GB', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /42 cells counted in [\d.]+ ms \(measured wall-clock\)/); // 3 procs x 2 sizes x 7 designs
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { schema: string; memory: Array<{ scenario: string; design: string; procs: number; pageTableBytes: number; savingVsPrivate: number }> };
+  assert.equal(j.schema, 'ptbench-sweep/1');
+  const cell = (s: string, d: string, p: number) => j.memory.find((m) => m.scenario === s && m.design === d && m.procs === p)!;
+  // 16 x (512 PTE + 1 PMD + 1 PUD + 1 PGD) tables.
+  assert.equal(cell('sweep/shmem-4k-1GiB', 'private', 16).pageTableBytes, 16 * 515 * 4096);
+  // threads: one mm, 515 tables: saving 1 - 1/16.
+  assert.equal(cell('sweep/shmem-4k-1GiB', 'threads', 16).savingVsPrivate, 1 - 1 / 16);
+  assert.equal(cell('sweep/shmem-4k-300GB', 'private', 1500).pageTableBytes, 1500 * (1 + 1 + 280 + 143_052) * 4096);
+  const c = ptbench(['chart', out, '--height', '6']);
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stdout, /sweep\/shmem-4k-300GB: page-table bytes \(simulated\) against processes/);
+  assert.match(c.stdout, /sweep\/shmem-4k-300GB x1500: saving against private/);
+  assert.deepEqual(readdirSync(dir), ['sweep.json']); // no temporary file left
+  const bad = ptbench(['sweep', '--sizes', '1GiB,,2GiB']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^ptbench: error: EINVAL: --sizes: '1GiB,,2GiB' has an empty item/);
 });
 
 test('ptbench bench --suite mem --quick writes a complete results file', () => {

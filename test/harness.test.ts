@@ -150,7 +150,7 @@ test('chart: lines per design named at their ends, x labels, log scale, savings 
   assert.match(renderAscii(s!, { height: 6, width: 30, log: true, color: false }), /\(log scale\)/);
   // threads at 16 processes: 15/16 = 93.75 % saving; 0.9375 * 40 cells = 37.5 -> 37 full + a half cell.
   assert.match(renderBars(s!), /threads █{37}▌ +93\.8 %/);
-  const html = renderHtml(r, [s!], false);
+  const html = renderHtml({ memory: r.memory, date: r.date, git: r.environment.git }, [s!], false);
   assert.equal((html.match(/<polyline/g) ?? []).length, 2);
   assert.match(html, /^<!doctype html>/);
 });

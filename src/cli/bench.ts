@@ -25,7 +25,8 @@ export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench --
 Runs the timing tasks (measured with tinybench) and the memory scenarios (simulated, exact) and
 writes one results file into results/.
 
-  --suite NAME     ${SUITES.join(' | ')} (default: default = fault + fork + mem)
+  --suite NAME     ${SUITES.join(' | ')} (default: default = fault + fork + mem;
+                   mem = the memory scenarios and the counting engine's timings)
   --design NAME    a design to run (repeatable; default every design: ${DESIGNS.map((d) => d.name).join(', ')})
   --quick          short runs for CI (well under a minute)
   --seed N         seed of the random-order tasks (default 1)
@@ -232,8 +233,9 @@ export async function benchMain(argv: string[]): Promise<number> {
   const tasks: TaskResultRecord[] = [];
   let memory: MemScenarioResult[] = [];
   try {
-    const defs = timedTasks(designs, seed, quick).filter((t) => suite === 'default' || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/'))) || (suite === 'fork' && t.name.startsWith('fork/')));
-    if (suite !== 'mem') {
+    const defs = timedTasks(designs, seed, quick).filter((t) => suite === 'default' || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
+      || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')));
+    {
       for (const def of defs) {
         const label = `${def.name} [${def.design}]`;
         if (tty) process.stdout.write(`  … ${label}`);

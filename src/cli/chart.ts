@@ -9,13 +9,14 @@ import { parseArgs } from 'node:util';
 import asciichart from 'asciichart';
 import { iec } from '../lib/format.js';
 import { UsageError } from '../lib/size.js';
-import { loadResults, resultsFileArg } from '../results/load.js';
+import { loadMemorySource, resultsFileArg, type MemorySource } from '../results/load.js';
 import { writeTextAtomic } from '../results/write.js';
 import type { ResultsFile } from './bench.js';
 
-export const CHART_HELP = `usage: ptbench chart [RESULTS.json] [options]      (npm run chart -- ...)
+export const CHART_HELP = `usage: ptbench chart [RESULTS.json | SWEEP.json] [options]      (npm run chart -- ...)
 
-Charts the memory scenarios of a results file (default: the latest in results/): page-table bytes
+Charts the memory scenarios of a results file (default: the latest in results/) or of a sweep file
+('ptbench sweep --out FILE'): page-table bytes
 against process count for every design, and the saving against 'private' at the largest count.
 All figures are simulated (exact).
 
@@ -35,7 +36,7 @@ export interface ScenarioSeries {
   designs: Array<{ name: string; bytes: number[]; saving: number[] }>;
 }
 
-export function seriesOf(r: ResultsFile): ScenarioSeries[] {
+export function seriesOf(r: Pick<ResultsFile, 'memory'>): ScenarioSeries[] {
   const out: ScenarioSeries[] = [];
   for (const scenario of [...new Set(r.memory.map((m) => m.scenario))]) {
     const rows = r.memory.filter((m) => m.scenario === scenario);
@@ -77,7 +78,7 @@ export function renderAscii(s: ScenarioSeries, o: { height: number; width: numbe
   const cols = xColumns(s.procs, o.width);
   const tf = (v: number) => (o.log ? Math.log10(Math.max(v, 1)) : v / 2 ** 20);
   const series = s.designs.map((d) => resample(d.bytes.map(tf), cols, o.width));
-  const label = (v: number) => (o.log ? iec(10 ** v) : `${v.toFixed(v < 10 ? 2 : 0)} MiB`).padStart(10);
+  const label = (v: number) => iec(o.log ? 10 ** v : v * 2 ** 20).padStart(10);
   const plot = asciichart.plot(series, {
     height: o.height,
     format: label,
@@ -100,11 +101,16 @@ export function renderAscii(s: ScenarioSeries, o: { height: number; width: numbe
   const first = stripAnsi(lines[lines.length - 1]!);
   const axis = Math.max(first.indexOf('┼'), first.indexOf('┤'));
   const xl = new Array<string>(axis + 1 + o.width + 8).fill(' ');
-  s.procs.forEach((p, i) => {
-    const text = String(p);
-    const at = axis + 1 + cols[i]! - Math.floor(text.length / 2);
-    for (let k = 0; k < text.length; k++) xl[Math.max(0, at) + k] = text[k]!;
-  });
+  // Placed from the right, so the largest count always shows; a label that would run into the one
+  // on its right is left out.
+  let limit = Infinity;
+  for (let i = s.procs.length - 1; i >= 0; i--) {
+    const text = String(s.procs[i]);
+    const at = Math.max(0, axis + 1 + cols[i]! - Math.floor(text.length / 2));
+    if (at + text.length >= limit) continue;
+    for (let k = 0; k < text.length; k++) xl[at + k] = text[k]!;
+    limit = at;
+  }
   const legend = s.designs.map((d, i) => `${o.color ? `${COLORS[i % COLORS.length]}──${asciichart.reset}` : '──'} ${d.name}`).join('   ');
   const title = `${s.scenario}: page-table bytes (simulated) against processes${o.log ? ' (log scale)' : ''}`;
   return [title, lines.join('\n'), `${xl.join('').trimEnd()}   processes (log2 axis)`, `${' '.repeat(axis + 1)}${legend}   (each line is named at its right end)`].join('\n');
@@ -131,7 +137,7 @@ function esc(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 }
 
-export function renderHtml(r: ResultsFile, all: ScenarioSeries[], log: boolean): string {
+export function renderHtml(r: MemorySource, all: ScenarioSeries[], log: boolean): string {
   const W = 640;
   const H = 300;
   const M = { l: 90, r: 20, t: 20, b: 40 };
@@ -164,7 +170,7 @@ export function renderHtml(r: ResultsFile, all: ScenarioSeries[], log: boolean):
     const bars = s.designs.map((d, i) => `<tr><td>${esc(d.name)}</td><td><div style="background:${SVG_COLORS[i % SVG_COLORS.length]};height:12px;width:${Math.max(0, d.saving[last]!) * 300}px"></div></td><td>${(d.saving[last]! * 100).toFixed(1)} %</td><td>${esc(iec(d.bytes[last]!))}</td></tr>`).join('');
     parts.push(`<h2>${esc(s.scenario)}</h2><p>Page-table bytes (simulated, exact) against processes${log ? ', log scale' : ''}.</p>${svg.join('')}<h3>Saving against private at ${s.procs[last]} processes</h3><table>${bars}</table>`);
   }
-  const g = r.environment.git;
+  const g = r.git;
   return `<!doctype html><html><head><meta charset="utf-8"><title>ptbench: page-table memory</title><style>body{font-family:sans-serif;max-width:720px;margin:2em auto}td{padding:2px 8px}</style></head><body><h1>ptbench: page-table memory by design</h1><p>From the run of ${esc(r.date)} (commit ${esc(g.commit ?? 'unknown')}${g.dirty ? ', dirty' : ''}). All figures are simulated.</p>${parts.join('')}</body></html>\n`;
 }
 
@@ -189,7 +195,7 @@ export function chartMain(argv: string[]): number {
   if (!Number.isInteger(height) || height < 4 || height > 100) throw new UsageError(`--height: '${values.height}' is not a whole number of rows from 4 to 100`);
   if (!Number.isInteger(width) || width < 16 || width > 400) throw new UsageError(`--width: '${values.width}' is not a whole number of columns from 16 to 400`);
   const path = resultsFileArg(positionals);
-  const r = loadResults(path);
+  const r = loadMemorySource(path);
   let all = seriesOf(r);
   if (values.scenario !== undefined) {
     all = all.filter((s) => s.scenario === values.scenario);

@@ -9,6 +9,7 @@ commands:
   mem      page-table memory of a scenario (simulated, exact)
   bench    timing suites (measured) and memory scenarios (simulated), written to results/
   compare  two runs side by side: timings with statistics, deterministic counts exactly
+  sweep    page-table memory over process counts x sizes for every design (counting engine)
   chart    page-table memory against process count per design (terminal or --html)
   export   a results file for other tools (--format github-action-benchmark)
   matrix   what a change by one process does to its sharers, per design (markdown, or --json)
@@ -28,6 +29,10 @@ async function main(argv: string[]): Promise<number> {
     case 'compare': {
       const { compareMain } = await import('./compare.js');
       return compareMain(rest);
+    }
+    case 'sweep': {
+      const { sweepMain } = await import('./sweep.js');
+      return sweepMain(rest);
     }
     case 'chart': {
       const { chartMain } = await import('./chart.js');
@@ -56,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, chart, export, matrix (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix (see ptbench --help)\n`);
       return 2;
   }
 }

@@ -1,6 +1,7 @@
 /**
- * `ptbench mem`: build a scenario on the materialized page-table machine and print its page-table
- * accounting, as a table (default) or JSON (--json). Every figure is simulated and exact.
+ * `ptbench mem`: a scenario's page-table accounting, as a table (default) or JSON (--json), from the
+ * materialized page-table machine or from the counting engine (--engine; both exact, and held equal
+ * by test/count.test.ts). Every figure is simulated.
  */
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
@@ -10,7 +11,8 @@ import { parseSize, UsageError } from '../lib/size.js';
 import { totalTables, type TableCounts } from '../mm/accounting.js';
 import type { PtShareDesign } from '../share/design.js';
 import { designByName, DESIGNS } from '../share/index.js';
-import { runSga, teardownSga, type PageSize, type RegionKind, type SgaScenario } from '../workload/sga.js';
+import { countScenario } from '../count/pgtable_count.js';
+import { materializeBytes, MATERIALIZE_LIMIT_BYTES, runSga, sgaScenario, teardownSga, type PageSize, type RegionKind, type SgaScenario } from '../workload/sga.js';
 
 export const MEM_HELP = `usage: ptbench mem [options]
 
@@ -28,14 +30,20 @@ Map one region into N processes, touch it, and print the page-table memory (simu
   --read             touch with read faults instead of write faults
   --levels 4|5       4-level or 5-level (LA57) paging (default 4)
   --fault-around SIZE  fault_around_bytes (default 64KiB, the kernel's)
+  --engine E         count: interval arithmetic, no tables built (any size: 1,500 x 300GB in
+                     milliseconds); materialize: build the tables and run every fault; auto
+                     (default): materialize when it fits in ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB of simulator memory, else count
   --json             print JSON instead of a table
 `;
+
+export type Engine = 'count' | 'materialize' | 'auto';
 
 export interface MemReport {
   tool: 'ptbench mem';
   /** Every figure here comes from the simulator. */
   figures: 'simulated';
-  engine: 'materialize';
+  /** Which engine produced the figures (both are exact and agree to the byte). */
+  engine: 'materialize' | 'count';
   design: string;
   scenario: {
     procs: number; kind: RegionKind; page: PageSize; requestedBytes: number; mappedBytes: number;
@@ -46,15 +54,21 @@ export interface MemReport {
   tablePages: number;
   pageTableBytes: number;
   sharedTables: number;
+  /** PTE tables alone, in bytes (the figure the mshare cover letter quotes). */
+  pteTableBytes: number;
   folios: number;
   framePages: number;
-  events: Record<string, number>;
-  processes: Array<{ pid: number; mm: number; tables: TableCounts; pageTableBytes: number; vmPTEBytes: number; rss: Record<string, number>; hugetlbPages: number }>;
-  leakCheck: string[];
+  /** materialize only: the machine's event counters (faults, flushes, ...). */
+  events?: Record<string, number>;
+  /** Per process; mm, rss and hugetlbPages come from the materialized machine only. */
+  processes: Array<{ pid: number; mm?: number; tables: TableCounts; pageTableBytes: number; vmPTEBytes: number; rss?: Record<string, number>; hugetlbPages?: number }>;
+  /** materialize only: what exit of every process left behind (check_mm); empty when clean. */
+  leakCheck?: string[];
 }
 
 export interface MemRequest {
   scenario: SgaScenario;
+  engine: Engine;
   json: boolean;
   /** Several designs or process counts: a grid of page-table bytes and savings instead of one report. */
   grid?: { designs: PtShareDesign[]; procs: number[] };
@@ -76,6 +90,7 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
       read: { type: 'boolean', default: false },
       levels: { type: 'string', default: '4' },
       'fault-around': { type: 'string', default: '64KiB' },
+      engine: { type: 'string', default: 'auto' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -101,7 +116,9 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
   if (values.levels !== '4' && values.levels !== '5') throw new UsageError(`--levels: '${values.levels}' is not 4 or 5`);
   const fab = parseSize(values['fault-around'], '--fault-around');
   if (fab < 4096 || fab > 2 ** 21 || (fab & (fab - 1)) !== 0) throw new UsageError(`--fault-around: must be a power of two from 4KiB to 2MiB, got ${fab}`);
+  if (!['count', 'materialize', 'auto'].includes(values.engine)) throw new UsageError(`--engine: '${values.engine}' is not one of count, materialize, auto`);
   return {
+    engine: values.engine as Engine,
     json: values.json,
     grid: designs.length > 1 || procsList.length > 1 ? { designs, procs: procsList } : undefined,
     scenario: {
@@ -113,23 +130,46 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
   };
 }
 
-export function memReport(s: SgaScenario): MemReport {
+/** The engine `auto` resolves to for this scenario: materialize when it fits in the memory limit. */
+export function resolveEngine(s: SgaScenario, engine: Engine): 'count' | 'materialize' {
+  if (engine !== 'auto') return engine;
+  const { scenario } = sgaScenario(s);
+  return materializeBytes(scenario, countScenario(scenario)) <= MATERIALIZE_LIMIT_BYTES ? 'materialize' : 'count';
+}
+
+export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemReport {
+  const which = resolveEngine(s, engine);
+  const head = (mapped: number, addr: number, touchedPages: number) => ({
+    tool: 'ptbench mem' as const,
+    figures: 'simulated' as const,
+    engine: which,
+    design: s.design.name,
+    scenario: {
+      procs: s.procs, kind: s.kind, page: s.page, requestedBytes: s.size, mappedBytes: mapped,
+      address: `0x${addr.toString(16)}`, offset: s.offset, touch: String(s.touch), touchedPages,
+      faults: (s.write ? 'write' : 'read') as 'write' | 'read', levels: s.levels,
+    },
+  });
+  if (which === 'count') {
+    const { scenario, mapped, addr, touchedPages } = sgaScenario(s);
+    const c = countScenario(scenario);
+    let pid = 1;
+    return {
+      ...head(mapped, addr, touchedPages),
+      tables: c.tables, tablePages: c.tablePages, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables,
+      pteTableBytes: c.tables.pte * 4096, folios: c.folios, framePages: c.framePages,
+      processes: c.processes.flatMap(({ count, ...x }) => Array.from({ length: count }, () => ({ pid: pid++, ...x }))),
+    };
+  }
   const r = runSga(s);
   const acc = r.machineAcc;
   const report: MemReport = {
-    tool: 'ptbench mem',
-    figures: 'simulated',
-    engine: 'materialize',
-    design: s.design.name,
-    scenario: {
-      procs: s.procs, kind: s.kind, page: s.page, requestedBytes: s.size, mappedBytes: r.mapped,
-      address: `0x${r.addr.toString(16)}`, offset: s.offset, touch: String(s.touch), touchedPages: r.touchedPages,
-      faults: s.write ? 'write' : 'read', levels: s.levels,
-    },
+    ...head(r.mapped, r.addr, r.touchedPages),
     tables: acc.tables,
     tablePages: totalTables(acc.tables),
     pageTableBytes: acc.pageTableBytes,
     sharedTables: acc.sharedTables,
+    pteTableBytes: acc.tables.pte * 4096,
     folios: acc.folios,
     framePages: acc.framePages,
     events: r.machine.events.snapshot(),
@@ -147,7 +187,7 @@ export function renderMem(rep: MemReport): string {
   const pageName = { '4k': '4 KiB', '2m': '2 MiB', '1g': '1 GiB' }[s.page];
   const region = s.kind === 'anon' ? 'private anonymous memory (each process its own)' : `MAP_SHARED ${s.kind === 'hugetlb' ? 'hugetlbfs' : s.kind === 'file' ? 'regular file' : 'shmem'}`;
   const lines: string[] = [];
-  lines.push('ptbench mem: page-table memory (simulated, exact; materialized tables)');
+  lines.push(`ptbench mem: page-table memory (simulated, exact; ${rep.engine === 'count' ? 'counting engine, no tables built' : 'materialized tables'})`);
   lines.push(`design    ${rep.design}: ${designByName(rep.design).summary}`);
   lines.push(`scenario  ${int(s.procs)} process(es), ${region} of ${bytesIEC(s.mappedBytes)} at ${s.address}, ${pageName} pages,`);
   lines.push(`          ${int(s.touchedPages)} page(s) touched per process by ${s.faults} accesses, ${s.levels}-level paging`);
@@ -175,27 +215,28 @@ export function renderMem(rep: MemReport): string {
   lines.push(`per process  page tables ${range((p) => p.pageTableBytes)} B; VmPTE (PTE+PMD+PUD) ${range((p) => p.vmPTEBytes)} B`);
   lines.push(`shared tables  ${int(rep.sharedTables)} (pt_share_count > 0)`);
   lines.push(`page-table bytes per mapped byte  ${(rep.pageTableBytes / (s.mappedBytes * (rep.design === 'threads' ? 1 : s.procs)) * 100).toFixed(4)} % (all processes' mappings)`);
-  lines.push(`memory  ${int(rep.folios)} folio(s), ${bytesIEC(rep.framePages * 4096)}; ${int(rep.events.pgfault!)} simulated faults`);
-  lines.push(`exit of every process: ${rep.leakCheck.length === 0 ? 'no table or page left (check_mm clean)' : rep.leakCheck.join('; ')}`);
+  lines.push(`PTE tables  ${int(rep.pteTableBytes)} B = ${(rep.pteTableBytes / 1e9).toFixed(1)} GB (10^9 B) = ${(rep.pteTableBytes / 2 ** 30).toFixed(1)} GiB (2^30 B)`);
+  lines.push(`memory  ${int(rep.folios)} folio(s), ${bytesIEC(rep.framePages * 4096)}${rep.events ? `; ${int(rep.events.pgfault!)} simulated faults` : ''}`);
+  if (rep.leakCheck) lines.push(`exit of every process: ${rep.leakCheck.length === 0 ? 'no table or page left (check_mm clean)' : rep.leakCheck.join('; ')}`);
   return lines.join('\n');
 }
 
-export interface GridCell { design: string; procs: number; pageTableBytes: number | null; privateBytes: number; saving: number | null; note?: string }
+export interface GridCell { design: string; procs: number; engine?: 'count' | 'materialize'; pageTableBytes: number | null; privateBytes: number; saving: number | null; note?: string }
 
 /** Every design x process count: page-table bytes (simulated, exact) and the saving against private. */
-export function memGrid(base: SgaScenario, designs: PtShareDesign[], procsList: number[]): GridCell[] {
+export function memGrid(base: SgaScenario, designs: PtShareDesign[], procsList: number[], engine: Engine = 'materialize'): GridCell[] {
   const out: GridCell[] = [];
   for (const procs of procsList) {
-    const priv = memReport({ ...base, design: designByName('private'), procs });
+    const priv = memReport({ ...base, design: designByName('private'), procs }, engine);
     for (const d of designs) {
       const refusal = d.checkScenario?.({ kind: base.kind, page: base.page }) ?? null;
       if (refusal !== null) {
         out.push({ design: d.name, procs, pageTableBytes: null, privateBytes: priv.pageTableBytes, saving: null, note: refusal });
         continue;
       }
-      const rep = d.name === 'private' ? priv : memReport({ ...base, design: d, procs });
-      if (rep.leakCheck.length > 0) throw new Error(`${d.name} x${procs}: ${rep.leakCheck.join('; ')}`);
-      out.push({ design: d.name, procs, pageTableBytes: rep.pageTableBytes, privateBytes: priv.pageTableBytes, saving: 1 - rep.pageTableBytes / priv.pageTableBytes });
+      const rep = d.name === 'private' ? priv : memReport({ ...base, design: d, procs }, engine);
+      if (rep.leakCheck && rep.leakCheck.length > 0) throw new Error(`${d.name} x${procs}: ${rep.leakCheck.join('; ')}`);
+      out.push({ design: d.name, procs, engine: rep.engine, pageTableBytes: rep.pageTableBytes, privateBytes: priv.pageTableBytes, saving: 1 - rep.pageTableBytes / priv.pageTableBytes });
     }
   }
   return out;
@@ -217,7 +258,7 @@ export function renderGrid(base: SgaScenario, cells: GridCell[], designs: PtShar
   }
   const notes = [...new Set(cells.filter((c) => c.note).map((c) => `${c.design}: ${c.note}`))];
   return [
-    'ptbench mem: page-table bytes machine-wide and saving against private (simulated, exact; materialized tables)',
+    `ptbench mem: page-table bytes machine-wide and saving against private (simulated, exact; ${[...new Set(cells.map((c) => c.engine).filter((e) => e))].map((e) => (e === 'count' ? 'counting engine' : 'materialized tables')).join(' and ')})`,
     `scenario  N processes, ${region} of ${bytesIEC(roundUpTo(base))}, ${base.page} pages, touched by ${base.write ? 'write' : 'read'} accesses, ${base.levels}-level paging`,
     '',
     t.toString(),
@@ -237,11 +278,11 @@ export function memMain(argv: string[]): number {
     return 0;
   }
   if (parsed.grid) {
-    const cells = memGrid(parsed.scenario, parsed.grid.designs, parsed.grid.procs);
+    const cells = memGrid(parsed.scenario, parsed.grid.designs, parsed.grid.procs, parsed.engine);
     process.stdout.write(parsed.json ? `${JSON.stringify({ tool: 'ptbench mem', figures: 'simulated', scenario: { ...parsed.scenario, design: undefined }, cells }, null, 2)}\n` : `${renderGrid(parsed.scenario, cells, parsed.grid.designs, parsed.grid.procs)}\n`);
     return 0;
   }
-  const rep = memReport(parsed.scenario);
+  const rep = memReport(parsed.scenario, parsed.engine);
   process.stdout.write(parsed.json ? `${JSON.stringify(rep, null, 2)}\n` : `${renderMem(rep)}\n`);
-  return rep.leakCheck.length === 0 ? 0 : 1;
+  return (rep.leakCheck?.length ?? 0) === 0 ? 0 : 1;
 }

@@ -11,58 +11,89 @@ import type { ResultsFile } from '../cli/bench.js';
 
 export const SCHEMA_VERSION = 1;
 
-function schemaPath(): string {
+function schemaPath(name: string): string {
   // src/results/load.ts and dist/src/results/load.js both sit three or four levels below the repo root.
   const here = fileURLToPath(new URL('.', import.meta.url));
   for (const up of ['../..', '../../..']) {
-    const p = resolve(here, up, 'schema', `ptbench-results-${SCHEMA_VERSION}.schema.json`);
+    const p = resolve(here, up, 'schema', `${name}.schema.json`);
     try {
       readFileSync(p);
       return p;
     } catch { /* try the next */ }
   }
-  throw new Error(`cannot find schema/ptbench-results-${SCHEMA_VERSION}.schema.json`);
+  throw new Error(`cannot find schema/${name}.schema.json`);
 }
 
-let validator: ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null } | null = null;
+type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
+const validators = new Map<string, Validator>();
 
-function validate(x: unknown): string | null {
-  if (validator === null) {
+function validate(name: string, x: unknown): string | null {
+  let v = validators.get(name);
+  if (v === undefined) {
     const Ajv = (Ajv2020 as unknown as { default?: typeof Ajv2020 }).default ?? Ajv2020;
     // 'date-time' is declared known (documentation for readers of the schema) rather than checked.
-    const ajv = new (Ajv as unknown as new (o: object) => { compile(s: unknown): typeof validator })({ allErrors: false, strict: false, formats: { 'date-time': true } });
-    validator = ajv.compile(JSON.parse(readFileSync(schemaPath(), 'utf8')));
+    const ajv = new (Ajv as unknown as new (o: object) => { compile(s: unknown): Validator })({ allErrors: false, strict: false, formats: { 'date-time': true } });
+    v = ajv.compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')));
+    validators.set(name, v);
   }
-  if (validator!(x)) return null;
-  const e = validator!.errors?.[0];
+  if (v(x)) return null;
+  const e = v.errors?.[0];
   return e ? `${e.instancePath || '/'} ${e.message ?? 'is invalid'}` : 'is invalid';
 }
 
-/** Load and check one results file; throws UsageError (exit 2) with one line. */
-export function loadResults(path: string): ResultsFile {
+function readJson(path: string, what: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new UsageError(`results file ${path}: cannot read it (${code})`, code);
+    throw new UsageError(`${what} ${path}: cannot read it (${code})`, code);
   }
-  let data: unknown;
   try {
-    data = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`results file ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+    throw new UsageError(`${what} ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
+}
+
+/** Check a parsed file against the shipped schema `kind` (results or sweep), version `current`. */
+function checkSchema(path: string, data: unknown, kind: 'results' | 'sweep', current: number): void {
   const schema = (data as { schema?: unknown } | null)?.schema;
-  const m = typeof schema === 'string' ? /^ptbench-results\/(\d+)$/.exec(schema) : null;
-  if (!m) throw new UsageError(`results file ${path}: not a ptbench results file (no "schema": "ptbench-results/N" field)`);
+  const m = typeof schema === 'string' ? new RegExp(`^ptbench-${kind}/(\\d+)$`).exec(schema) : null;
+  if (!m) throw new UsageError(`${kind} file ${path}: not a ptbench ${kind} file (no "schema": "ptbench-${kind}/N" field)`);
   const version = Number(m[1]);
-  if (version > SCHEMA_VERSION) {
-    throw new UsageError(`results file ${path}: schema ptbench-results/${version} is newer than this ptbench understands (ptbench-results/${SCHEMA_VERSION}); update ptbench`);
+  if (version > current) {
+    throw new UsageError(`${kind} file ${path}: schema ptbench-${kind}/${version} is newer than this ptbench understands (ptbench-${kind}/${current}); update ptbench`);
   }
-  const err = validate(data);
-  if (err !== null) throw new UsageError(`results file ${path}: does not match schema ptbench-results/${SCHEMA_VERSION}: ${err}`);
+  const err = validate(`ptbench-${kind}-${current}`, data);
+  if (err !== null) throw new UsageError(`${kind} file ${path}: does not match schema ptbench-${kind}/${current}: ${err}`);
+}
+
+/** Load and check one results file; throws UsageError (exit 2) with one line. */
+export function loadResults(path: string): ResultsFile {
+  const data = readJson(path, 'results file');
+  checkSchema(path, data, 'results', SCHEMA_VERSION);
   return data as ResultsFile;
+}
+
+/** What `ptbench chart` reads: the memory rows of a results file or of a sweep file. */
+export interface MemorySource {
+  memory: ResultsFile['memory'];
+  date: string;
+  git: ResultsFile['environment']['git'];
+}
+
+export function loadMemorySource(path: string): MemorySource {
+  const data = readJson(path, 'results file');
+  const schema = (data as { schema?: unknown } | null)?.schema;
+  if (typeof schema === 'string' && schema.startsWith('ptbench-sweep/')) {
+    checkSchema(path, data, 'sweep', 1);
+    const s = data as { memory: ResultsFile['memory']; date: string; environment: ResultsFile['environment'] };
+    return { memory: s.memory, date: s.date, git: s.environment.git };
+  }
+  checkSchema(path, data, 'results', SCHEMA_VERSION);
+  const r = data as ResultsFile;
+  return { memory: r.memory, date: r.date, git: r.environment.git };
 }
 
 /** Results files in a directory, oldest first (file names start with the ISO date). */

@@ -1,0 +1,160 @@
+/**
+ * `ptbench sweep` (= `npm run sweep`): page-table memory of the database workload over a grid of
+ * process counts and region sizes for every design, from the counting engine (exact, simulated; the
+ * property test holds it to the materialized tables). Prints a table per size and an asciichart
+ * chart; --json prints the sweep, --out writes it as a file `ptbench chart` reads.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import type { MemScenarioResult } from '../../bench/memory.js';
+import type { PagingLevels } from '../arch/pgtable_64_types.js';
+import { countScenario } from '../count/pgtable_count.js';
+import { bytesSI, iec, int } from '../lib/format.js';
+import { parseSize, UsageError } from '../lib/size.js';
+import { runEnvironment, type RunEnvironment } from '../results/env.js';
+import { writeJsonAtomic } from '../results/write.js';
+import type { PtShareDesign } from '../share/design.js';
+import { designByName, DESIGNS } from '../share/index.js';
+import { sgaScenario, type PageSize, type RegionKind } from '../workload/sga.js';
+import { renderAscii, renderBars, seriesOf } from './chart.js';
+
+export const SWEEP_SCHEMA = 'ptbench-sweep/1';
+
+export const SWEEP_HELP = `usage: ptbench sweep [options]      (npm run sweep -- ...)
+
+Page-table memory (simulated, exact; counting engine) of N processes mapping one region, over a grid
+of process counts and sizes, for every design: a table per size, a chart of the largest size.
+
+  --procs LIST     process counts (default 1,2,4,8,16,32,64,128,256,512,1024,1500)
+  --sizes LIST     region sizes (default 1GiB,4GiB,16GiB,64GiB,300GB,1TiB; GB = 10^9, GiB = 2^30)
+  --design LIST    designs, or all (default all)
+  --kind KIND      shmem | file | hugetlb | anon (default shmem)
+  --page SIZE      4k | 2m | 1g (default 4k, or 2m for hugetlb)
+  --levels 4|5     4-level or 5-level paging (default 4)
+  --height N       chart height in rows (default 14)
+  --json           print the sweep as JSON instead of tables
+  --out FILE       also write the sweep to FILE (atomically); 'ptbench chart FILE' charts it
+`;
+
+export interface SweepFile {
+  schema: typeof SWEEP_SCHEMA;
+  tool: 'ptbench sweep';
+  figures: 'simulated';
+  engine: 'count';
+  date: string;
+  environment: RunEnvironment;
+  config: { procs: number[]; sizes: Array<{ text: string; bytes: number }>; designs: string[]; kind: RegionKind; page: PageSize; levels: PagingLevels };
+  /** Measured: wall-clock milliseconds the counting took. */
+  elapsedMs: number;
+  /** The same rows as a results file's memory scenarios (scenario = sweep/KIND-PAGE-SIZE). */
+  memory: MemScenarioResult[];
+  /** Designs that refuse the scenario, with the rule. */
+  notApplicable: Array<{ design: string; reason: string }>;
+}
+
+function list(text: string, field: string): string[] {
+  const parts = text.split(',').map((x) => x.trim());
+  if (parts.some((x) => x === '')) throw new UsageError(`${field}: '${text}' has an empty item; give a comma-separated list`);
+  return parts;
+}
+
+export function runSweep(o: { procs: number[]; sizes: Array<{ text: string; bytes: number }>; designs: PtShareDesign[]; kind: RegionKind; page: PageSize; levels: PagingLevels }): Omit<SweepFile, 'date' | 'environment'> {
+  const t0 = performance.now();
+  const memory: MemScenarioResult[] = [];
+  const notApplicable: SweepFile['notApplicable'] = [];
+  const designs = o.designs.filter((d) => {
+    const reason = d.checkScenario?.({ kind: o.kind, page: o.page }) ?? null;
+    if (reason !== null) notApplicable.push({ design: d.name, reason });
+    return reason === null;
+  });
+  for (const size of o.sizes) {
+    for (const procs of o.procs) {
+      const count = (design: PtShareDesign) => {
+        const { scenario, mapped } = sgaScenario({ design, procs, size: size.bytes, kind: o.kind, page: o.page, offset: 0, touch: 'all', write: true, levels: o.levels });
+        return { c: countScenario(scenario), mapped };
+      };
+      const priv = count(designByName('private'));
+      for (const d of designs) {
+        const { c, mapped } = d.name === 'private' ? priv : count(d);
+        memory.push({
+          scenario: `sweep/${o.kind}-${o.page}-${size.text}`, design: d.name, procs, kind: o.kind, page: o.page, bytes: mapped, engine: 'count',
+          tables: c.tables, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables,
+          privateBytes: priv.c.pageTableBytes, savingVsPrivate: 1 - c.pageTableBytes / priv.c.pageTableBytes,
+        });
+      }
+    }
+  }
+  return {
+    schema: SWEEP_SCHEMA, tool: 'ptbench sweep', figures: 'simulated', engine: 'count',
+    config: { procs: o.procs, sizes: o.sizes, designs: designs.map((d) => d.name), kind: o.kind, page: o.page, levels: o.levels },
+    elapsedMs: performance.now() - t0, memory, notApplicable,
+  };
+}
+
+export function renderSweep(s: Omit<SweepFile, 'date' | 'environment'>, height: number, color: boolean): string {
+  const out: string[] = [];
+  const cells = s.memory.length;
+  out.push(`ptbench sweep: page-table bytes machine-wide, every shared table once (simulated, exact; counting engine)`);
+  out.push(`scenario  N processes map one ${s.config.kind === 'anon' ? 'private anonymous region each' : `MAP_SHARED ${s.config.kind} region`}, ${s.config.page} pages, all written, ${s.config.levels}-level paging`);
+  out.push(`${int(cells)} cells counted in ${s.elapsedMs.toFixed(1)} ms (measured wall-clock)`);
+  for (const series of seriesOf(s)) {
+    const rows = s.memory.filter((m) => m.scenario === series.scenario);
+    const t = new Table({
+      head: ['processes', ...series.designs.map((d) => d.name)],
+      style: { head: [], border: [], compact: true },
+      chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
+      colAligns: ['right', ...series.designs.map(() => 'right' as const)],
+    });
+    for (const p of series.procs) t.push([int(p), ...series.designs.map((d) => iec(rows.find((m) => m.design === d.name && m.procs === p)!.pageTableBytes))]);
+    out.push('', `${series.scenario}: ${int(rows[0]!.bytes)} B mapped per process (${bytesSI(rows[0]!.bytes)}, ${iec(rows[0]!.bytes)})`, t.toString());
+  }
+  const all = seriesOf(s);
+  const last = all[all.length - 1];
+  if (last !== undefined && last.procs.length > 1) out.push('', renderAscii(last, { height, width: 60, log: true, color }), '', renderBars(last));
+  for (const n of s.notApplicable) out.push(`n/a  ${n.design}: ${n.reason}`);
+  return out.join('\n');
+}
+
+export function sweepMain(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      procs: { type: 'string', default: '1,2,4,8,16,32,64,128,256,512,1024,1500' },
+      sizes: { type: 'string', default: '1GiB,4GiB,16GiB,64GiB,300GB,1TiB' },
+      design: { type: 'string', default: 'all' },
+      kind: { type: 'string', default: 'shmem' },
+      page: { type: 'string' },
+      levels: { type: 'string', default: '4' },
+      height: { type: 'string', default: '14' },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SWEEP_HELP);
+    return 0;
+  }
+  const procs = list(values.procs, '--procs').map((p) => {
+    if (!/^\d+$/.test(p) || Number(p) < 1) throw new UsageError(`--procs: '${p}' is not a whole number of processes >= 1`);
+    return Number(p);
+  });
+  const sizes = list(values.sizes, '--sizes').map((text) => ({ text, bytes: parseSize(text, '--sizes') }));
+  const designs = values.design === 'all' ? [...DESIGNS] : list(values.design, '--design').map((d) => designByName(d));
+  const kinds = ['shmem', 'anon', 'file', 'hugetlb'];
+  if (!kinds.includes(values.kind)) throw new UsageError(`--kind: '${values.kind}' is not one of ${kinds.join(', ')}`);
+  const kind = values.kind as RegionKind;
+  const page = (values.page ?? (kind === 'hugetlb' ? '2m' : '4k')).toLowerCase();
+  if (page !== '4k' && page !== '2m' && page !== '1g') throw new UsageError(`--page: '${values.page}' is not one of 4k, 2m, 1g`);
+  if (values.levels !== '4' && values.levels !== '5') throw new UsageError(`--levels: '${values.levels}' is not 4 or 5`);
+  const height = Number(values.height);
+  if (!Number.isInteger(height) || height < 4 || height > 100) throw new UsageError(`--height: '${values.height}' is not a whole number of rows from 4 to 100`);
+  const s = runSweep({ procs, sizes, designs, kind, page: page as PageSize, levels: Number(values.levels) as PagingLevels });
+  const file: SweepFile = { ...s, date: new Date().toISOString(), environment: runEnvironment(process.cwd()) };
+  if (values.out !== undefined) writeJsonAtomic(resolve(values.out), file);
+  const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+  process.stdout.write(values.json ? `${JSON.stringify(file, null, 2)}\n` : `${renderSweep(s, height, color)}\n`);
+  if (values.out !== undefined && !values.json) process.stdout.write(`\nsweep written to ${resolve(values.out)} ('ptbench chart ${values.out}' charts it)\n`);
+  return 0;
+}
