@@ -74,6 +74,18 @@ export interface MemRequest {
   grid?: { designs: PtShareDesign[]; procs: number[] };
 }
 
+/** --kind, --page (default 2m for hugetlb, else 4k) and --levels, checked. */
+export function parseRegionShape(kindText: string, pageText: string | undefined, levelsText: string): { kind: RegionKind; page: PageSize; levels: PagingLevels } {
+  const kinds = ['shmem', 'anon', 'file', 'hugetlb'];
+  if (!kinds.includes(kindText)) throw new UsageError(`--kind: '${kindText}' is not one of ${kinds.join(', ')}`);
+  const kind = kindText as RegionKind;
+  const text = pageText ?? (kind === 'hugetlb' ? '2m' : '4k');
+  const page = text.toLowerCase();
+  if (page !== '4k' && page !== '2m' && page !== '1g') throw new UsageError(`--page: '${text}' is not one of 4k, 2m, 1g`);
+  if (levelsText !== '4' && levelsText !== '5') throw new UsageError(`--levels: '${levelsText}' is not 4 or 5`);
+  return { kind, page, levels: Number(levelsText) as PagingLevels };
+}
+
 export function parseMemArgs(argv: string[]): MemRequest | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -103,17 +115,11 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
     return Number(p.trim());
   });
   const procs = procsList[0]!;
-  const kinds = ['shmem', 'anon', 'file', 'hugetlb'];
-  if (!kinds.includes(values.kind)) throw new UsageError(`--kind: '${values.kind}' is not one of ${kinds.join(', ')}`);
-  const kind = values.kind as RegionKind;
-  const pageText = values.page ?? (kind === 'hugetlb' ? '2m' : '4k');
-  const page = pageText.toLowerCase();
-  if (page !== '4k' && page !== '2m' && page !== '1g') throw new UsageError(`--page: '${pageText}' is not one of 4k, 2m, 1g`);
+  const { kind, page, levels } = parseRegionShape(values.kind, values.page, values.levels);
   let touch: SgaScenario['touch'];
   if (values.touch === 'all' || values.touch === 'none') touch = values.touch;
   else if (/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(values.touch)) touch = Number(values.touch);
   else throw new UsageError(`--touch: '${values.touch}' is not all, none, or a fraction between 0 and 1`);
-  if (values.levels !== '4' && values.levels !== '5') throw new UsageError(`--levels: '${values.levels}' is not 4 or 5`);
   const fab = parseSize(values['fault-around'], '--fault-around');
   if (fab < 4096 || fab > 2 ** 21 || (fab & (fab - 1)) !== 0) throw new UsageError(`--fault-around: must be a power of two from 4KiB to 2MiB, got ${fab}`);
   if (!['count', 'materialize', 'auto'].includes(values.engine)) throw new UsageError(`--engine: '${values.engine}' is not one of count, materialize, auto`);
@@ -122,10 +128,10 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
     json: values.json,
     grid: designs.length > 1 || procsList.length > 1 ? { designs, procs: procsList } : undefined,
     scenario: {
-      design, procs, kind, page: page as PageSize,
+      design, procs, kind, page,
       size: parseSize(values.size, '--size'),
       offset: parseSize(values.offset, '--offset'),
-      touch, write: !values.read, levels: Number(values.levels) as PagingLevels, faultAroundBytes: fab,
+      touch, write: !values.read, levels, faultAroundBytes: fab,
     },
   };
 }

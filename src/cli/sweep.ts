@@ -18,6 +18,7 @@ import type { PtShareDesign } from '../share/design.js';
 import { designByName, DESIGNS } from '../share/index.js';
 import { sgaScenario, type PageSize, type RegionKind } from '../workload/sga.js';
 import { renderAscii, renderBars, seriesOf } from './chart.js';
+import { parseRegionShape } from './mem.js';
 
 export const SWEEP_SCHEMA = 'ptbench-sweep/1';
 
@@ -142,15 +143,10 @@ export function sweepMain(argv: string[]): number {
   });
   const sizes = list(values.sizes, '--sizes').map((text) => ({ text, bytes: parseSize(text, '--sizes') }));
   const designs = values.design === 'all' ? [...DESIGNS] : list(values.design, '--design').map((d) => designByName(d));
-  const kinds = ['shmem', 'anon', 'file', 'hugetlb'];
-  if (!kinds.includes(values.kind)) throw new UsageError(`--kind: '${values.kind}' is not one of ${kinds.join(', ')}`);
-  const kind = values.kind as RegionKind;
-  const page = (values.page ?? (kind === 'hugetlb' ? '2m' : '4k')).toLowerCase();
-  if (page !== '4k' && page !== '2m' && page !== '1g') throw new UsageError(`--page: '${values.page}' is not one of 4k, 2m, 1g`);
-  if (values.levels !== '4' && values.levels !== '5') throw new UsageError(`--levels: '${values.levels}' is not 4 or 5`);
+  const { kind, page, levels } = parseRegionShape(values.kind, values.page, values.levels);
   const height = Number(values.height);
   if (!Number.isInteger(height) || height < 4 || height > 100) throw new UsageError(`--height: '${values.height}' is not a whole number of rows from 4 to 100`);
-  const s = runSweep({ procs, sizes, designs, kind, page: page as PageSize, levels: Number(values.levels) as PagingLevels });
+  const s = runSweep({ procs, sizes, designs, kind, page, levels });
   const file: SweepFile = { ...s, date: new Date().toISOString(), environment: runEnvironment(process.cwd()) };
   if (values.out !== undefined) writeJsonAtomic(resolve(values.out), file);
   const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
