@@ -153,3 +153,36 @@ test('ptbench bench interrupted with SIGINT exits 130 and leaves no results file
   assert.equal(existsSync(out), false);
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('ptbench validate: no C compiler skips every scenario with the reason, exit 0, a record still written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptbench-validate-'));
+  const out = join(dir, 'v.json');
+  const r = spawnSync(process.execPath, [...CLI, 'validate', '--only', 'shmem 256 MiB x1', '--out', out], { encoding: 'utf8', env: { ...process.env, CC: '/nonexistent/cc' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /skipped: shmem 256 MiB x1: no C compiler: '\/nonexistent\/cc' not found/);
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { scenarios: Array<{ status: string }> };
+  assert.deepEqual(j.scenarios.map((s) => s.status), ['skipped']);
+  for (const [args, re] of [[['--reps', '0'], /--reps: '0' is not a whole number from 1 to 50/], [['--only', 'nothing'], /--only: no scenario name contains 'nothing'/]] as const) {
+    const b = ptbench(['validate', ...args]);
+    assert.equal(b.status, 2);
+    assert.match(b.stderr, re);
+  }
+});
+
+test('ptbench validate against this kernel: one shmem scenario runs (or skips with a reason); the prediction is exact', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptbench-validate-'));
+  const out = join(dir, 'v.json');
+  const r = ptbench(['validate', '--only', 'shmem 256 MiB x1', '--reps', '1', '--out', out]);
+  // Agreement is the tool's verdict on this machine (exit 0 or 1), not this test's: the machine is shared.
+  assert.ok(r.status === 0 || r.status === 1, r.stderr);
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { scenarios: Array<{ status: string; predictedBytes?: number; measuredBytes?: number[]; reason?: string }> };
+  const s = j.scenarios[0]!;
+  if (s.status === 'skipped') {
+    assert.match(s.reason!, /\S/);
+    return;
+  }
+  // 256 MiB of shmem in one process at 16 TiB: 128 PTE + 1 PMD + 1 PUD tables (its PGD exists already).
+  assert.equal(s.predictedBytes, 130 * 4096);
+  assert.equal(s.measuredBytes!.length, 1);
+  assert.match(r.stdout, /shmem 256 MiB x1 +private +532,480 B/);
+});

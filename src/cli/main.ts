@@ -13,6 +13,7 @@ commands:
   chart    page-table memory against process count per design (terminal or --html)
   export   a results file for other tools (--format github-action-benchmark)
   matrix   what a change by one process does to its sharers, per design (markdown, or --json)
+  validate the simulator's page-table memory against the running Linux kernel (a C probe)
 
 Run 'ptbench <command> --help' for its options.
 `;
@@ -33,6 +34,10 @@ async function main(argv: string[]): Promise<number> {
     case 'sweep': {
       const { sweepMain } = await import('./sweep.js');
       return sweepMain(rest);
+    }
+    case 'validate': {
+      const { validateMain } = await import('./validate.js');
+      return validateMain(rest);
     }
     case 'chart': {
       const { chartMain } = await import('./chart.js');
@@ -61,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix, validate (see ptbench --help)\n`);
       return 2;
   }
 }

@@ -1,0 +1,130 @@
+/**
+ * The scenarios `ptbench validate` runs on the real kernel and through the simulator, and how each
+ * is measured. Every figure is a differential of PageTables (/proc/meminfo) between two stages of the
+ * same probe processes, so their own tables (text, libc, stack, the PGD) cancel out; the mapping sits
+ * at 16 TiB, in a PGD entry of its own, so it needs its own PUD, PMD and PTE tables, which is what the
+ * simulator predicts (its tables for the mapping, less the PGD every process already has).
+ */
+import { countScenario } from '../count/pgtable_count.js';
+import { machineAccounting } from '../mm/accounting.js';
+import { Machine } from '../mm/machine.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { designByName } from '../share/index.js';
+import type { Scenario } from '../workload/scenario.js';
+import { pageTablesBytes } from './procfs.js';
+import type { ProbeRun } from './probe.js';
+
+/** The probe's BASE: 16 TiB. */
+export const PROBE_BASE = 16 * 2 ** 40;
+
+export interface ValidateScenario {
+  name: string;
+  kind: 'shmem' | 'hugetlb' | 'anon-before-fork' | 'anon-after-fork';
+  procs: number;
+  size: number;
+  offset: number;
+  /** 2 MiB hugepages the scenario needs reserved. */
+  hugepages: number;
+  /** Simulated page-table bytes the mapping adds (the PGD excluded). */
+  predicted(): number;
+  /** What the simulator models it with. */
+  model: string;
+}
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+function sharedPrediction(kind: 'shmem' | 'hugetlb', procs: number, size: number, offset: number, design: string): number {
+  const sc: Scenario = {
+    design: designByName(design), levels: 4,
+    objects: [{ kind, page: kind === 'hugetlb' ? '2m' : '4k', size }],
+    groups: [{ count: procs, maps: [{ object: 0, addr: PROBE_BASE + offset, len: size, offset: 0, touch: [[0, size]], write: true }] }],
+  };
+  const c = countScenario(sc);
+  return (c.tablePages - c.tables.pgd) * 4096;
+}
+
+/** Private anonymous memory written all over, then (after = true) forked: the child copies the tables. */
+function anonPrediction(size: number, after: boolean): number {
+  const m = new Machine({ ptPages: 2 * (size / 2 ** 21 + 16), frames: size / 4096 + 64 });
+  const mm = m.mm_alloc();
+  m.mmap(mm, { addr: PROBE_BASE, length: size, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+  for (let a = PROBE_BASE; a < PROBE_BASE + size; a += 4096) m.touch(mm, a, true);
+  if (after) m.fork(mm);
+  const acc = machineAccounting(m);
+  return (acc.pageTableBytes / 4096 - acc.tables.pgd) * 4096;
+}
+
+export function defaultScenarios(): ValidateScenario[] {
+  const out: ValidateScenario[] = [];
+  for (const size of [256 * MiB, GiB]) {
+    for (const procs of [1, 8, 32]) {
+      out.push({
+        name: `shmem ${size / MiB} MiB x${procs}`, kind: 'shmem', procs, size, offset: 0, hugepages: 0, model: 'private',
+        predicted: () => sharedPrediction('shmem', procs, size, 0, 'private'),
+      });
+    }
+  }
+  out.push({
+    name: 'shmem 1024 MiB x8 at +2 MiB', kind: 'shmem', procs: 8, size: GiB, offset: 2 * MiB, hugepages: 0, model: 'private',
+    predicted: () => sharedPrediction('shmem', 8, GiB, 2 * MiB, 'private'),
+  });
+  out.push({ name: 'anon 1024 MiB, before fork', kind: 'anon-before-fork', procs: 1, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: () => anonPrediction(GiB, false) });
+  out.push({ name: 'anon 1024 MiB, after fork', kind: 'anon-after-fork', procs: 2, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: () => anonPrediction(GiB, true) });
+  for (const offset of [0, 2 * MiB]) {
+    out.push({
+      name: `hugetlb 2 MiB pages, 2048 MiB x8${offset ? ' at +2 MiB' : ', 1 GiB-aligned'}`, kind: 'hugetlb', procs: 8, size: 2 * GiB, offset, hugepages: 1024, model: 'hugetlb-pmd',
+      predicted: () => sharedPrediction('hugetlb', 8, 2 * GiB, offset, 'hugetlb-pmd'),
+    });
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * PageTables once it has stopped moving: read every 25 ms until three reads in a row agree (at most
+ * 4 s, then the median of the last five). Exited processes' tables are freed late (RCU-deferred table
+ * freeing, the previous run's teardown), and other processes come and go; a reading taken while they
+ * do would be charged to the scenario.
+ */
+export async function settledPageTables(): Promise<number> {
+  const seen: number[] = [];
+  let same = 0;
+  for (let i = 0; i < 160; i++) {
+    const v = pageTablesBytes();
+    same = seen.length > 0 && seen[seen.length - 1] === v ? same + 1 : 1;
+    seen.push(v);
+    if (same >= 3) return v;
+    await sleep(25);
+  }
+  return seen.slice(-5).sort((a, b) => a - b)[2]!;
+}
+
+export interface StageReadings {
+  idle: number;
+  mapped: number;
+  forked?: number;
+  touchNs: number;
+  forkNs?: number;
+}
+
+/** Step one probe run through its stages, reading PageTables at each. */
+export async function measureRun(start: () => ProbeRun, withFork: boolean): Promise<StageReadings> {
+  await settledPageTables(); // the previous run's tables are gone before this one starts
+  const p = start();
+  await p.expect('idle');
+  const idle = await settledPageTables();
+  p.next();
+  const m = await p.expect('mapped');
+  const mapped = await settledPageTables();
+  const r: StageReadings = { idle, mapped, touchNs: m.touch_ns! };
+  if (withFork) {
+    p.next();
+    const f = await p.expect('forked');
+    r.forked = await settledPageTables();
+    r.forkNs = f.fork_ns!;
+  }
+  await p.close();
+  return r;
+}
