@@ -17,7 +17,6 @@ import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { PagemapEntry } from '../mm/pagemap.js';
 import type { PtShareDesign } from '../share/design.js';
 import { DESIGNS } from '../share/index.js';
-import { mshare_create_mapping } from '../share/mshare.js';
 
 export const CHANGES = ['mprotect', 'munmap of part', 'uffd-wp registration', 'soft-dirty clear', 'MADV_DONTNEED'] as const;
 export type Change = (typeof CHANGES)[number];
