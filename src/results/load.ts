@@ -4,25 +4,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
+import { repoFile } from '../lib/repo_file.js';
 import { UsageError } from '../lib/size.js';
 import type { ResultsFile } from '../cli/bench.js';
 
 export const SCHEMA_VERSION = 1;
-
-function schemaPath(name: string): string {
-  // src/results/load.ts and dist/src/results/load.js both sit three or four levels below the repo root.
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  for (const up of ['../..', '../../..']) {
-    const p = resolve(here, up, 'schema', `${name}.schema.json`);
-    try {
-      readFileSync(p);
-      return p;
-    } catch { /* try the next */ }
-  }
-  throw new Error(`cannot find schema/${name}.schema.json`);
-}
 
 type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
 const validators = new Map<string, Validator>();
@@ -33,7 +20,7 @@ function validate(name: string, x: unknown): string | null {
     const Ajv = (Ajv2020 as unknown as { default?: typeof Ajv2020 }).default ?? Ajv2020;
     // 'date-time' is declared known (documentation for readers of the schema) rather than checked.
     const ajv = new (Ajv as unknown as new (o: object) => { compile(s: unknown): Validator })({ allErrors: false, strict: false, formats: { 'date-time': true } });
-    v = ajv.compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')));
+    v = ajv.compile(JSON.parse(readFileSync(repoFile(`schema/${name}.schema.json`), 'utf8')));
     validators.set(name, v);
   }
   if (v(x)) return null;

@@ -3,27 +3,18 @@
  * into a temporary directory, and driven stage by stage over its stdin/stdout.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
-function probeSource(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  for (const up of ['../..', '../../..']) {
-    const p = resolve(here, up, 'probe', 'ptprobe.c');
-    if (existsSync(p)) return p;
-  }
-  throw new Error('cannot find probe/ptprobe.c');
-}
+import { repoFile } from '../lib/repo_file.js';
 
 /** Compile the probe; returns its path and a cleanup, or why it cannot be built. */
 export function compileProbe(): { path: string; cleanup: () => void } | { skip: string } {
   const cc = process.env.CC ?? 'cc';
   const dir = mkdtempSync(join(tmpdir(), 'ptprobe-'));
   const out = join(dir, 'ptprobe');
-  const r = spawnSync(cc, ['-O2', '-o', out, probeSource()], { encoding: 'utf8' });
+  const r = spawnSync(cc, ['-O2', '-o', out, repoFile('probe/ptprobe.c')], { encoding: 'utf8' });
   if (r.error !== undefined || r.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     const why = r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ENOENT'
