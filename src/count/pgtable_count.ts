@@ -14,9 +14,8 @@
  * ranges over all process groups — independent of bytes mapped and of how many processes a group has.
  */
 import { TABLE_SPAN } from '../arch/pgtable_64_types.js';
-import { totalTables } from '../mm/accounting.js';
-import { countsFromLevels } from '../mm/accounting.js';
-import { mmCountsOf, pageBytes, planScenario, pushRun, type Scenario, type ScenarioCounts, type ScenarioPlan } from '../workload/scenario.js';
+import { countsFromLevels, mmCountsOf, totalTables } from '../mm/accounting.js';
+import { pageBytes, planScenario, pushRun, type Scenario, type ScenarioCounts, type ScenarioPlan } from '../workload/scenario.js';
 
 type Interval = [number, number];
 

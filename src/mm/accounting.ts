@@ -16,14 +16,18 @@ export interface TableCounts {
   pte: number;
 }
 
-export interface MmAccounting {
-  mm: number;
+/** Page-table accounting of one mm (simulated, exact), from its counts by level. */
+export interface MmCounts {
   /** Table pages reachable from this mm, by level. */
   tables: TableCounts;
   /** All of them in bytes (4,096 per table page). */
   pageTableBytes: number;
   /** VmPTE: mm_pgtables_bytes = (PTE + PMD + PUD tables) x 4,096. */
   vmPTEBytes: number;
+}
+
+export interface MmAccounting extends MmCounts {
+  mm: number;
   /** RSS counters in 4 KiB pages. */
   rss: { file: number; anon: number; shmem: number; swapents: number };
   /** 4 KiB pages mapped through hugetlb (hugetlb_usage). */
@@ -52,13 +56,16 @@ export function totalTables(t: TableCounts): number {
   return t.pgd + t.p4d + t.pud + t.pmd + t.pte;
 }
 
+/** MmCounts from table pages by level (mm->nr in the machine; computed by the counting engine). */
+export function mmCountsOf(levels: PagingLevels, nr: ArrayLike<number>): MmCounts {
+  const tables = countsFromLevels(levels, (l) => nr[l]!);
+  return { tables, pageTableBytes: totalTables(tables) * TABLE_BYTES, vmPTEBytes: (nr[0]! + nr[1]! + nr[2]!) * TABLE_BYTES };
+}
+
 export function mmAccounting(m: Machine, mm: MmStruct): MmAccounting {
-  const tables = countsFromLevels(m.mode.levels, (l) => mm.nr[l]!);
   return {
     mm: mm.id,
-    tables,
-    pageTableBytes: totalTables(tables) * TABLE_BYTES,
-    vmPTEBytes: (mm.nr[0]! + mm.nr[1]! + mm.nr[2]!) * TABLE_BYTES,
+    ...mmCountsOf(m.mode.levels, mm.nr),
     rss: { file: mm.rss[MM_FILEPAGES]!, anon: mm.rss[MM_ANONPAGES]!, shmem: mm.rss[MM_SHMEMPAGES]!, swapents: mm.rss[MM_SWAPENTS]! },
     hugetlbPages: mm.hugetlb_usage,
   };

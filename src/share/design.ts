@@ -66,6 +66,18 @@ export function privateRoutes(map: { start: number; end: number; leaf: number })
   return [{ start: map.start, end: map.end, ownFrom: map.leaf, link: -1, host: '', delta: 0, holder: 'mm', hostAt: 'mmap' }];
 }
 
+/**
+ * Split [start, end) at the whole windows of `size` bytes inside it: `inside` routes that interior,
+ * `outside` each piece left over at either end (all of it when `inside` is null or there is no whole
+ * window).
+ */
+export function routeWindows(start: number, end: number, size: number, inside: ((s: number, e: number) => CountRoute) | null, outside: (s: number, e: number) => CountRoute[]): CountRoute[] {
+  const ws = Math.ceil(start / size) * size;
+  const we = Math.floor(end / size) * size;
+  if (inside === null || ws >= we) return outside(start, end);
+  return [...(start < ws ? outside(start, ws) : []), inside(ws, we), ...(we < end ? outside(we, end) : [])];
+}
+
 export interface PtShareDesign {
   /** Name on the command line (--design). */
   readonly name: string;

@@ -26,7 +26,7 @@ import { MAP_FIXED, MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } fro
 import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_FILE_PT, VM_READ, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range } from '../mm/zap.js';
-import { privateRoutes, type CountRoute, type PtShareDesign } from './design.js';
+import { privateRoutes, routeWindows, type CountRoute, type PtShareDesign } from './design.js';
 
 /** Where a cache host maps its file: 512 GiB (1 GiB-aligned, and room for files of up to 127 TiB). */
 const HOST_BASE = 2 ** 39;
@@ -126,30 +126,14 @@ export const filePtDesign: PtShareDesign = {
   countRoutes(map) {
     // Scenarios map read-write, so one cache (one protection) per file; the host maps the file at
     // HOST_BASE, so the holder address is HOST_BASE + file offset.
-    const routes: CountRoute[] = [];
+    // Whole windows of the mapping whose address is congruent to the file offset modulo the window
+    // link the cache's PMD table (1 GiB) or else its PTE table (2 MiB); the rest is faulted privately.
     const delta = HOST_BASE + map.offset - map.start;
     const host = `file-pt:${map.object}`;
-    const pte = (s: number, e: number): void => {
-      if (s >= e) return;
-      // 2 MiB windows wholly inside the mapping, when its address is congruent to the offset mod 2 MiB.
-      const congruent = (map.start - map.offset) % PMD_SIZE === 0;
-      const ws = Math.ceil(s / PMD_SIZE) * PMD_SIZE;
-      const we = Math.floor(e / PMD_SIZE) * PMD_SIZE;
-      if (!congruent || ws >= we) { routes.push(...privateRoutes({ start: s, end: e, leaf: 0 })); return; }
-      if (s < ws) routes.push(...privateRoutes({ start: s, end: ws, leaf: 0 }));
-      routes.push({ start: ws, end: we, ownFrom: 1, link: 0, host, delta, holder: 'mm', hostAt: 'fault' });
-      if (we < e) routes.push(...privateRoutes({ start: we, end: e, leaf: 0 }));
-    };
-    const gs = Math.ceil(map.start / PUD_SIZE) * PUD_SIZE;
-    const ge = Math.floor(map.end / PUD_SIZE) * PUD_SIZE;
-    if ((map.start - map.offset) % PUD_SIZE === 0 && gs < ge) {
-      pte(map.start, gs);
-      routes.push({ start: gs, end: ge, ownFrom: 2, link: 1, host, delta, holder: 'mm', hostAt: 'fault' });
-      pte(ge, map.end);
-    } else {
-      pte(map.start, map.end);
-    }
-    return { footprint: [map.start, map.end], routes };
+    const linked = (size: number, link: number) => ((map.start - map.offset) % size !== 0 ? null
+      : (s: number, e: number): CountRoute => ({ start: s, end: e, ownFrom: link + 1, link, host, delta, holder: 'mm', hostAt: 'fault' }));
+    const pte = (s: number, e: number) => routeWindows(s, e, PMD_SIZE, linked(PMD_SIZE, 0), (a, b) => privateRoutes({ start: a, end: b, leaf: 0 }));
+    return { footprint: [map.start, map.end], routes: routeWindows(map.start, map.end, PUD_SIZE, linked(PUD_SIZE, 1), pte) };
   },
 
   vmaSplit(m, vma, addr) {

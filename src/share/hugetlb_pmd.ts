@@ -21,7 +21,7 @@ import type { Machine } from '../mm/machine.js';
 import { entry_of_table, table_of } from '../mm/pagewalk.js';
 import { VM_LOCKED, VM_MAYSHARE, VM_UFFD_WP, is_vm_hugetlb_page, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range, unshare_table } from '../mm/zap.js';
-import { privateRoutes, type CountRoute, type PtShareDesign } from './design.js';
+import { privateRoutes, routeWindows, type PtShareDesign } from './design.js';
 
 const LEVEL_PMD = 1;
 
@@ -65,17 +65,14 @@ export const hugetlbPmdDesign: PtShareDesign = {
   countRoutes(map) {
     const footprint: [number, number] = [map.start, map.end];
     // Only 2 MiB hugetlb pages share, and only the 1 GiB windows wholly inside the mapping.
-    const gs = Math.ceil(map.start / PUD_SIZE) * PUD_SIZE;
-    const ge = Math.floor(map.end / PUD_SIZE) * PUD_SIZE;
-    if (map.kind !== 'hugetlb' || map.leaf !== 1 || gs >= ge) return { footprint, routes: privateRoutes(map) };
+    if (map.kind !== 'hugetlb' || map.leaf !== 1) return { footprint, routes: privateRoutes(map) };
     // Two windows share when they map the same file offset (then also the same pmd_index): the holder
     // is keyed by the file and the mapping's address-offset residue r, so that holder address
     // fo + r is congruent to the address modulo 1 GiB and equal file offsets meet in one window.
     const r = (((map.start - map.offset) % PUD_SIZE) + PUD_SIZE) % PUD_SIZE;
-    const routes: CountRoute[] = [];
-    if (map.start < gs) routes.push(...privateRoutes({ start: map.start, end: gs, leaf: 1 }));
-    routes.push({ start: gs, end: ge, ownFrom: 2, link: LEVEL_PMD, host: `hugetlb-pmd:${map.object}:${r}`, delta: map.offset - map.start + r, holder: 'sharers', hostAt: 'mmap' });
-    if (ge < map.end) routes.push(...privateRoutes({ start: ge, end: map.end, leaf: 1 }));
+    const routes = routeWindows(map.start, map.end, PUD_SIZE,
+      (s, e) => ({ start: s, end: e, ownFrom: 2, link: LEVEL_PMD, host: `hugetlb-pmd:${map.object}:${r}`, delta: map.offset - map.start + r, holder: 'sharers', hostAt: 'mmap' }),
+      (s, e) => privateRoutes({ start: s, end: e, leaf: 1 }));
     return { footprint, routes };
   },
   vmaSplit(m, vma, addr) {

@@ -7,12 +7,12 @@
  */
 import { type PagingLevels, pagingMode } from '../arch/pgtable_64_types.js';
 import { UsageError } from '../lib/size.js';
-import { countsFromLevels, machineAccounting, mmAccounting, totalTables, type TableCounts } from '../mm/accounting.js';
+import { machineAccounting, mmCountsOf, totalTables, type MmCounts, type TableCounts } from '../mm/accounting.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
-import type { CountMapping, CountRoute, PtShareDesign } from '../share/design.js';
+import { privateRoutes, type CountMapping, type CountRoute, type PtShareDesign } from '../share/design.js';
 
 export type RegionKind = 'shmem' | 'anon' | 'file' | 'hugetlb';
 export type PageSize = '4k' | '2m' | '1g';
@@ -137,7 +137,7 @@ export function planScenario(sc: Scenario): ScenarioPlan {
       let routes: CountRoute[];
       let footprint: [number, number];
       if (o === undefined) {
-        routes = [{ start: mp.addr, end: mp.addr + mp.len, ownFrom: 0, link: -1, host: '', delta: 0, holder: 'mm', hostAt: 'mmap' }];
+        routes = privateRoutes({ start: mp.addr, end: mp.addr + mp.len, leaf: 0 });
         footprint = [mp.addr, mp.addr + mp.len];
       } else {
         if (!checked.has(mp.object)) {
@@ -187,14 +187,6 @@ export function planScenario(sc: Scenario): ScenarioPlan {
   return { scenario: sc, rootLevel: mode.rootLevel, processes, groups };
 }
 
-/** Page-table accounting of one mm (simulated, exact). */
-export interface MmCounts {
-  tables: TableCounts;
-  pageTableBytes: number;
-  /** VmPTE: (PTE + PMD + PUD tables) x 4,096. */
-  vmPTEBytes: number;
-}
-
 /** What both engines report for a scenario. */
 export interface ScenarioCounts {
   /** Distinct table pages machine-wide by level (each shared table once; host mms included). */
@@ -208,11 +200,6 @@ export interface ScenarioCounts {
   framePages: number;
   /** Per process, run-length encoded in process order: `count` consecutive processes with these counts. */
   processes: Array<{ count: number } & MmCounts>;
-}
-
-export function mmCountsOf(levels: PagingLevels, nr: ArrayLike<number>): MmCounts {
-  const tables = countsFromLevels(levels, (l) => nr[l]!);
-  return { tables, pageTableBytes: totalTables(tables) * 4096, vmPTEBytes: (nr[0]! + nr[1]! + nr[2]!) * 4096 };
 }
 
 /** Append `c` processes with counts `x`, merging with the previous run when equal. */
@@ -293,10 +280,7 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
   }
   const acc = machineAccounting(m);
   const processes: ScenarioCounts['processes'] = [];
-  for (const mm of processMms) {
-    const a = mmAccounting(m, mm);
-    pushRun(processes, 1, { tables: a.tables, pageTableBytes: a.pageTableBytes, vmPTEBytes: a.vmPTEBytes });
-  }
+  for (const mm of processMms) pushRun(processes, 1, mmCountsOf(sc.levels, mm.nr));
   return {
     machine: m, mms, processMms,
     counts: { tables: acc.tables, tablePages: totalTables(acc.tables), pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, folios: acc.folios, framePages: acc.framePages, processes },
