@@ -12,7 +12,8 @@ import type { PtShareDesign } from '../src/share/design.js';
 import { Machine } from '../src/mm/machine.js';
 import type { MmStruct } from '../src/mm/mm_types.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mmap.js';
-import { runSweep } from '../src/cli/sweep.js';
+import { runSweep, SWEEP_DEFAULT_PROCS, SWEEP_DEFAULT_SIZES } from '../src/cli/sweep.js';
+import { parseSize } from '../src/lib/size.js';
 import { countScenario } from '../src/count/pgtable_count.js';
 import { DESIGNS } from '../src/share/index.js';
 import { privateDesign } from '../src/share/private.js';
@@ -236,8 +237,8 @@ function countFigureTask(): BenchTaskDef {
 
 /** `ptbench sweep` with its default grid: 12 process counts (1-1,500) x 6 sizes (1 GiB-1 TiB) x 7 designs. */
 function countSweepTask(): BenchTaskDef {
-  const procs = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1500];
-  const sizes = ['1GiB', '4GiB', '16GiB', '64GiB', '300GB', '1TiB'].map((text, i) => ({ text, bytes: [2 ** 30, 2 ** 32, 2 ** 34, 2 ** 36, 300e9, 2 ** 40][i]! }));
+  const procs = SWEEP_DEFAULT_PROCS;
+  const sizes = SWEEP_DEFAULT_SIZES.map((text) => ({ text, bytes: parseSize(text, '--sizes') }));
   let cells = 0;
   let bytes = 0;
   return {

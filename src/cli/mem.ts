@@ -136,16 +136,8 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
   };
 }
 
-/** The engine `auto` resolves to for this scenario: materialize when it fits in the memory limit. */
-export function resolveEngine(s: SgaScenario, engine: Engine): 'count' | 'materialize' {
-  if (engine !== 'auto') return engine;
-  const { scenario } = sgaScenario(s);
-  return materializeBytes(scenario, countScenario(scenario)) <= MATERIALIZE_LIMIT_BYTES ? 'materialize' : 'count';
-}
-
 export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemReport {
-  const which = resolveEngine(s, engine);
-  const head = (mapped: number, addr: number, touchedPages: number) => ({
+  const head = (which: MemReport['engine'], mapped: number, addr: number, touchedPages: number) => ({
     tool: 'ptbench mem' as const,
     figures: 'simulated' as const,
     engine: which,
@@ -156,21 +148,24 @@ export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemRe
       faults: (s.write ? 'write' : 'read') as 'write' | 'read', levels: s.levels,
     },
   });
-  if (which === 'count') {
+  if (engine !== 'materialize') {
     const { scenario, mapped, addr, touchedPages } = sgaScenario(s);
     const c = countScenario(scenario);
-    let pid = 1;
-    return {
-      ...head(mapped, addr, touchedPages),
-      tables: c.tables, tablePages: c.tablePages, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables,
-      pteTableBytes: c.tables.pte * 4096, folios: c.folios, framePages: c.framePages,
-      processes: c.processes.flatMap(({ count, ...x }) => Array.from({ length: count }, () => ({ pid: pid++, ...x }))),
-    };
+    // `auto` materializes when the tables and pages fit in the memory limit; the count says whether.
+    if (engine === 'count' || materializeBytes(scenario, c) > MATERIALIZE_LIMIT_BYTES) {
+      let pid = 1;
+      return {
+        ...head('count', mapped, addr, touchedPages),
+        tables: c.tables, tablePages: c.tablePages, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables,
+        pteTableBytes: c.tables.pte * 4096, folios: c.folios, framePages: c.framePages,
+        processes: c.processes.flatMap(({ count, ...x }) => Array.from({ length: count }, () => ({ pid: pid++, ...x }))),
+      };
+    }
   }
   const r = runSga(s);
   const acc = r.machineAcc;
   const report: MemReport = {
-    ...head(r.mapped, r.addr, r.touchedPages),
+    ...head('materialize', r.mapped, r.addr, r.touchedPages),
     tables: acc.tables,
     tablePages: totalTables(acc.tables),
     pageTableBytes: acc.pageTableBytes,

@@ -21,14 +21,17 @@ import { renderAscii, renderBars, seriesOf } from './chart.js';
 import { parseRegionShape } from './mem.js';
 
 export const SWEEP_SCHEMA = 'ptbench-sweep/1';
+/** The default grid: 12 process counts x 6 sizes (GB = 10^9 bytes, GiB = 2^30). */
+export const SWEEP_DEFAULT_PROCS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1500];
+export const SWEEP_DEFAULT_SIZES = ['1GiB', '4GiB', '16GiB', '64GiB', '300GB', '1TiB'];
 
 export const SWEEP_HELP = `usage: ptbench sweep [options]      (npm run sweep -- ...)
 
 Page-table memory (simulated, exact; counting engine) of N processes mapping one region, over a grid
 of process counts and sizes, for every design: a table per size, a chart of the largest size.
 
-  --procs LIST     process counts (default 1,2,4,8,16,32,64,128,256,512,1024,1500)
-  --sizes LIST     region sizes (default 1GiB,4GiB,16GiB,64GiB,300GB,1TiB; GB = 10^9, GiB = 2^30)
+  --procs LIST     process counts (default ${SWEEP_DEFAULT_PROCS.join(',')})
+  --sizes LIST     region sizes (default ${SWEEP_DEFAULT_SIZES.join(',')}; GB = 10^9, GiB = 2^30)
   --design LIST    designs, or all (default all)
   --kind KIND      shmem | file | hugetlb | anon (default shmem)
   --page SIZE      4k | 2m | 1g (default 4k, or 2m for hugetlb)
@@ -121,8 +124,8 @@ export function sweepMain(argv: string[]): number {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: {
-      procs: { type: 'string', default: '1,2,4,8,16,32,64,128,256,512,1024,1500' },
-      sizes: { type: 'string', default: '1GiB,4GiB,16GiB,64GiB,300GB,1TiB' },
+      procs: { type: 'string', default: SWEEP_DEFAULT_PROCS.join(',') },
+      sizes: { type: 'string', default: SWEEP_DEFAULT_SIZES.join(',') },
       design: { type: 'string', default: 'all' },
       kind: { type: 'string', default: 'shmem' },
       page: { type: 'string' },

@@ -5,18 +5,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
-/** A field of /proc/meminfo in bytes (its values are in kB = 1,024 bytes). */
+/** A field of /proc/meminfo: bytes for fields in kB (1,024 bytes), else the plain count (HugePages_Free). */
 export function meminfo(field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'));
+  const m = new RegExp(`^${field}:\\s+(\\d+)( kB)?$`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'));
   if (!m) throw new Error(`/proc/meminfo has no ${field} line`);
-  return Number(m[1]) * 1024;
-}
-
-/** Count of a /proc/meminfo field that has no unit (HugePages_Free ...). */
-export function meminfoCount(field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+)$`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'));
-  if (!m) throw new Error(`/proc/meminfo has no ${field} line`);
-  return Number(m[1]);
+  return Number(m[1]) * (m[2] !== undefined ? 1024 : 1);
 }
 
 /**
@@ -51,14 +44,14 @@ export function reserveHugepages(pages: number): { restore: number } | { skip: s
   } catch (e) {
     return { skip: `${NR_HUGEPAGES}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'} (no hugetlb support)` };
   }
-  const free = meminfoCount('HugePages_Free');
+  const free = meminfo('HugePages_Free');
   if (free >= pages) return { restore: found };
   try {
     writeFileSync(NR_HUGEPAGES, String(found + (pages - free)));
   } catch (e) {
     return { skip: `cannot reserve ${pages} hugepages: writing ${NR_HUGEPAGES} failed with ${(e as NodeJS.ErrnoException).code ?? 'an error'} (needs root)` };
   }
-  const got = meminfoCount('HugePages_Free');
+  const got = meminfo('HugePages_Free');
   if (got < pages) {
     restoreHugepages(found);
     return { skip: `asked the kernel for ${pages} free 2 MiB hugepages and got ${got} (memory too fragmented or too small)` };
