@@ -10,9 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import Table from 'cli-table3';
 import { compareResults, DEFAULT_COMPARE, machineDifferences, type Comparison } from '../compare/compare.js';
-import { int } from '../lib/format.js';
+import { int, plainTable } from '../lib/format.js';
 import { UsageError } from '../lib/size.js';
 import { listResults, loadResults } from '../results/load.js';
 import { median } from '../stats/bootstrap.js';
@@ -46,12 +45,7 @@ function describe(label: string, path: string, r: ResultsFile): string {
 export function renderComparison(c: Comparison, alpha: number, noise: number): string {
   const out: string[] = [];
   out.push(`timings (measured): B/A of median operations/s, 95 % bootstrap CI; Mann-Whitney U p over n samples (per-process medians when both sides ran >= 3 processes, else calls); '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
-  const t = new Table({
-    head: ['task', 'A', 'B', 'B/A [95% CI]', 'p', 'n', ''],
-    style: { head: [], border: [], compact: true },
-    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
-  });
+  const t = plainTable(['task', 'A', 'B', 'B/A [95% CI]', 'p', 'n', ''], ['left', 'right', 'right', 'right', 'right', 'right', 'left']);
   for (const r of c.rows) {
     t.push([r.key, `${fmtOps(r.a)} ${r.unit}/s`, `${fmtOps(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
   }

@@ -4,9 +4,8 @@
  * by test/count.test.ts). Every figure is simulated.
  */
 import { parseArgs } from 'node:util';
-import Table from 'cli-table3';
 import type { PagingLevels } from '../arch/pgtable_64_types.js';
-import { bytesIEC, iec, int } from '../lib/format.js';
+import { bytesIEC, iec, int, plainTable } from '../lib/format.js';
 import { parseSize, UsageError } from '../lib/size.js';
 import { totalTables, type TableCounts } from '../mm/accounting.js';
 import type { PtShareDesign } from '../share/design.js';
@@ -194,12 +193,7 @@ export function renderMem(rep: MemReport): string {
   lines.push(`          ${int(s.touchedPages)} page(s) touched per process by ${s.faults} accesses, ${s.levels}-level paging`);
   lines.push('');
   const procs = rep.processes;
-  const t = new Table({
-    head: ['level', 'tables (machine)', 'bytes (machine)', 'tables per process'],
-    style: { head: [], border: [], compact: true },
-    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
-    colAligns: ['left', 'right', 'right', 'right'],
-  });
+  const t = plainTable(['level', 'tables (machine)', 'bytes (machine)', 'tables per process'], ['left', 'right', 'right', 'right']);
   const range = (f: (p: MemReport['processes'][number]) => number): string => {
     let lo = Infinity;
     let hi = -Infinity;
@@ -245,12 +239,7 @@ export function memGrid(base: SgaScenario, designs: PtShareDesign[], procsList: 
 
 export function renderGrid(base: SgaScenario, cells: GridCell[], designs: PtShareDesign[], procsList: number[]): string {
   const region = base.kind === 'anon' ? 'private anonymous memory' : `MAP_SHARED ${base.kind}`;
-  const t = new Table({
-    head: ['design', ...procsList.map((p) => `${p} process${p > 1 ? 'es' : ''}`)],
-    style: { head: [], border: [], compact: true },
-    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
-    colAligns: ['left', ...procsList.map(() => 'right' as const)],
-  });
+  const t = plainTable(['design', ...procsList.map((p) => `${p} process${p > 1 ? 'es' : ''}`)], ['left', ...procsList.map(() => 'right' as const)]);
   for (const d of designs) {
     t.push([d.name, ...procsList.map((p) => {
       const c = cells.find((x) => x.design === d.name && x.procs === p)!;

@@ -6,11 +6,10 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import Table from 'cli-table3';
 import type { MemScenarioResult } from '../../bench/memory.js';
 import type { PagingLevels } from '../arch/pgtable_64_types.js';
 import { countScenario } from '../count/pgtable_count.js';
-import { bytesSI, iec, int } from '../lib/format.js';
+import { bytesSI, iec, int, plainTable } from '../lib/format.js';
 import { parseSize, UsageError } from '../lib/size.js';
 import { runEnvironment, type RunEnvironment } from '../results/env.js';
 import { writeJsonAtomic } from '../results/write.js';
@@ -104,12 +103,7 @@ export function renderSweep(s: Omit<SweepFile, 'date' | 'environment'>, height: 
   out.push(`${int(cells)} cells counted in ${s.elapsedMs.toFixed(1)} ms (measured wall-clock)`);
   for (const series of seriesOf(s)) {
     const rows = s.memory.filter((m) => m.scenario === series.scenario);
-    const t = new Table({
-      head: ['processes', ...series.designs.map((d) => d.name)],
-      style: { head: [], border: [], compact: true },
-      chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
-      colAligns: ['right', ...series.designs.map(() => 'right' as const)],
-    });
+    const t = plainTable(['processes', ...series.designs.map((d) => d.name)], ['right', ...series.designs.map(() => 'right' as const)]);
     for (const p of series.procs) t.push([int(p), ...series.designs.map((d) => iec(rows.find((m) => m.design === d.name && m.procs === p)!.pageTableBytes))]);
     out.push('', `${series.scenario}: ${int(rows[0]!.bytes)} B mapped per process (${bytesSI(rows[0]!.bytes)}, ${iec(rows[0]!.bytes)})`, t.toString());
   }

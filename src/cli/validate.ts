@@ -9,9 +9,8 @@ import { release } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import Table from 'cli-table3';
 import { median } from 'simple-statistics';
-import { bytesIEC, iec } from '../lib/format.js';
+import { bytesIEC, iec, plainTable } from '../lib/format.js';
 import { UsageError } from '../lib/size.js';
 import { listResults, loadResults } from '../results/load.js';
 import { runEnvironment } from '../results/env.js';
@@ -191,12 +190,7 @@ async function measureOnce(sc: ValidateScenario, path: string, anonRuns: Array<{
 }
 
 export function renderValidate(r: ValidateRecord, reps: number): string {
-  const t = new Table({
-    head: ['scenario', 'model', 'predicted (simulated)', `measured (median of ${reps})`, 'spread', 'error', ''],
-    style: { head: [], border: [], compact: true },
-    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
-    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'left'],
-  });
+  const t = plainTable(['scenario', 'model', 'predicted (simulated)', `measured (median of ${reps})`, 'spread', 'error', ''], ['left', 'left', 'right', 'right', 'right', 'right', 'left']);
   const skipped: string[] = [];
   for (const s of r.scenarios) {
     if (s.status === 'skipped') {

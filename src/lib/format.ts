@@ -1,4 +1,5 @@
 /** Human-readable figures, always with their unit. */
+import Table from 'cli-table3';
 import prettyBytes from 'pretty-bytes';
 
 /** "2,109,440 B (2.01 MiB)": exact bytes and the IEC rounding. */
@@ -18,4 +19,14 @@ export function iec(n: number): string {
 
 export function int(n: number): string {
   return n.toLocaleString('en-US');
+}
+
+/** A cli-table3 table without borders: columns two spaces apart, a plain header row. */
+export function plainTable(head: string[], colAligns: Array<'left' | 'right'>): Table.Table {
+  return new Table({
+    head,
+    style: { head: [], border: [], compact: true },
+    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
+    colAligns,
+  });
 }
