@@ -2,7 +2,7 @@
  * Errors the model returns the way a system call would: an errno-style code plus one line naming the
  * field that is wrong and what would be right. State is unchanged when one is thrown.
  */
-export type Errno = 'EINVAL' | 'ENOMEM' | 'EEXIST' | 'EACCES' | 'EPERM' | 'EBADF' | 'ENODEV' | 'EFAULT' | 'EOPNOTSUPP';
+export type Errno = 'EINVAL' | 'ENOMEM' | 'EEXIST' | 'EACCES' | 'EPERM' | 'EBADF' | 'ENODEV' | 'EFAULT' | 'EOPNOTSUPP' | 'ENOENT' | 'EBUSY';
 
 export class KernelError extends Error {
   readonly code: Errno;

@@ -26,6 +26,6 @@ export function dup_mmap(m: Machine, oldmm: MmStruct): MmStruct {
     if ((vma.vm_flags & VM_WIPEONFORK) === 0) copy_page_range(m, tmp, vma);
   }
   // dup_mmap ends with flush_tlb_mm(oldmm) when it write-protected the parent's PTEs.
-  if (m.events.forkPtesCopied > copied0) flush_tlb_range(m, oldmm, [oldmm], Infinity);
+  if (m.events.forkPtesCopied > copied0) flush_tlb_range(m, oldmm, [oldmm], 0, 0, Infinity);
   return mm;
 }

@@ -35,6 +35,12 @@ export class AddressSpace {
   readonly folioFlags: number;
   /** i_mmap: every VMA of every mm that maps this file. */
   readonly i_mmap: VmAreaStruct[] = [];
+  /**
+   * shmem pages swapped out (page offset -> the page's content), or null while none is: the page
+   * cache slot of a swapped page holds a swap entry in the kernel; here the slot is a hole and this
+   * map says the next fault swaps the page in.
+   */
+  swapped: Map<number, number> | null = null;
   /** Open descriptor + one per mapping VMA. */
   refs = 1;
 
@@ -80,6 +86,7 @@ export class AddressSpace {
         folios.put(f);
       }
     }
+    if (this.swapped !== null) for (const i of [...this.swapped.keys()]) if (i >= newPages) this.swapped.delete(i);
     if (newPages > this.pages.length) {
       const grown = new Int32Array(new SharedArrayBuffer(newPages * 4));
       grown.set(this.pages);
@@ -87,6 +94,27 @@ export class AddressSpace {
     }
     this.size = size;
     this.limit = newPages;
+  }
+
+  /** shmem_writeout: page `pgoff` (mapped nowhere) leaves the page cache for swap. */
+  swapOut(folios: FolioTable, pgoff: number): void {
+    const f = this.pages[pgoff]! - 1;
+    (this.swapped ??= new Map()).set(pgoff, folios.content[f]!);
+    this.pages[pgoff] = 0;
+    this.nrpages--;
+    folios.put(f);
+  }
+
+  /** The content of swapped page `pgoff`, removing its swap entry; undefined if it is not swapped. */
+  swapIn(pgoff: number): number | undefined {
+    const s = this.swapped;
+    if (s === null) return undefined;
+    const c = s.get(pgoff);
+    if (c !== undefined) {
+      s.delete(pgoff);
+      if (s.size === 0) this.swapped = null;
+    }
+    return c;
   }
 
   /** truncate_inode_pages: drop every page-cache folio (the file's last reference went away). */
@@ -99,5 +127,6 @@ export class AddressSpace {
       folios.put(f);
     }
     this.nrpages = 0;
+    this.swapped = null;
   }
 }

@@ -11,7 +11,7 @@ import { fail } from '../kernel/errno.js';
 import { mmput } from '../kernel/exit.js';
 import { dup_mmap } from '../kernel/fork.js';
 import type { PtShareDesign } from '../share/design.js';
-import type { FlushRecord } from '../tlb/flush.js';
+import type { FlushRecord, TlbShootdownSink } from '../tlb/flush.js';
 import { privateDesign } from '../share/private.js';
 import { AddressSpace } from './address_space.js';
 import { FolioTable } from './folio.js';
@@ -25,6 +25,7 @@ import { pagemap_read, type PagemapEntry } from './pagemap.js';
 import { MmStruct } from './mm_types.js';
 import { PgtablePool } from './pgtable_pool.js';
 import { VmEvents } from './vmstat.js';
+import { shrink_shmem_folio, type ReclaimResult } from './vmscan.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -65,6 +66,8 @@ export class Machine {
   readonly cpus: number;
   /** The last TLB flush recorded (src/tlb/flush.ts). */
   lastFlush: FlushRecord | null = null;
+  /** The TLB model receiving every flush (src/tlb/mmu.ts), or null when none is attached. */
+  tlbSink: TlbShootdownSink | null = null;
   /** Every CPU any recorded flush targeted, OR-ed together (reset it to observe one change). */
   flushedCpus = 0;
   readonly events = new VmEvents();
@@ -243,6 +246,11 @@ export class Machine {
   /** One /proc/<pid>/pagemap entry. */
   pagemap(mm: MmStruct, addr: number): PagemapEntry {
     return pagemap_read(this, mm, addr);
+  }
+
+  /** Reclaim page `pgoff` of a shmem file: unmap it everywhere (rmap walk) and swap it out. */
+  reclaim_shmem_page(file: AddressSpace, pgoff: number): ReclaimResult {
+    return shrink_shmem_folio(this, file, pgoff);
   }
 
   pin(mm: MmStruct, addr: number, write: boolean): number {

@@ -43,7 +43,7 @@ export function madvise_dontneed(m: Machine, mm: MmStruct, start: number, length
     }
     const zapped0 = m.events.ptesZapped;
     unmap_page_range(m, v, s, e);
-    flush_vma_range(m, v, m.events.ptesZapped - zapped0);
+    flush_vma_range(m, v, s, e, m.events.ptesZapped - zapped0);
   }
 }
 
@@ -74,7 +74,7 @@ export function clear_refs_soft_dirty(m: Machine, mm: MmStruct): void {
     m.design.softDirtyClear?.(m, v);
     v.vm_flags &= ~VM_SOFTDIRTY;
     // clear_refs ends with a flush of the whole mm (and of every sharer of a table it edited).
-    if (clear_level(m, mm.pgd, m.rootLevel, v.vm_start, v.vm_end) > 0) flush_vma_range(m, v, Infinity);
+    if (clear_level(m, mm.pgd, m.rootLevel, v.vm_start, v.vm_end) > 0) flush_vma_range(m, v, v.vm_start, v.vm_end, Infinity);
   }
 }
 

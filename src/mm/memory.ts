@@ -94,6 +94,9 @@ export class VmFault {
  * VMA or a disallowed access).
  */
 export function do_user_addr_fault(m: Machine, mm: import('./mm_types.js').MmStruct, write: boolean): number {
+  // __handle_mm_fault: vmf->address = address & PAGE_MASK (the byte address only picks the page).
+  const addr = m.vmf.address;
+  if (addr % 4096 !== 0) m.vmf.address = addr - (addr % 4096);
   const vma = mm.find_vma(m.vmf.address);
   if (vma === null) return VM_FAULT_SIGSEGV;
   if (write) {
@@ -322,6 +325,16 @@ function filemap_add_folio(m: Machine, vmf: VmFault): number {
   const f = m.folios.alloc(0, 2, 0, file.folioFlags, file.id, pgoff);
   file.pages[pgoff] = f + 1;
   file.nrpages++;
+  if (file.swapped !== null) {
+    // shmem_swapin_folio: the page comes back from swap with its contents (a major fault).
+    const c = file.swapIn(pgoff);
+    if (c !== undefined) {
+      m.folios.content[f] = c;
+      m.events.pswpin++;
+      m.events.pgmajfault++;
+      vmf.result = VM_FAULT_MAJOR;
+    }
+  }
   if (!file.swapBacked) {
     m.events.pgmajfault++;
     vmf.result = VM_FAULT_MAJOR;
@@ -497,6 +510,9 @@ function wp_page_copy(m: Machine, vmf: VmFault, old: number, unshare: boolean): 
   }
   set_pte(ent, poff, f, lo, vma.prot_hi);
   // ptep_clear_flush: the old translation goes from every CPU that may cache it.
-  if (old >= 0 || (oldLo & _PAGE_PRESENT) !== 0) flush_vma_range(m, vma, 1);
+  if (old >= 0 || (oldLo & _PAGE_PRESENT) !== 0) {
+    const page = m.vmf.address - (m.vmf.address % 4096);
+    flush_vma_range(m, vma, page, page + 4096, 1);
+  }
   return 0;
 }

@@ -33,6 +33,9 @@ export class MmStruct {
   flags = 0;
   /** mm_cpumask: the simulated CPUs this mm's tasks have run on (bit i = CPU i). */
   cpumask = 0;
+  /** mm->context.tlb_gen: bumped by every flush of this mm (inc_mm_tlb_gen); a CPU whose ASID slot
+   * saw an older generation flushes that ASID when it next switches to the mm. */
+  tlb_gen = 0;
   /** exit_mmap is tearing this mm down (its TLB teardown is not counted as flushes). */
   exiting = false;
   dead = false;

@@ -267,8 +267,12 @@ export function do_munmap(m: Machine, mm: MmStruct, start: number, length: numbe
   // unmap_region: zap (and flush what was zapped), then free the tables no remaining VMA can use.
   const zapped0 = m.events.ptesZapped;
   for (const v of detached) unmap_page_range(m, v, v.vm_start, v.vm_end);
-  flush_tlb_range(m, mm, [mm], m.events.ptesZapped - zapped0);
+  const tables0 = m.pool.inUse;
   free_pgtables(m, mm, detached, prev !== null ? prev.vm_end : 0, next !== null ? next.vm_start : 0);
+  // tlb_finish_mmu: one flush for the zapped entries, also when only tables were freed
+  // (tlb->freed_tables: paging-structure caches may still point at them).
+  const zapped = m.events.ptesZapped - zapped0;
+  flush_tlb_range(m, mm, [mm], start, end, zapped > 0 ? zapped : m.pool.inUse < tables0 ? 1 : 0);
   for (const v of detached) remove_vma(m, v);
   return detached.length;
 }

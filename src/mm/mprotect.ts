@@ -90,7 +90,12 @@ export function change_protection(m: Machine, vma: VmAreaStruct, start: number, 
   const tryWritable = !is_vm_hugetlb_page(vma) && vma_wants_manual_pte_write_upgrade(vma);
   const changed0 = m.events.ptesProtChanged;
   change_level(m, vma, vma.vm_mm.pgd, m.rootLevel, start, end, tryWritable);
-  flush_vma_range(m, vma, m.events.ptesProtChanged - changed0);
+  // change_protection -> flush_tlb_range(vma, start, end) once any entry changed: the whole range, in
+  // strides of the VMA's page size (huge pages for hugetlb), against the 33-page ceiling.
+  if (m.events.ptesProtChanged > changed0) {
+    const stride = is_vm_hugetlb_page(vma) ? 2 ** vma.vm_file!.pageShift : 4096;
+    flush_vma_range(m, vma, start, end, Math.ceil((end - start) / stride));
+  }
 }
 
 function change_level(m: Machine, vma: VmAreaStruct, t: number, level: number, start: number, end: number, tryWritable: boolean): void {

@@ -42,6 +42,11 @@ export class VmEvents {
   tlbIpis = 0;
   /** file-pt: cached table pages freed by the shrinker step because no mapping used them. */
   ptCacheShrunk = 0;
+  /** Reclaim (src/mm/vmscan.ts): VMAs the rmap walk visited, entries it cleared, pages swapped out and in. */
+  rmapVmasVisited = 0;
+  rmapEntriesCleared = 0;
+  pswpout = 0;
+  pswpin = 0;
   /** PTEs whose protection changed in change_protection. */
   ptesProtChanged = 0;
 

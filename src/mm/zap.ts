@@ -46,7 +46,7 @@ export function unshare_table(m: Machine, mm: MmStruct, off: number, level: numb
   mm.nr[level]!--;
   m.events.tablesUnshared++;
   // The whole span of the table leaves this mm: flush it on this mm's CPUs (e.g. PUD_SIZE for hugetlb).
-  flush_tlb_range(m, mm, [mm], TABLE_SPAN[level]! / 4096);
+  flush_tlb_range(m, mm, [mm], 0, 0, TABLE_SPAN[level]! / 4096);
   return true;
 }
 

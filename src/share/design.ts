@@ -139,10 +139,11 @@ export interface PtShareDesign {
   /** mprotect of [start, end): return true when the design has done it (e.g. applied to every sharer). */
   mprotect?(m: Machine, mm: MmStruct, start: number, end: number, prot: number): boolean;
   /**
-   * The mms whose TLBs a change to `vma`'s tables must reach: 'all' (flush_tlb_all), or a list.
-   * Default: the VMA's own mm. ptshare: every guest of the object.
+   * The VMAs whose mms' TLBs a change to `vma`'s tables must reach (each at its own address for the
+   * same file pages): 'all' (flush_tlb_all), or a list. Default: the VMA itself. ptshare: every
+   * guest VMA of the object.
    */
-  flushTargets?(m: Machine, vma: VmAreaStruct): 'all' | MmStruct[];
+  flushTargets?(m: Machine, vma: VmAreaStruct): 'all' | VmAreaStruct[];
 
   // --- Per-process state changes (refuse with a KernelError, or react, e.g. unshare) ---
   /** madvise(MADV_DONTNEED) of [start, end). */
@@ -151,6 +152,12 @@ export interface PtShareDesign {
   uffdWpCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
   /** After VM_UFFD_WP is set on `vma` (hugetlb_unshare_all_pmds, file-pt unsharing). */
   uffdWpRegistered?(m: Machine, vma: VmAreaStruct): void;
+  /**
+   * The mm whose RSS a present entry reached through `vma` at word `off` is charged to, when the
+   * design faults pages in a host mm (ptshare, file-pt); default the VMA's own mm. The rmap walk of
+   * reclaim uncharges it there.
+   */
+  rssOwner?(m: Machine, vma: VmAreaStruct, off: number): MmStruct;
   /** clear_refs soft-dirty on `vma`, before its PTEs are write-protected. */
   softDirtyClear?(m: Machine, vma: VmAreaStruct): void;
 

@@ -107,6 +107,26 @@ export const filePtDesign: PtShareDesign = {
     return VM_FILE_PT;
   },
 
+  rssOwner(m, vma, off) {
+    // The entry sits in a cached table when its PTE table is the cache host's for that offset.
+    const file = vma.vm_file;
+    const h = file !== null && (vma.vm_flags & VM_FILE_PT) !== 0 ? caches(m).get(file)?.get(vma.vm_flags & VM_ACCESS_FLAGS) : undefined;
+    if (h === undefined) return vma.vm_mm;
+    const addr = vma.vm_start + ((off % 1024) / 2) * 4096; // any address of the same PTE table will do
+    const haddr = HOST_BASE + (Math.floor((addr - vma.vm_start) / 4096) + vma.vm_pgoff) * 4096;
+    return table_of(m, h, haddr, 0) === Math.floor(off / 1024) ? h : vma.vm_mm;
+  },
+
+  flushTargets(_m, vma) {
+    // A cached table is linked by every file-pt mapping of the file with the same protection: a
+    // change to it must reach all of them (a superset where some map that window privately). The
+    // cache hosts never run (empty cpumask), so including them costs nothing.
+    const file = vma.vm_file;
+    if (file === null || (vma.vm_flags & VM_FILE_PT) === 0) return [vma];
+    const access = vma.vm_flags & VM_ACCESS_FLAGS;
+    return file.i_mmap.filter((v) => (v.vm_flags & VM_FILE_PT) !== 0 && (v.vm_flags & VM_ACCESS_FLAGS) === access);
+  },
+
   handleFault(m, vma, flags) {
     if (!eligible(vma)) return handle_pte_level_fault(m, vma, flags);
     const addr = m.vmf.address;

@@ -146,7 +146,7 @@ function makeMshare(protectAll: boolean): PtShareDesign {
     flushTargets(m, vma) {
       if ((vma.vm_flags & VM_MSHARE) !== 0) return 'all';
       for (const r of regions(m).values()) if (r.host === vma.vm_mm) return 'all';
-      return [vma.vm_mm];
+      return [vma];
     },
 
     munmapCheck(_m, mm, start, end) {

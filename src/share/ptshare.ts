@@ -121,13 +121,18 @@ export const ptshareDesign: PtShareDesign = {
     }
   },
 
+  rssOwner(m, vma) {
+    const h = vma.vm_file !== null && (vma.vm_flags & VM_SHARED_PT) !== 0 ? hosts(m).get(vma.vm_file) : undefined;
+    return h !== undefined ? h.mm : vma.vm_mm;
+  },
+
   flushTargets(m, vma) {
     // The host never runs: a change to the shared PTE tables must reach every guest's CPUs.
     const file = vma.vm_file;
-    if (file === null) return [vma.vm_mm];
+    if (file === null) return [vma];
     const h = hosts(m).get(file);
-    if (!h || (vma.vm_mm !== h.mm && (vma.vm_flags & VM_SHARED_PT) === 0)) return [vma.vm_mm];
-    return guests(file).map((g) => g.vm_mm);
+    if (!h || (vma.vm_mm !== h.mm && (vma.vm_flags & VM_SHARED_PT) === 0)) return [vma];
+    return guests(file);
   },
 
   munmapCheck(_m, mm, start, end) {

@@ -50,6 +50,8 @@ export interface Scenario {
   objects: ScenarioObject[];
   groups: ScenarioGroup[];
   faultAroundBytes?: number;
+  /** Simulated CPUs of the machine (TLB-flush targets, the TLB model). Default 2. */
+  cpus?: number;
 }
 
 export function pageBytes(page: PageSize): number {
@@ -230,7 +232,7 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
   const plan = planScenario(sc);
   const d = sc.design;
   const m = new Machine({
-    levels: sc.levels, design: d, faultAroundBytes: sc.faultAroundBytes,
+    levels: sc.levels, design: d, faultAroundBytes: sc.faultAroundBytes, cpus: sc.cpus,
     ptPages: capacity.tablePages + Math.ceil(capacity.tablePages / 100) + 64,
     frames: capacity.folios + Math.ceil(capacity.folios / 100) + 64,
   });

@@ -29,6 +29,8 @@ export interface SgaScenario {
   write: boolean;
   levels: PagingLevels;
   faultAroundBytes?: number;
+  /** Simulated CPUs (default 2). */
+  cpus?: number;
 }
 
 /** 0x7f0000000000: 512 GiB-aligned, so also 1 GiB- and 2 MiB-aligned. */
@@ -101,7 +103,7 @@ export function sgaScenario(s: SgaScenario): { scenario: Scenario; mapped: numbe
   const len = anon ? plan.mapped : roundUp(plan.mapped, Math.max(pb, s.design.mapAlign ?? 1));
   const touchLen = plan.touchedPages * pb;
   const scenario: Scenario = {
-    design: s.design, levels: s.levels, faultAroundBytes: s.faultAroundBytes,
+    design: s.design, levels: s.levels, faultAroundBytes: s.faultAroundBytes, cpus: s.cpus,
     objects: anon ? [] : [{ kind: s.kind as 'shmem' | 'file' | 'hugetlb', page: s.page, size: plan.mapped }],
     groups: [{ count: s.procs, maps: [{ object: anon ? -1 : 0, addr, len, offset: 0, touch: touchLen > 0 ? [[0, touchLen]] : [], write: s.write }] }],
   };

@@ -1,0 +1,83 @@
+/**
+ * Reclaim of one shmem page, after mm/vmscan.c shrink_folio_list -> try_to_unmap (mm/rmap.c
+ * try_to_unmap_one over the file's i_mmap) -> shmem_writeout: every mapping's entry for the page is
+ * cleared with ptep_clear_flush (each clear flushes the TLBs that may cache it: the mm's, every
+ * sharer's for a shared table, every CPU's for mshare), then the page leaves the page cache for swap
+ * and a later fault swaps it back in (a major fault). A uffd-wp-protected entry is replaced by a PTE
+ * marker so the protection survives (Peter Xu, 5.19).
+ *
+ * What it counts (VmEvents): rmapVmasVisited (VMAs the rmap walk looked at), rmapEntriesCleared
+ * (entries cleared: one per mapping with private tables, one per shared table with sharing), plus
+ * the flushes through src/tlb/flush.ts. With shared tables the second and later VMAs reaching the same
+ * table find the entry already clear.
+ */
+import * as pgtable_types from '../arch/pgtable_types.js';
+import { fail } from '../kernel/errno.js';
+import { flush_vma_range } from '../tlb/flush.js';
+import type { AddressSpace } from './address_space.js';
+import { PG_dirty } from './folio.js';
+import type { Machine } from './machine.js';
+import * as mm_counters from './mm_types.js';
+
+const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
+const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;
+const _PAGE_UFFD_WP = pgtable_types._PAGE_UFFD_WP;
+/** include/linux/mm.h: a small folio's pins are counted in its refcount in units of 1024. */
+const GUP_PIN_COUNTING_BIAS = 1024;
+const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
+
+export interface ReclaimResult {
+  vmasVisited: number;
+  entriesCleared: number;
+  flushes: number;
+  ipis: number;
+}
+
+/** Reclaim page `pgoff` of the shmem file `file` (it must be in the page cache and not pinned). */
+export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number): ReclaimResult {
+  if (file.kind !== 'shmem') fail('EINVAL', 'file', `reclaim is modelled for shmem pages; ${file.name} is ${file.kind}${file.kind === 'hugetlbfs' ? ' (hugetlb folios are never reclaimed)' : ''}`);
+  if (!Number.isInteger(pgoff) || pgoff < 0 || pgoff >= file.limit) fail('EINVAL', 'pgoff', `page ${pgoff} is outside ${file.name} (0..${file.limit - 1})`);
+  const f = file.pages[pgoff]! - 1;
+  if (f < 0) fail('ENOENT', 'pgoff', `page ${pgoff} of ${file.name} is not in the page cache`);
+  const fo = m.folios;
+  if (fo.pincount[f]! > 0 || fo.refcount[f]! >= GUP_PIN_COUNTING_BIAS) fail('EBUSY', 'pgoff', `page ${pgoff} of ${file.name} is pinned (GUP); reclaim skips it`);
+  const ev = m.events;
+  const flushes0 = ev.tlbFlushes;
+  const ipis0 = ev.tlbIpis;
+  const ent = m.pool.entries;
+  let visited = 0;
+  let cleared = 0;
+  // try_to_unmap: rmap walk over every VMA mapping the page's offset.
+  for (const vma of [...file.i_mmap]) {
+    if (pgoff < vma.vm_pgoff || pgoff >= vma.vm_pgoff + (vma.vm_end - vma.vm_start) / 4096) continue;
+    visited++;
+    const addr = vma.vm_start + (pgoff - vma.vm_pgoff) * 4096;
+    const mm = vma.vm_mm;
+    const off = m.follow_page(mm, addr);
+    if (off < 0) continue;
+    const lo = ent[off]!;
+    if ((lo & _PAGE_PRESENT) === 0) continue; // already cleared through a shared table
+    const pf = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    if (pf !== f) continue;
+    if ((lo & _PAGE_DIRTY) !== 0) fo.flags[f]! |= PG_dirty;
+    if ((lo & _PAGE_UFFD_WP) !== 0) {
+      ent[off] = pgtable_types.make_pte_marker_lo(pgtable_types.PTE_MARKER_UFFD_WP);
+      ent[off + 1] = pgtable_types.make_pte_marker_hi(pgtable_types.PTE_MARKER_UFFD_WP);
+    } else {
+      ent[off] = 0;
+      ent[off + 1] = 0;
+    }
+    cleared++;
+    (m.design.rssOwner?.(m, vma, off) ?? mm).rss[mm_counters.MM_SHMEMPAGES]!--;
+    fo.mapcount[f]!--;
+    fo.put(f);
+    flush_vma_range(m, vma, addr, addr + 4096, 1);
+  }
+  if (fo.mapcount[f]! !== 0) throw new Error(`BUG: page ${pgoff} of ${file.name} still mapped ${fo.mapcount[f]} time(s) after try_to_unmap`);
+  // shmem_writeout: the page cache slot now holds the swap entry; the folio is freed.
+  file.swapOut(fo, pgoff);
+  ev.rmapVmasVisited += visited;
+  ev.rmapEntriesCleared += cleared;
+  ev.pswpout++;
+  return { vmasVisited: visited, entriesCleared: cleared, flushes: ev.tlbFlushes - flushes0, ipis: ev.tlbIpis - ipis0 };
+}

@@ -1,0 +1,589 @@
+/**
+ * The MMU side of every simulated CPU: L1 dTLB arrays, the second-level TLB, the paging-structure
+ * caches, all tagged with the CPU's dynamic ASID (arch/x86/mm/tlb.c: TLB_NR_DYN_ASIDS = 6 per CPU,
+ * handed out by choose_new_asid), the page walk over the machine's real page tables, and one
+ * last-level cache of page-table lines shared by all CPUs. Attached to a Machine it receives every
+ * TLB flush the kernel model issues (src/tlb/flush.ts) and invalidates what the real flush would.
+ *
+ * Counting model (what is exact, what is derived):
+ * - An access looks up the L1 arrays, then the second level; a miss in both walks the tables. A
+ *   walk first probes the paging-structure caches from the deepest (PDE) up; a hit at the entries of
+ *   level L means only levels below L are read. Every read table entry is one memory reference to
+ *   its 64-byte line (table page * 64 + index / 8), looked up in the shared LLC model.
+ * - A store through an entry that is clean or read-only walks again (the dirty-bit assist; a
+ *   read-only entry then faults). A walk that meets a non-present or read-only leaf takes the page
+ *   fault in the kernel model (handle_mm_fault) and the access retries, walking again.
+ * - Cycles are derived, never measured: STLB hits x stlbHit + LLC-served references x walkRefLlc +
+ *   DRAM-served references x walkRefDram (CpuProfile.latency).
+ * - Not modelled: instruction TLBs, PTI (kernel/user PCID pairs), global pages, page-table lines
+ *   in L1D/L2, walker concurrency, speculative walks, TLB prefetching.
+ */
+import * as geometry from '../arch/pgtable_64_types.js';
+import * as pgtable_types from '../arch/pgtable_types.js';
+import type { Machine } from '../mm/machine.js';
+import { VM_FAULT_ERROR } from '../mm/memory.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import type { TlbShootdownSink } from './flush.js';
+import { PAGE_SIZE_CODE, type CpuProfile, type TlbArraySpec } from './cpu_profile.js';
+import { SetAssoc } from './set_assoc.js';
+
+const ENTRY_SPAN = geometry.ENTRY_SPAN;
+const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
+const _PAGE_RW = pgtable_types._PAGE_RW;
+const _PAGE_PSE = pgtable_types._PAGE_PSE;
+const _PAGE_ACCESSED = pgtable_types._PAGE_ACCESSED;
+const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;
+const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
+
+/** arch/x86/include/asm/tlbflush.h: TLB_NR_DYN_ASIDS. */
+export const TLB_NR_DYN_ASIDS = 6;
+
+/** Page sizes by size code (0 4 KiB, 1 2 MiB, 2 1 GiB). */
+const SIZE = [2 ** 12, 2 ** 21, 2 ** 30];
+const INV_SIZE = [2 ** -12, 2 ** -21, 2 ** -30];
+
+/** TLB entry flags. */
+const F_WRITABLE = 1;
+const F_DIRTY = 2;
+const F_WRITE_OK = F_WRITABLE | F_DIRTY;
+
+/** Per-CPU counters (indices into TlbCpu.stat). */
+export const S = {
+  accesses: 0,
+  stores: 1,
+  l1Hits: 2,
+  l1Misses: 3,
+  stlbHits: 4,
+  stlbMisses: 5,
+  assistWalks: 6,
+  walks: 7,
+  walkRefs: 8,
+  refsLlcHit: 9,
+  refsLlcMiss: 10,
+  pscHitPde: 11,
+  pscHitPdpte: 12,
+  pscHitPml4e: 13,
+  pscHitPml5e: 14,
+  pscMiss: 15,
+  faults: 16,
+  segv: 17,
+  switches: 18,
+  asidAllocs: 19,
+  asidFlushes: 20,
+  deferredFlushes: 21,
+  shootdownsApplied: 22,
+  shootdownsDeferred: 23,
+  entriesInvalidated: 24,
+  walksAfterShootdown: 25,
+  pscStale: 26,
+  globalFlushes: 27,
+} as const;
+const NSTAT = 28;
+export type StatName = keyof typeof S;
+
+export interface MmuOptions {
+  profile: CpuProfile;
+  /** Simulated CPUs; must equal the machine's (flush targets are CPU masks). */
+  cpus: number;
+  /** Bytes of LLC the page-table lines may use (data lines, not modelled, compete for the rest). Default 2 MiB. */
+  llcPtBytes?: number;
+  /** Associativity of that LLC share. Default 16. */
+  llcWays?: number;
+  /** PCID in use (default). false models `nopcid`: every switch of mm flushes the TLB. */
+  pcid?: boolean;
+}
+
+interface ArrayRef {
+  arr: SetAssoc;
+  /** The size code the key is built with (a smashed 1 GiB entry is a 2 MiB one). */
+  code: number;
+}
+
+/** One CPU's TLB state (struct tlb_state, cpu_tlbstate, plus the hardware arrays). */
+export class TlbCpu {
+  readonly id: number;
+  /** First-level arrays by size code (null: no L1 array holds that size). */
+  readonly l1: (ArrayRef | null)[];
+  /** Second-level arrays by size code. */
+  readonly stlb: (ArrayRef | null)[];
+  /** Every distinct TLB array of this CPU. */
+  readonly tlbArrays: SetAssoc[];
+  /** Paging-structure caches by the table level whose entries they hold (1 PDE ... 4 PML5E); [0] unused. */
+  readonly psc: (SetAssoc | null)[];
+  /** cpu_tlbstate.ctxs[]: the mm id in each dynamic ASID slot (-1 free) and the tlb_gen it has seen. */
+  readonly ctxId = new Int32Array(TLB_NR_DYN_ASIDS).fill(-1);
+  readonly ctxGen = new Float64Array(TLB_NR_DYN_ASIDS);
+  nextAsid = 1;
+  loaded: MmStruct | null = null;
+  loadedAsid = 0;
+  /** The page (base address and size) of the last translation used: repeats of it are L1 hits. */
+  lastBase = -1;
+  lastEnd = -1;
+  lastFlags = 0;
+  /** Some flush has left invalidated entries in this CPU's TLB arrays (only then are misses checked against them). */
+  holdsFlushed = false;
+  readonly stat = new Float64Array(NSTAT);
+
+  constructor(id: number, p: CpuProfile, levels: number) {
+    this.id = id;
+    const build = (specs: TlbArraySpec[], smash: boolean): { by: (ArrayRef | null)[]; all: SetAssoc[] } => {
+      const by: (ArrayRef | null)[] = [null, null, null];
+      const all: SetAssoc[] = [];
+      for (const s of specs) {
+        const arr = new SetAssoc(s.entries, s.ways, `${p.name} ${s.name}`);
+        all.push(arr);
+        for (const size of s.sizes) {
+          const code = PAGE_SIZE_CODE[size];
+          if (by[code] === null) by[code] = { arr, code };
+        }
+      }
+      if (smash && by[2] === null && by[1] !== null) by[2] = { arr: by[1].arr, code: 1 };
+      return { by, all };
+    };
+    const l1 = build(p.l1, false);
+    const l2 = build(p.stlb, p.smash1gInStlb);
+    this.l1 = l1.by;
+    this.stlb = l2.by;
+    this.tlbArrays = [...l1.all, ...l2.all];
+    const psc = p.psc;
+    this.psc = [
+      null,
+      new SetAssoc(psc.pde.entries, psc.pde.ways, `${p.name} PDE cache`),
+      new SetAssoc(psc.pdpte.entries, psc.pdpte.ways, `${p.name} PDPTE cache`),
+      new SetAssoc(psc.pml4e.entries, psc.pml4e.ways, `${p.name} PML4E cache`),
+      levels === 5 ? new SetAssoc(psc.pml5e.entries, psc.pml5e.ways, `${p.name} PML5E cache`) : null,
+    ];
+  }
+
+  /** Invalidate every TLB and paging-structure-cache entry tagged `asid` (or every entry: -1). */
+  invalidateAsid(asid: number): number {
+    this.lastBase = -1;
+    this.lastEnd = -1;
+    const match = asid < 0 ? () => true : (k: number) => (k & 7) === asid;
+    let n = 0;
+    for (const a of this.tlbArrays) n += a.invalidateWhere(match);
+    for (const a of this.psc) if (a !== null) a.invalidateWhere(match);
+    if (n > 0) this.holdsFlushed = true;
+    return n;
+  }
+
+  /**
+   * INVLPG of every page of [start, end) for `asid`: the TLB entries overlapping the range, and (as
+   * the SDM says INVLPG does) every paging-structure-cache entry of that PCID.
+   */
+  invalidateRange(asid: number, start: number, end: number): number {
+    this.lastBase = -1;
+    this.lastEnd = -1;
+    const match = (k: number): boolean => {
+      if ((k & 7) !== asid) return false;
+      const code = (k & 31) >> 3;
+      const base = Math.floor(k / 32) * SIZE[code]!;
+      return base < end && base + SIZE[code]! > start;
+    };
+    let n = 0;
+    for (const a of this.tlbArrays) n += a.invalidateWhere(match);
+    if (n > 0) this.holdsFlushed = true;
+    const pscMatch = (k: number) => (k & 7) === asid;
+    for (const a of this.psc) if (a !== null) a.invalidateWhere(pscMatch);
+    return n;
+  }
+
+  /** The ASID slot `mm` holds on this CPU, or -1. */
+  slotOf(mm: MmStruct): number {
+    for (let a = 0; a < TLB_NR_DYN_ASIDS; a++) if (this.ctxId[a] === mm.id) return a;
+    return -1;
+  }
+}
+
+export type MmuCounts = Record<StatName, number>;
+
+export class Mmu implements TlbShootdownSink {
+  readonly m: Machine;
+  readonly profile: CpuProfile;
+  readonly cpu: TlbCpu[];
+  /** Page-table lines in the shared LLC (keys: table page * 64 + line). */
+  readonly llc: SetAssoc;
+  readonly pcid: boolean;
+  private readonly rootLevel: number;
+  /**
+   * Called when an access raises SIGSEGV/SIGBUS; returning true retries it (trace replay maps memory
+   * on demand this way). Without a handler, or when it returns false, the access is dropped.
+   */
+  segvHandler: ((mm: MmStruct, va: number) => boolean) | null = null;
+
+  constructor(m: Machine, o: MmuOptions) {
+    if (o.cpus !== m.cpus) throw new RangeError(`the TLB model has ${o.cpus} CPUs but the machine ${m.cpus}; create the machine with cpus: ${o.cpus}`);
+    this.m = m;
+    this.profile = o.profile;
+    this.pcid = o.pcid ?? true;
+    this.rootLevel = m.rootLevel;
+    this.cpu = Array.from({ length: o.cpus }, (_, i) => new TlbCpu(i, o.profile, m.mode.levels));
+    const llcBytes = o.llcPtBytes ?? 2 * 1024 * 1024;
+    const ways = o.llcWays ?? 16;
+    if (!Number.isInteger(llcBytes) || llcBytes < 64 * ways) throw new RangeError(`llcPtBytes must hold at least one set of ${ways} 64-byte lines, got ${llcBytes}`);
+    this.llc = new SetAssoc(llcBytes / 64, ways, 'LLC page-table share');
+  }
+
+  /**
+   * Attach to the machine: every later flush reaches this model. The model starts cold: no mm has
+   * run on a modelled CPU yet, so every mm_cpumask is cleared.
+   */
+  attach(): this {
+    if (this.m.tlbSink !== null && this.m.tlbSink !== this) throw new Error('another TLB model is attached to this machine');
+    this.m.tlbSink = this;
+    for (const mm of this.m.mms) mm.cpumask = 0;
+    return this;
+  }
+
+  detach(): void {
+    if (this.m.tlbSink === this) this.m.tlbSink = null;
+  }
+
+  /**
+   * switch_mm_irqs_off on `cpu` to `mm`: set the CPU in mm_cpumask, find or allocate a dynamic ASID
+   * (choose_new_asid: reuse the mm's slot, flushing it when its tlb_gen is behind; otherwise take
+   * next_asid round-robin and flush it), as arch/x86/mm/tlb.c does.
+   */
+  switchTo(cpuId: number, mm: MmStruct): void {
+    const c = this.cpu[cpuId]!;
+    if (c.loaded === mm) return;
+    const st = c.stat;
+    st[S.switches]!++;
+    mm.cpumask |= 1 << cpuId;
+    c.lastBase = -1;
+    c.lastEnd = -1;
+    if (!this.pcid) {
+      st[S.asidFlushes]!++;
+      st[S.entriesInvalidated]! += c.invalidateAsid(-1);
+      c.ctxId[0] = mm.id;
+      c.ctxGen[0] = mm.tlb_gen;
+      c.loaded = mm;
+      c.loadedAsid = 0;
+      return;
+    }
+    let asid = c.slotOf(mm);
+    let needFlush: boolean;
+    if (asid >= 0) {
+      needFlush = c.ctxGen[asid]! < mm.tlb_gen;
+      if (needFlush) st[S.deferredFlushes]!++;
+    } else {
+      asid = c.nextAsid++;
+      if (asid >= TLB_NR_DYN_ASIDS) {
+        asid = 0;
+        c.nextAsid = 1;
+      }
+      needFlush = true;
+      st[S.asidAllocs]!++;
+    }
+    if (needFlush) {
+      st[S.asidFlushes]!++;
+      const n = c.invalidateAsid(asid);
+      // A slot flushed because a shootdown was deferred: its entries count as the flush's.
+      if (asid === c.slotOf(mm)) st[S.entriesInvalidated]! += n;
+    }
+    c.ctxId[asid] = mm.id;
+    c.ctxGen[asid] = mm.tlb_gen;
+    c.loaded = mm;
+    c.loadedAsid = asid;
+  }
+
+  /** The CPU stops running `mm` (the task exits or sleeps): nothing is loaded until the next switch. */
+  unload(cpuId: number): void {
+    const c = this.cpu[cpuId]!;
+    c.loaded = null;
+    c.lastBase = -1;
+    c.lastEnd = -1;
+  }
+
+  // --- TlbShootdownSink ---
+
+  flushMm(mm: MmStruct, start: number, end: number, full: boolean): void {
+    for (const c of this.cpu) {
+      if ((mm.cpumask & (1 << c.id)) === 0) continue;
+      const st = c.stat;
+      const asid = c.slotOf(mm);
+      if (c.loaded === mm && asid === c.loadedAsid) {
+        // flush_tlb_func: the CPU runs the mm, so it flushes now and catches up with tlb_gen.
+        st[S.shootdownsApplied]!++;
+        st[S.entriesInvalidated]! += full ? c.invalidateAsid(asid) : c.invalidateRange(asid, start, end);
+        c.ctxGen[asid] = mm.tlb_gen;
+      } else {
+        // Not running it: the ASID slot (if any) is now behind tlb_gen and is flushed at the next
+        // switch to the mm; the CPU leaves mm_cpumask (x86 "update mm_cpumask lazily", 2024).
+        st[S.shootdownsDeferred]!++;
+        mm.cpumask &= ~(1 << c.id);
+      }
+    }
+  }
+
+  flushAll(): void {
+    for (const c of this.cpu) {
+      c.stat[S.globalFlushes]!++;
+      c.stat[S.entriesInvalidated]! += c.invalidateAsid(-1);
+    }
+  }
+
+  // --- accesses ---
+
+  /**
+   * Run `n` accesses (byte addresses, and 1 for a store) on `cpuId` for the mm loaded there.
+   * The hot loop: a repeat of the last page used is an L1 hit without a lookup (its entry is already
+   * the most recently used one of its set, so skipping the LRU refresh changes nothing).
+   */
+  run(cpuId: number, addrs: Float64Array, writes: Uint8Array, n: number): void {
+    const c = this.cpu[cpuId]!;
+    const mm = c.loaded;
+    if (mm === null) throw new Error(`CPU ${cpuId} runs no mm; switchTo first`);
+    const st = c.stat;
+    let hits = 0;
+    let stores = 0;
+    for (let i = 0; i < n; i++) {
+      const va = addrs[i]!;
+      const w = writes[i]!;
+      stores += w;
+      if (va >= c.lastBase && va < c.lastEnd && (w === 0 || (c.lastFlags & F_WRITE_OK) === F_WRITE_OK)) {
+        hits++;
+        continue;
+      }
+      this.accessSlow(c, mm, va, w !== 0);
+    }
+    st[S.accesses]! += n;
+    st[S.stores]! += stores;
+    st[S.l1Hits]! += hits;
+  }
+
+  /** One access (not counted in `accesses`; run() counts those). */
+  private accessSlow(c: TlbCpu, mm: MmStruct, va: number, write: boolean): void {
+    const st = c.stat;
+    const asid = c.loadedAsid;
+    for (let tries = 0; tries < 4; tries++) {
+      // L1: every array that can hold each page size (lookups change nothing but the hit's LRU).
+      let slot = -1;
+      let ref: ArrayRef | null = null;
+      let code = 0;
+      for (code = 0; code < 3; code++) {
+        ref = c.l1[code]!;
+        if (ref === null || ref.arr.live === 0) continue;
+        const vpn = Math.floor(va * INV_SIZE[code]!);
+        slot = ref.arr.lookup(vpn * 32 + code * 8 + asid, vpn & ref.arr.mask);
+        if (slot >= 0) break;
+      }
+      let flags: number;
+      if (slot >= 0) {
+        if (tries === 0) st[S.l1Hits]!++;
+        flags = ref!.arr.flags[slot]!;
+      } else {
+        if (tries === 0) st[S.l1Misses]!++;
+        // Second level.
+        for (code = 0; code < 3; code++) {
+          ref = c.stlb[code]!;
+          if (ref === null || ref.arr.live === 0) continue;
+          const vpn = Math.floor(va * INV_SIZE[ref.code]!);
+          slot = ref.arr.lookup(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask);
+          if (slot >= 0) break;
+        }
+        if (slot >= 0) {
+          if (tries === 0) st[S.stlbHits]!++;
+          flags = ref!.arr.flags[slot]!;
+          // Fill the L1 with the translation's own size (a smashed 1 GiB entry comes back as 2 MiB).
+          const fillCode = ref!.code;
+          const l1 = c.l1[fillCode];
+          if (l1 !== null && l1 !== undefined) {
+            const vpn = Math.floor(va * INV_SIZE[fillCode]!);
+            l1.arr.insert(vpn * 32 + fillCode * 8 + asid, vpn & l1.arr.mask, flags);
+          }
+          code = fillCode;
+        } else {
+          if (tries === 0) {
+            st[S.stlbMisses]!++;
+            if (c.holdsFlushed && this.heldFlushed(c, va, asid)) st[S.walksAfterShootdown]!++;
+          }
+          const leaf = this.walk(c, mm, va, write);
+          if (leaf >= 0) {
+            this.fill(c, va, asid, leaf, this.leafFlags);
+            this.setLast(c, va, leaf, this.leafFlags);
+            return;
+          }
+          if (!this.fault(c, mm, va, write)) return;
+          continue;
+        }
+      }
+      if (!write || (flags & F_WRITE_OK) === F_WRITE_OK) {
+        this.setLast(c, va, code, flags);
+        return;
+      }
+      // A store through a clean or read-only entry: the walker re-reads the leaf (dirty-bit assist).
+      st[S.assistWalks]!++;
+      const leaf = this.walk(c, mm, va, true);
+      if (leaf >= 0) {
+        this.fill(c, va, asid, leaf, this.leafFlags);
+        this.setLast(c, va, leaf, this.leafFlags);
+        return;
+      }
+      if (!this.fault(c, mm, va, true)) return;
+    }
+    throw new Error(`BUG: access to 0x${va.toString(16)} by mm ${mm.id} still faults after 4 tries`);
+  }
+
+  /** Take the page fault in the kernel model; false when it raised SIGSEGV/SIGBUS (access dropped). */
+  private fault(c: TlbCpu, mm: MmStruct, va: number, write: boolean): boolean {
+    c.stat[S.faults]!++;
+    const r = this.m.fault(mm, va, write);
+    if ((r & VM_FAULT_ERROR) !== 0) {
+      c.stat[S.segv]!++;
+      return this.segvHandler !== null && this.segvHandler(mm, va);
+    }
+    return true;
+  }
+
+  private setLast(c: TlbCpu, va: number, code: number, flags: number): void {
+    const size = SIZE[code]!;
+    const base = Math.floor(va * INV_SIZE[code]!) * size;
+    c.lastBase = base;
+    c.lastEnd = base + size;
+    c.lastFlags = flags;
+  }
+
+  /** Does the L1 or second level still hold a flushed copy of a translation for `va`? */
+  private heldFlushed(c: TlbCpu, va: number, asid: number): boolean {
+    for (let code = 0; code < 6; code++) {
+      const ref = code < 3 ? c.l1[code] : c.stlb[code - 3];
+      if (ref === null || ref === undefined) continue;
+      const vpn = Math.floor(va * INV_SIZE[ref.code]!);
+      if (ref.arr.holdsFlushed(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask)) return true;
+    }
+    return false;
+  }
+
+  private fill(c: TlbCpu, va: number, asid: number, code: number, flags: number): void {
+    const l1 = c.l1[code];
+    if (l1 !== null && l1 !== undefined) {
+      const vpn = Math.floor(va * INV_SIZE[code]!);
+      l1.arr.insert(vpn * 32 + code * 8 + asid, vpn & l1.arr.mask, flags);
+    }
+    const l2 = c.stlb[code];
+    if (l2 !== null && l2 !== undefined) {
+      const vpn = Math.floor(va * INV_SIZE[l2.code]!);
+      l2.arr.insert(vpn * 32 + l2.code * 8 + asid, vpn & l2.arr.mask, flags);
+    }
+  }
+
+  /** Flags of the leaf the last successful walk found. */
+  private leafFlags = 0;
+
+  /**
+   * The page walk: returns the size code of the leaf (0 4 KiB, 1 2 MiB, 2 1 GiB) with its flags in
+   * leafFlags, setting A (and D for a store) as the hardware does; -1 when the access must fault.
+   */
+  private walk(c: TlbCpu, mm: MmStruct, va: number, write: boolean): number {
+    const st = c.stat;
+    const asid = c.loadedAsid;
+    const root = this.rootLevel;
+    st[S.walks]!++;
+    // Deepest paging-structure-cache hit: entries of level L cached -> reads start at level L - 1.
+    let readFrom = root;
+    for (let L = 1; L <= root; L++) {
+      const psc = c.psc[L];
+      if (psc === null || psc === undefined || psc.live === 0) continue;
+      const tag = Math.floor(va / ENTRY_SPAN[L]!);
+      if (psc.lookup(tag * 8 + asid, tag & psc.mask) >= 0) {
+        readFrom = L - 1;
+        st[S.pscHitPde + L - 1]!++;
+        break;
+      }
+    }
+    if (readFrom === root) st[S.pscMiss]!++;
+    const ent = this.m.pool.entries;
+    const llc = this.llc;
+    let t = mm.pgd;
+    for (let level = root; level >= 0; level--) {
+      const idx = Math.floor(va / ENTRY_SPAN[level]!) & 511;
+      const off = t * 1024 + (idx << 1);
+      const lo = ent[off]!;
+      const leaf = level === 0 || (lo & _PAGE_PSE) !== 0;
+      if (level > readFrom) {
+        // Skipped thanks to the paging-structure cache; a flush should have removed the cached entry
+        // if this one went away.
+        if ((lo & _PAGE_PRESENT) === 0 || leaf) {
+          st[S.pscStale]!++;
+          readFrom = level;
+        } else {
+          t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+          continue;
+        }
+      }
+      // One memory reference to the entry's cache line.
+      st[S.walkRefs]!++;
+      const line = t * 64 + (idx >> 3);
+      if (llc.lookup(line, line & llc.mask) >= 0) st[S.refsLlcHit]!++;
+      else {
+        st[S.refsLlcMiss]!++;
+        llc.insert(line, line & llc.mask, 0);
+      }
+      if ((lo & _PAGE_PRESENT) === 0) return -1;
+      if (leaf) {
+        if (level > 2) return -1;
+        if (write && (lo & _PAGE_RW) === 0) return -1;
+        const nlo = lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
+        if (nlo !== lo) ent[off] = nlo;
+        this.leafFlags = ((nlo & _PAGE_RW) !== 0 ? F_WRITABLE : 0) | ((nlo & _PAGE_DIRTY) !== 0 ? F_DIRTY : 0);
+        return level;
+      }
+      const psc = c.psc[level];
+      if (psc !== null && psc !== undefined && psc.entries > 0) {
+        const tag = Math.floor(va / ENTRY_SPAN[level]!);
+        psc.insert(tag * 8 + asid, tag & psc.mask, 0);
+      }
+      t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    }
+    return -1;
+  }
+
+  // --- results ---
+
+  /** Counters summed over CPUs (or of one CPU). */
+  counts(cpuId?: number): MmuCounts {
+    const out = {} as MmuCounts;
+    for (const k of Object.keys(S) as StatName[]) {
+      out[k] = cpuId === undefined ? this.cpu.reduce((s, c) => s + c.stat[S[k]]!, 0) : this.cpu[cpuId]!.stat[S[k]]!;
+    }
+    return out;
+  }
+
+  /** Zero every counter (the TLB, cache and ASID state stay: a warm-up then a measured phase). */
+  resetCounts(): void {
+    for (const c of this.cpu) c.stat.fill(0);
+  }
+
+  /** Derived cycles spent translating, from the profile's latencies. */
+  cycles(k: MmuCounts = this.counts()): number {
+    const l = this.profile.latency;
+    return k.stlbHits * l.stlbHit + k.refsLlcHit * l.walkRefLlc + k.refsLlcMiss * l.walkRefDram;
+  }
+
+  /**
+   * Coherence check: every valid TLB entry of the ASID loaded on each CPU, if its slot is current,
+   * maps a present leaf of the same size in that mm's tables. A non-empty result means a flush the
+   * kernel would have sent is missing.
+   */
+  staleEntries(): string[] {
+    const out: string[] = [];
+    for (const c of this.cpu) {
+      const mm = c.loaded;
+      if (mm === null || c.ctxGen[c.loadedAsid]! < mm.tlb_gen) continue;
+      for (const a of c.tlbArrays) {
+        for (let i = 0; i < a.keys.length; i++) {
+          const k = a.keys[i]!;
+          if (k < 0 || (k & 7) !== c.loadedAsid) continue;
+          const code = (k & 31) >> 3;
+          const va = Math.floor(k / 32) * SIZE[code]!;
+          const off = this.m.follow_page(mm, va);
+          const lo = off >= 0 ? this.m.pool.entries[off]! : 0;
+          if ((lo & _PAGE_PRESENT) === 0) out.push(`CPU ${c.id}: mm ${mm.id} 0x${va.toString(16)} cached but not present`);
+          else if ((a.flags[i]! & F_WRITABLE) !== 0 && (lo & _PAGE_RW) === 0) out.push(`CPU ${c.id}: mm ${mm.id} 0x${va.toString(16)} cached writable but read-only`);
+        }
+      }
+    }
+    return out;
+  }
+}
