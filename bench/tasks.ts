@@ -18,6 +18,9 @@ import { countScenario } from '../src/count/pgtable_count.js';
 import { DESIGNS } from '../src/share/index.js';
 import { privateDesign } from '../src/share/private.js';
 import { runSga, sgaScenario, teardownSga } from '../src/workload/sga.js';
+import { cpuProfile } from '../src/tlb/cpu_profile.js';
+import { Mmu } from '../src/tlb/mmu.js';
+import { AccessStream } from '../src/tlb/stream.js';
 
 export interface BenchTaskDef {
   /** e.g. "fault/shmem-write-seq". */
@@ -274,7 +277,63 @@ export function timedTasks(designs: readonly PtShareDesign[], seed: number, quic
     if (!quick) out.push(refaultTask(d, faultBytes));
     out.push(forkTask(d, quick ? 256 * MiB : 2 ** 30));
     out.push(countFigureTask(), countSweepTask());
+    out.push(...tlbTasks());
   }
   for (const d of designs) out.push(sgaTask(d));
   return out;
+}
+
+/**
+ * The TLB model's throughput (simulated accesses per second, one thread): the full L1 + STLB +
+ * paging-structure-cache + LLC model over addresses generated before timing (stream generation is
+ * not timed). Three access patterns: sequential 64-byte lines (mostly L1 hits), the database
+ * workload's Zipf mix, and uniform random lines (nearly every access walks).
+ */
+export function tlbTasks(): BenchTaskDef[] {
+  const G = 2 ** 30;
+  const mk = (name: string, what: string, stream: 'seq' | 'zipf' | 'uniform', procs: number, size: number, perProc: number): BenchTaskDef => {
+    let r: ReturnType<typeof runSga> | null = null;
+    let mmu: Mmu | null = null;
+    let bufs: Float64Array[] = [];
+    const writes = new Uint8Array(perProc);
+    let first: Record<string, number> = {};
+    const cpus = Math.min(procs, 4);
+    const pass = () => {
+      for (let i = 0; i < procs; i++) {
+        mmu!.switchTo(i % cpus, r!.mms[i]!);
+        mmu!.run(i % cpus, bufs[i]!, writes, perProc);
+      }
+    };
+    return {
+      name, design: 'private', unit: 'accesses', opsPerCall: procs * perProc, what,
+      beforeAll() {
+        r = runSga({ design: privateDesign, procs, size, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4, cpus });
+        mmu = new Mmu(r.machine, { profile: cpuProfile('golden-cove'), cpus }).attach();
+        bufs = r.mms.map((_, i) => {
+          const b = new Float64Array(perProc);
+          new AccessStream({ kind: stream, base: r!.addr, length: r!.mapped, seed: 1 + i }).fill(b, writes, perProc);
+          return b;
+        });
+        pass(); // the first (cold) call's counts are the deterministic ones
+        const k = mmu.counts();
+        first = { accesses: k.accesses, l1Misses: k.l1Misses, stlbMisses: k.stlbMisses, walkRefs: k.walkRefs, refsLlcMiss: k.refsLlcMiss };
+      },
+      call(now) {
+        const t0 = now();
+        pass();
+        const t = now() - t0;
+        return { measured: t, total: t };
+      },
+      afterAll() {
+        mmu!.detach();
+        teardownSga(r!);
+      },
+      counts: () => first,
+    };
+  };
+  return [
+    mk('tlb/seq-1GiB', 'TLB model: sequential 64-byte lines over 1 GiB of 4 KiB shmem pages, 1 process (golden-cove)', 'seq', 1, G, 1 << 20),
+    mk('tlb/zipf-db', 'TLB model: the database workload, 16 processes x Zipf(0.99) over 1 GiB shared shmem on 4 CPUs (golden-cove)', 'zipf', 16, G, 1 << 16),
+    mk('tlb/uniform-1GiB', 'TLB model: uniform random lines over 1 GiB of 4 KiB shmem pages, 1 process (nearly every access walks)', 'uniform', 1, G, 1 << 18),
+  ];
 }

@@ -186,3 +186,28 @@ test('ptbench validate against this kernel: one shmem scenario runs (or skips wi
   assert.equal(s.measuredBytes!.length, 1);
   assert.match(r.stdout, /shmem 256 MiB x1 +private +532,480 B/);
 });
+
+test('ptbench tlb: the database table for one design, a trace replay, and bad input as one line with exit 2', () => {
+  const r = ptbench(['tlb', '--design', 'ptshare', '--page', '4k', '--procs', '4', '--cpus', '2', '--size', '16MiB', '--accesses', '2000', '--quantum', '500']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /CPU profile golden-cove .* figures unverified/);
+  assert.match(r.stdout, /ptshare\s+4k\s+[\d.]+\s+[\d.]+/);
+  assert.match(r.stdout, /ptshare\s+4k\s+reclaim\s+1 ranged\s+2\s+1\s+1\s/); // one entry cleared in the shared table, both CPUs targeted
+  assert.match(r.stdout, /simulator speed: [\d.]+ M simulated accesses\/s \(measured/);
+  const t = ptbench(['tlb', '--trace', 'test/fixtures/lackey/walk.trace.gz', '--cpu', 'zen4', '--json']);
+  assert.equal(t.status, 0, t.stderr);
+  const j = JSON.parse(t.stdout) as { trace: { translations: number }; windowsMapped: number };
+  assert.equal(j.trace.translations, 12432);
+  assert.equal(j.windowsMapped, 5);
+  const dir = mkdtempSync(join(tmpdir(), 'ptbench-tlb-'));
+  for (const [args, msg] of [
+    [['tlb', '--cpu', 'pentium'], /^ptbench: error: EINVAL: cpu: unknown CPU profile 'pentium'; known: golden-cove, zen4, skylake\n$/],
+    [['tlb', '--trace', join(dir, 'none.trace')], /^ptbench: error: EINVAL: --trace .*none\.trace: no such file/],
+    [['tlb', '--stream', 'zigzag'], /^ptbench: error: EINVAL: --stream: unknown 'zigzag'/],
+    [['tlb', '--writes', '1.5'], /^ptbench: error: EINVAL: --writes: '1.5' is not a fraction from 0 to 1/],
+  ] as const) {
+    const e = ptbench([...args]);
+    assert.equal(e.status, 2, args.join(' '));
+    assert.match(e.stderr, msg);
+  }
+});

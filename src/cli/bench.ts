@@ -17,7 +17,7 @@ import type { PtShareDesign } from '../share/design.js';
 import { memScenarios, type MemScenarioResult } from '../../bench/memory.js';
 
 export const RESULTS_SCHEMA = 'ptbench-results/1';
-export const SUITES = ['default', 'fault', 'fork', 'mem'] as const;
+export const SUITES = ['default', 'fault', 'fork', 'mem', 'tlb'] as const;
 type Suite = (typeof SUITES)[number];
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
@@ -25,8 +25,9 @@ export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench --
 Runs the timing tasks (measured with tinybench) and the memory scenarios (simulated, exact) and
 writes one results file into results/.
 
-  --suite NAME     ${SUITES.join(' | ')} (default: default = fault + fork + mem;
-                   mem = the memory scenarios and the counting engine's timings)
+  --suite NAME     ${SUITES.join(' | ')} (default: default = fault + fork + mem + tlb;
+                   mem = the memory scenarios and the counting engine's timings;
+                   tlb = simulated accesses/s of the TLB model)
   --design NAME    a design to run (repeatable; default every design: ${DESIGNS.map((d) => d.name).join(', ')})
   --quick          short runs for CI (well under a minute)
   --seed N         seed of the random-order tasks (default 1)
@@ -234,7 +235,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   let memory: MemScenarioResult[] = [];
   try {
     const defs = timedTasks(designs, seed, quick).filter((t) => suite === 'default' || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
-      || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')));
+      || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/')));
     {
       for (const def of defs) {
         const label = `${def.name} [${def.design}]`;

@@ -14,6 +14,7 @@ commands:
   export   a results file for other tools (--format github-action-benchmark)
   matrix   what a change by one process does to its sharers, per design (markdown, or --json)
   validate the simulator's page-table memory against the running Linux kernel (a C probe)
+  tlb      TLB misses, page walks and shootdowns per design (simulated), or replay a lackey trace
 
 Run 'ptbench <command> --help' for its options.
 `;
@@ -34,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     case 'sweep': {
       const { sweepMain } = await import('./sweep.js');
       return sweepMain(rest);
+    }
+    case 'tlb': {
+      const { tlbMain } = await import('./tlb.js');
+      return tlbMain(rest);
     }
     case 'validate': {
       const { validateMain } = await import('./validate.js');

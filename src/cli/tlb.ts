@@ -1,0 +1,172 @@
+/** `ptbench tlb`: the TLB and page-walk model on the database workload, or replay of a lackey trace. */
+import { parseArgs } from 'node:util';
+import { UsageError, parseSize } from '../lib/size.js';
+import { int, plainTable } from '../lib/format.js';
+import { DESIGNS, designByName } from '../share/index.js';
+import { cpuProfile, type CpuProfile } from '../tlb/cpu_profile.js';
+import { replayTrace, runTlbDb, type PerKilo, type TlbDbResult } from '../tlb/experiment.js';
+import { STREAM_KINDS, type StreamKind } from '../tlb/stream.js';
+
+export const TLB_HELP = `usage: ptbench tlb [options]        (npm run tlb -- ...)
+
+Simulated TLB misses, page-walk references and TLB shootdowns. Every count is simulated and exact
+for the seed; cycles are derived from the CPU profile's latencies; "simulator speed" is measured.
+
+The database workload (default): N processes map one region (4k: shmem, 2m: hugetlbfs), all of it
+touched, each then runs its own seeded access stream, scheduled round-robin on simulated CPUs.
+  --design NAME|all    sharing design (default all: ${DESIGNS.map((d) => d.name).join(', ')})
+  --page 4k|2m|both    page size (default both)
+  --procs N            processes (default 16)          --cpus N       simulated CPUs (default 4)
+  --size SIZE          region size (default 4GiB)
+  --stream KIND        ${STREAM_KINDS.join('|')} (default zipf)
+  --zipf-s S           Zipf exponent (default 0.99)    --stride BYTES  for strided (default 4096)
+  --writes FRACTION    share of stores (default 0)
+  --accesses N         measured accesses per process (default 100000), after --warmup N (default N/2)
+  --quantum N          accesses per time slice (default 10000)
+  --cpu NAME           golden-cove|zen4|skylake (default golden-cove)
+  --llc-pt SIZE        LLC share page-table lines may use (default 2MiB)
+  --nopcid             no PCID: every switch of mm flushes the TLB
+  --seed N             (default 1)
+  --no-probes          skip the shootdown probes (mprotect of 16 pages / one huge page in process 0,
+                       reclaim of the hottest shared page), run after the measured phase
+Trace replay:
+  --trace FILE         valgrind --tool=lackey --trace-mem=yes output (plain or gzip), read as a stream;
+                       --procs copies run every slice of --quantum accesses in turn on --cpus CPUs
+  --json               machine-readable output
+`;
+
+function posInt(text: string | undefined, field: string, dflt: number, min = 1): number {
+  if (text === undefined) return dflt;
+  if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`${field}: '${text}' is not a whole number >= ${min}`);
+  return Number(text);
+}
+
+function fraction(text: string | undefined, field: string, dflt: number): number {
+  if (text === undefined) return dflt;
+  const x = Number(text);
+  if (text.trim() === '' || !Number.isFinite(x) || x < 0 || x > 1) throw new UsageError(`${field}: '${text}' is not a fraction from 0 to 1`);
+  return x;
+}
+
+function unverified(p: CpuProfile): string {
+  const figs = [...p.l1, ...p.stlb, ...Object.values(p.psc), p.latency];
+  return `${figs.filter((f) => !f.verified).length} of ${figs.length} figures unverified (sources in src/tlb/cpu_profile.ts)`;
+}
+
+function rates(k: PerKilo): string[] {
+  return [k.l1Misses.toFixed(1), k.stlbMisses.toFixed(1), k.walkRefs.toFixed(1), k.walkRefsDram.toFixed(1)];
+}
+
+export async function tlbMain(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      design: { type: 'string', default: 'all' },
+      page: { type: 'string', default: 'both' },
+      procs: { type: 'string' },
+      cpus: { type: 'string' },
+      size: { type: 'string', default: '4GiB' },
+      stream: { type: 'string', default: 'zipf' },
+      'zipf-s': { type: 'string' },
+      stride: { type: 'string' },
+      writes: { type: 'string' },
+      accesses: { type: 'string' },
+      warmup: { type: 'string' },
+      quantum: { type: 'string' },
+      cpu: { type: 'string', default: 'golden-cove' },
+      'llc-pt': { type: 'string' },
+      nopcid: { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      'no-probes': { type: 'boolean', default: false },
+      trace: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(TLB_HELP);
+    return 0;
+  }
+  const profile = cpuProfile(values.cpu);
+  const cpus = posInt(values.cpus, '--cpus', values.trace !== undefined ? 1 : 4);
+  if (cpus > 31) throw new UsageError(`--cpus: at most 31 simulated CPUs, got ${cpus}`);
+  const quantum = posInt(values.quantum, '--quantum', values.trace !== undefined ? 4096 : 10000, 2);
+  const llcPtBytes = values['llc-pt'] === undefined ? undefined : parseSize(values['llc-pt'], '--llc-pt');
+  const pcid = !values.nopcid;
+  const head = `CPU profile ${profile.name} (${profile.description}): ${unverified(profile)}; ${cpus} simulated CPUs, ${pcid ? 'PCID on (6 dynamic ASIDs per CPU)' : 'nopcid'}`;
+
+  if (values.trace !== undefined) {
+    const procs = posInt(values.procs, '--procs', 1);
+    const r = await replayTrace({ path: values.trace, procs, cpus, profile, quantum, llcPtBytes, pcid });
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ profile: profile.name, cpus, procs, ...r }, null, 2)}\n`);
+      return 0;
+    }
+    const t = r.trace;
+    const out = [
+      head,
+      `trace ${values.trace}: ${int(t.lines)} lines, ${int(t.loads)} loads, ${int(t.stores)} stores, ${int(t.modifies)} modifies, ${int(t.instructionFetches)} instruction fetches (skipped: no ITLB modelled), ${int(t.pageCrossings)} page-crossing accesses`,
+      `replayed by ${procs} process(es); ${int(r.windowsMapped)} 2 MiB windows of private anonymous memory mapped on first touch; ${int(r.counts.faults)} page faults`,
+    ];
+    const tab = plainTable(['per 1,000 accesses (simulated)', 'L1 misses', 'STLB misses', 'walk refs', 'refs to DRAM', 'cycles/access (derived)'], ['left', 'right', 'right', 'right', 'right', 'right']);
+    tab.push([`${int(r.counts.accesses)} accesses`, ...rates(r.perKilo), r.cyclesPerAccess.toFixed(2)]);
+    out.push(tab.toString(), `simulator speed: ${(r.accessesPerSecond / 1e6).toFixed(2)} M accesses/s (measured, ${r.wallSeconds.toFixed(2)} s wall including reading the trace)`);
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  }
+
+  const designs = values.design === 'all' ? [...DESIGNS] : values.design.split(',').map((d) => designByName(d.trim()));
+  const pages: Array<'4k' | '2m'> | null = values.page === 'both' ? ['4k', '2m'] : values.page === '4k' || values.page === '2m' ? [values.page] : null;
+  if (pages === null) throw new UsageError(`--page: '${values.page}' must be 4k, 2m or both`);
+  if (!STREAM_KINDS.includes(values.stream as StreamKind)) throw new UsageError(`--stream: unknown '${values.stream}'; choose one of ${STREAM_KINDS.join(', ')}`);
+  const procs = posInt(values.procs, '--procs', 16);
+  const size = parseSize(values.size, '--size');
+  const accesses = posInt(values.accesses, '--accesses', 100000);
+  const warmup = posInt(values.warmup, '--warmup', Math.floor(accesses / 2), 0);
+  const seed = posInt(values.seed, '--seed', 1, 0);
+  const zipfS = values['zipf-s'] === undefined ? undefined : Number(values['zipf-s']);
+  if (zipfS !== undefined && !(zipfS > 0)) throw new UsageError(`--zipf-s: '${values['zipf-s']}' must be a positive number`);
+  const stride = values.stride === undefined ? undefined : parseSize(values.stride, '--stride');
+  const writeFraction = fraction(values.writes, '--writes', 0);
+
+  const results: TlbDbResult[] = [];
+  const skipped: string[] = [];
+  for (const page of pages) {
+    for (const design of designs) {
+      try {
+        results.push(runTlbDb({ design, procs, cpus, size, page, profile, quantum, llcPtBytes, pcid, stream: values.stream as StreamKind, zipfS, stride, writeFraction, seed, accesses, warmup, probes: !values['no-probes'] }));
+      } catch (e) {
+        // A design that refuses the scenario (e.g. ptshare on hugetlbfs) is a row, not the end of the table.
+        if (!(e instanceof UsageError) || designs.length === 1) throw e;
+        skipped.push(`${design.name} ${page}: ${e.message.replace(/^EINVAL: /, '')}`);
+      }
+    }
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ profile: profile.name, cpus, procs, size, stream: values.stream, accesses, warmup, quantum, seed, results, skipped }, null, 2)}\n`);
+    return 0;
+  }
+  const out = [head, `${procs} processes x ${values.size} region, ${values.stream} stream${values.stream === 'zipf' ? ` (s = ${zipfS ?? 0.99})` : ''}, ${int(accesses)} measured accesses per process after ${int(warmup)} warm-up, ${int(quantum)}-access time slices, seed ${seed}`, ''];
+  const tab = plainTable(['design', 'page', 'L1 miss/1k', 'STLB miss/1k', 'walk refs/1k', 'DRAM refs/1k', 'cycles/access', 'PT pages'], ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right']);
+  for (const r of results) tab.push([r.design, r.page, ...rates(r.perKilo), r.cyclesPerAccess.toFixed(2), int(r.tablePages)]);
+  out.push('Translation (simulated; cycles/access derived from the profile latencies; PT pages: page-table pages of the machine)', tab.toString());
+  if (results.some((r) => r.probes !== undefined)) {
+    const sd = plainTable(['design', 'page', 'change', 'flushes', 'CPUs', 'IPIs', 'entries cleared', 'TLB entries dropped', 'deferred CPUs', 'walks after (of which re-walks)'], ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right']);
+    for (const r of results) {
+      for (const p of [r.probes!.mprotect, r.probes!.reclaim]) {
+        const change = p.action.startsWith('mprotect') ? 'mprotect' : 'reclaim';
+        if (p.refused !== undefined) {
+          sd.push([r.design, r.page, change, `refused: ${p.refused.length > 60 ? `${p.refused.slice(0, 57)}...` : p.refused}`, '', '', '', '', '', '']);
+          continue;
+        }
+        sd.push([r.design, r.page, change, `${p.flushes} ${p.kind}`, String(p.cpusTargeted), String(p.ipis), p.entriesCleared === undefined ? '-' : String(p.entriesCleared), int(p.tlbEntriesInvalidated), String(p.deferredCpus), `${int(p.walksAfter)} (${int(p.walksAfterShootdown)})`]);
+      }
+    }
+    out.push('', 'Shootdowns (simulated): mprotect(PROT_READ) of 16 pages (one 2 MiB page) around the hottest page in process 0; reclaim of the hottest shared page; "walks after": one slice per process afterwards, re-walks = translations a flush had removed', sd.toString());
+  }
+  for (const s of skipped) out.push(`skipped ${s}`);
+  const speed = results.reduce((a, r) => a + r.counts.accesses, 0) / results.reduce((a, r) => a + r.wallSeconds, 0);
+  out.push('', `simulator speed: ${(speed / 1e6).toFixed(2)} M simulated accesses/s (measured over the measured phases, one thread)`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
