@@ -95,8 +95,9 @@ export class VmFault {
  */
 export function do_user_addr_fault(m: Machine, mm: import('./mm_types.js').MmStruct, write: boolean): number {
   // __handle_mm_fault: vmf->address = address & PAGE_MASK (the byte address only picks the page).
-  const addr = m.vmf.address;
-  if (addr % 4096 !== 0) m.vmf.address = addr - (addr % 4096);
+  // (addr & 4095: ToInt32 keeps the low 32 bits of the exact integer, so the low 12 are right.)
+  const low = m.vmf.address & 4095;
+  if (low !== 0) m.vmf.address -= low;
   const vma = mm.find_vma(m.vmf.address);
   if (vma === null) return VM_FAULT_SIGSEGV;
   if (write) {
