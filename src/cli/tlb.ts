@@ -5,7 +5,7 @@ import { int, plainTable } from '../lib/format.js';
 import { DESIGNS, designByName } from '../share/index.js';
 import { cpuProfile, type CpuProfile } from '../tlb/cpu_profile.js';
 import { replayTrace, runTlbDb, type PerKilo, type TlbDbResult } from '../tlb/experiment.js';
-import { STREAM_KINDS, type StreamKind } from '../tlb/stream.js';
+import { STREAM_KINDS, parseStreamKind } from '../tlb/stream.js';
 
 export const TLB_HELP = `usage: ptbench tlb [options]        (npm run tlb -- ...)
 
@@ -118,7 +118,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
   const designs = values.design === 'all' ? [...DESIGNS] : values.design.split(',').map((d) => designByName(d.trim()));
   const pages: Array<'4k' | '2m'> | null = values.page === 'both' ? ['4k', '2m'] : values.page === '4k' || values.page === '2m' ? [values.page] : null;
   if (pages === null) throw new UsageError(`--page: '${values.page}' must be 4k, 2m or both`);
-  if (!STREAM_KINDS.includes(values.stream as StreamKind)) throw new UsageError(`--stream: unknown '${values.stream}'; choose one of ${STREAM_KINDS.join(', ')}`);
+  const stream = parseStreamKind(values.stream);
   const procs = posInt(values.procs, '--procs', 16);
   const size = parseSize(values.size, '--size');
   const accesses = posInt(values.accesses, '--accesses', 100000);
@@ -134,7 +134,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
   for (const page of pages) {
     for (const design of designs) {
       try {
-        results.push(runTlbDb({ design, procs, cpus, size, page, profile, quantum, llcPtBytes, pcid, stream: values.stream as StreamKind, zipfS, stride, writeFraction, seed, accesses, warmup, probes: !values['no-probes'] }));
+        results.push(runTlbDb({ design, procs, cpus, size, page, profile, quantum, llcPtBytes, pcid, stream, zipfS, stride, writeFraction, seed, accesses, warmup, probes: !values['no-probes'] }));
       } catch (e) {
         // A design that refuses the scenario (e.g. ptshare on hugetlbfs) is a row, not the end of the table.
         if (!(e instanceof UsageError) || designs.length === 1) throw e;

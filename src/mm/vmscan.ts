@@ -22,8 +22,6 @@ import * as mm_counters from './mm_types.js';
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
 const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;
 const _PAGE_UFFD_WP = pgtable_types._PAGE_UFFD_WP;
-/** include/linux/mm.h: a small folio's pins are counted in its refcount in units of 1024. */
-const GUP_PIN_COUNTING_BIAS = 1024;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 
 export interface ReclaimResult {
@@ -40,7 +38,7 @@ export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number
   const f = file.pages[pgoff]! - 1;
   if (f < 0) fail('ENOENT', 'pgoff', `page ${pgoff} of ${file.name} is not in the page cache`);
   const fo = m.folios;
-  if (fo.pincount[f]! > 0 || fo.refcount[f]! >= GUP_PIN_COUNTING_BIAS) fail('EBUSY', 'pgoff', `page ${pgoff} of ${file.name} is pinned (GUP); reclaim skips it`);
+  if (fo.maybeDmaPinned(f)) fail('EBUSY', 'pgoff', `page ${pgoff} of ${file.name} is pinned (GUP); reclaim skips it`);
   const ev = m.events;
   const flushes0 = ev.tlbFlushes;
   const ipis0 = ev.tlbIpis;
@@ -48,7 +46,7 @@ export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number
   let visited = 0;
   let cleared = 0;
   // try_to_unmap: rmap walk over every VMA mapping the page's offset.
-  for (const vma of [...file.i_mmap]) {
+  for (const vma of file.i_mmap) {
     if (pgoff < vma.vm_pgoff || pgoff >= vma.vm_pgoff + (vma.vm_end - vma.vm_start) / 4096) continue;
     visited++;
     const addr = vma.vm_start + (pgoff - vma.vm_pgoff) * 4096;
@@ -68,7 +66,7 @@ export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number
       ent[off + 1] = 0;
     }
     cleared++;
-    (m.design.rssOwner?.(m, vma, off) ?? mm).rss[mm_counters.MM_SHMEMPAGES]!--;
+    (m.design.rssOwner?.(m, vma, addr, off) ?? mm).rss[mm_counters.MM_SHMEMPAGES]!--;
     fo.mapcount[f]!--;
     fo.put(f);
     flush_vma_range(m, vma, addr, addr + 4096, 1);

@@ -153,11 +153,11 @@ export interface PtShareDesign {
   /** After VM_UFFD_WP is set on `vma` (hugetlb_unshare_all_pmds, file-pt unsharing). */
   uffdWpRegistered?(m: Machine, vma: VmAreaStruct): void;
   /**
-   * The mm whose RSS a present entry reached through `vma` at word `off` is charged to, when the
+   * The mm whose RSS the present entry for `addr`, reached through `vma` at word `off`, is charged to, when the
    * design faults pages in a host mm (ptshare, file-pt); default the VMA's own mm. The rmap walk of
    * reclaim uncharges it there.
    */
-  rssOwner?(m: Machine, vma: VmAreaStruct, off: number): MmStruct;
+  rssOwner?(m: Machine, vma: VmAreaStruct, addr: number, off: number): MmStruct;
   /** clear_refs soft-dirty on `vma`, before its PTEs are write-protected. */
   softDirtyClear?(m: Machine, vma: VmAreaStruct): void;
 

@@ -53,6 +53,11 @@ function host(m: Machine, file: AddressSpace, access: number): MmStruct {
   return h;
 }
 
+/** Where the cache host maps the file page that `vma` maps at page-aligned `addr`. */
+function hostAddress(vma: VmAreaStruct, addr: number): number {
+  return HOST_BASE + ((addr - vma.vm_start) / 4096 + vma.vm_pgoff) * 4096;
+}
+
 /** Eligible: MAP_SHARED shmem or regular file, no uffd-wp, no soft-dirty tracking (VM_SOFTDIRTY set). */
 function eligible(vma: VmAreaStruct): boolean {
   const f = vma.vm_file;
@@ -107,14 +112,12 @@ export const filePtDesign: PtShareDesign = {
     return VM_FILE_PT;
   },
 
-  rssOwner(m, vma, off) {
+  rssOwner(m, vma, addr, off) {
     // The entry sits in a cached table when its PTE table is the cache host's for that offset.
     const file = vma.vm_file;
     const h = file !== null && (vma.vm_flags & VM_FILE_PT) !== 0 ? caches(m).get(file)?.get(vma.vm_flags & VM_ACCESS_FLAGS) : undefined;
     if (h === undefined) return vma.vm_mm;
-    const addr = vma.vm_start + ((off % 1024) / 2) * 4096; // any address of the same PTE table will do
-    const haddr = HOST_BASE + (Math.floor((addr - vma.vm_start) / 4096) + vma.vm_pgoff) * 4096;
-    return table_of(m, h, haddr, 0) === Math.floor(off / 1024) ? h : vma.vm_mm;
+    return table_of(m, h, hostAddress(vma, addr), 0) === Math.floor(off / 1024) ? h : vma.vm_mm;
   },
 
   flushTargets(_m, vma) {
@@ -133,7 +136,7 @@ export const filePtDesign: PtShareDesign = {
     const level = covers(vma, addr, PUD_SIZE) ? 1 : covers(vma, addr, PMD_SIZE) ? 0 : -1;
     if (level < 0) return handle_pte_level_fault(m, vma, flags);
     const h = host(m, vma.vm_file!, vma.vm_flags & VM_ACCESS_FLAGS);
-    const haddr = HOST_BASE + ((addr - vma.vm_start) / 4096 + vma.vm_pgoff) * 4096;
+    const haddr = hostAddress(vma, addr);
     m.vmf.address = haddr;
     const r = handle_pte_level_fault(m, h.vmas[0]!, flags);
     m.vmf.address = addr;

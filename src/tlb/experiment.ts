@@ -14,6 +14,7 @@ import type { MmStruct } from '../mm/mm_types.js';
 import type { PtShareDesign } from '../share/design.js';
 import { runSga, teardownSga, type PageSize } from '../workload/sga.js';
 import type { CpuProfile } from './cpu_profile.js';
+import { popcount } from './flush.js';
 import { readLackeyTrace, type TraceCounts } from './lackey.js';
 import { Mmu, type MmuCounts } from './mmu.js';
 import { runSchedule, type Task } from './schedule.js';
@@ -88,7 +89,7 @@ export interface TlbDbResult {
   cyclesPerAccess: number;
   /** Page-table pages of the machine (simulated, exact). */
   tablePages: number;
-  /** Distinct page-table cache lines the walks touched is not tracked; the LLC share used, in lines. */
+  /** Page-table lines held in the LLC share at the end of the measured phase. */
   llcLinesUsed: number;
   probes?: { mprotect: ShootdownProbe; reclaim: ShootdownProbe };
   /** Measured: wall time of the measured phase and simulated accesses per second. */
@@ -105,12 +106,6 @@ function diff(a: MmuCounts, b: MmuCounts): MmuCounts {
   const out = { ...a };
   for (const k of Object.keys(a) as (keyof MmuCounts)[]) out[k] = a[k] - b[k];
   return out;
-}
-
-function popcount(x: number): number {
-  let n = 0;
-  for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
-  return n;
 }
 
 /** The database workload under the TLB model. */
@@ -234,9 +229,8 @@ export async function replayTrace(o: TraceReplayOptions): Promise<TraceReplayRes
   if (!Number.isInteger(o.procs) || o.procs < 1) throw new UsageError(`--procs: must be a whole number >= 1, got ${o.procs}`);
   if (!Number.isInteger(o.quantum) || o.quantum < 2) throw new UsageError(`--quantum: must be a whole number of accesses >= 2, got ${o.quantum}`);
   const m = new Machine({ cpus: o.cpus, ptPages: o.ptPages ?? 16384, frames: o.frames ?? 262144 });
-  const mmu = new Mmu(m, { profile: o.profile, cpus: o.cpus, llcPtBytes: o.llcPtBytes, pcid: o.pcid }).attach();
   const mms: MmStruct[] = Array.from({ length: o.procs }, () => m.mm_alloc());
-  for (const mm of mms) mm.cpumask = 0;
+  const mmu = new Mmu(m, { profile: o.profile, cpus: o.cpus, llcPtBytes: o.llcPtBytes, pcid: o.pcid }).attach(); // clears their cpumasks
   const W = 2 ** 21;
   let windows = 0;
   mmu.segvHandler = (mm, va) => {

@@ -35,7 +35,7 @@ export interface TlbShootdownSink {
   flushAll(): void;
 }
 
-function popcount(x: number): number {
+export function popcount(x: number): number {
   let n = 0;
   for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
   return n;
@@ -55,8 +55,8 @@ export function flush_tlb_range(m: Machine, by: MmStruct, targets: readonly MmSt
   if (pages <= 0 || by.exiting) return null;
   let cpus = 0;
   for (const t of targets) cpus |= t.cpumask;
-  const full = pages > TLB_SINGLE_PAGE_FLUSH_CEILING;
-  const r = record(m, { kind: full ? 'full' : 'ranged', cpus, entries: full ? 0 : pages, ipis: popcount(cpus & ~(1 << initiator(by))) });
+  const r = recordMmFlush(m, by, cpus, pages);
+  const full = r.kind === 'full';
   for (const t of targets) {
     t.tlb_gen++;
     m.tlbSink?.flushMm(t, start, end, full);
@@ -74,8 +74,8 @@ export function flush_vma_range(m: Machine, vma: VmAreaStruct, start: number, en
   if (targets === 'all') return flush_tlb_all(m, vma.vm_mm);
   let cpus = 0;
   for (const t of targets) cpus |= t.vm_mm.cpumask;
-  const full = pages > TLB_SINGLE_PAGE_FLUSH_CEILING;
-  const r = record(m, { kind: full ? 'full' : 'ranged', cpus, entries: full ? 0 : pages, ipis: popcount(cpus & ~(1 << initiator(vma.vm_mm))) });
+  const r = recordMmFlush(m, vma.vm_mm, cpus, pages);
+  const full = r.kind === 'full';
   for (const t of targets) {
     t.vm_mm.tlb_gen++;
     if (m.tlbSink === null) continue;
@@ -92,6 +92,12 @@ export function flush_tlb_all(m: Machine, by: MmStruct): FlushRecord {
   const r = record(m, { kind: 'global', cpus, entries: 0, ipis: popcount(cpus & ~(1 << initiator(by))) });
   m.tlbSink?.flushAll();
   return r;
+}
+
+/** A ranged flush of `pages` strides, or a full one above the ceiling, reaching `cpus`, made by `by`. */
+function recordMmFlush(m: Machine, by: MmStruct, cpus: number, pages: number): FlushRecord {
+  const full = pages > TLB_SINGLE_PAGE_FLUSH_CEILING;
+  return record(m, { kind: full ? 'full' : 'ranged', cpus, entries: full ? 0 : pages, ipis: popcount(cpus & ~(1 << initiator(by))) });
 }
 
 function record(m: Machine, r: FlushRecord): FlushRecord {

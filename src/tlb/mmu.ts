@@ -99,6 +99,26 @@ interface ArrayRef {
   code: number;
 }
 
+/** VPN of `va` at the size `ref`'s entries are kept in, and the entry's key (VPN, size code, ASID). */
+function refVpn(ref: ArrayRef, va: number): number {
+  return Math.floor(va * INV_SIZE[ref.code]!);
+}
+
+function refLookup(ref: ArrayRef, va: number, asid: number): number {
+  const vpn = refVpn(ref, va);
+  return ref.arr.lookup(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask);
+}
+
+function refInsert(ref: ArrayRef, va: number, asid: number, flags: number): void {
+  const vpn = refVpn(ref, va);
+  ref.arr.insert(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask, flags);
+}
+
+function refHoldsFlushed(ref: ArrayRef, va: number, asid: number): boolean {
+  const vpn = refVpn(ref, va);
+  return ref.arr.holdsFlushed(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask);
+}
+
 /** One CPU's TLB state (struct tlb_state, cpu_tlbstate, plus the hardware arrays). */
 export class TlbCpu {
   readonly id: number;
@@ -155,16 +175,21 @@ export class TlbCpu {
     ];
   }
 
-  /** Invalidate every TLB and paging-structure-cache entry tagged `asid` (or every entry: -1). */
-  invalidateAsid(asid: number): number {
+  /** Invalidate the TLB entries and paging-structure-cache entries the matchers select; returns the TLB entries. */
+  private invalidate(tlbMatch: (key: number) => boolean, pscMatch: (key: number) => boolean): number {
     this.lastBase = -1;
     this.lastEnd = -1;
-    const match = asid < 0 ? () => true : (k: number) => (k & 7) === asid;
     let n = 0;
-    for (const a of this.tlbArrays) n += a.invalidateWhere(match);
-    for (const a of this.psc) if (a !== null) a.invalidateWhere(match);
+    for (const a of this.tlbArrays) n += a.invalidateWhere(tlbMatch);
+    for (const a of this.psc) if (a !== null) a.invalidateWhere(pscMatch);
     if (n > 0) this.holdsFlushed = true;
     return n;
+  }
+
+  /** Invalidate every TLB and paging-structure-cache entry tagged `asid` (or every entry: -1). */
+  invalidateAsid(asid: number): number {
+    const match = asid < 0 ? () => true : (k: number) => (k & 7) === asid;
+    return this.invalidate(match, match);
   }
 
   /**
@@ -172,20 +197,13 @@ export class TlbCpu {
    * the SDM says INVLPG does) every paging-structure-cache entry of that PCID.
    */
   invalidateRange(asid: number, start: number, end: number): number {
-    this.lastBase = -1;
-    this.lastEnd = -1;
     const match = (k: number): boolean => {
       if ((k & 7) !== asid) return false;
       const code = (k & 31) >> 3;
       const base = Math.floor(k / 32) * SIZE[code]!;
       return base < end && base + SIZE[code]! > start;
     };
-    let n = 0;
-    for (const a of this.tlbArrays) n += a.invalidateWhere(match);
-    if (n > 0) this.holdsFlushed = true;
-    const pscMatch = (k: number) => (k & 7) === asid;
-    for (const a of this.psc) if (a !== null) a.invalidateWhere(pscMatch);
-    return n;
+    return this.invalidate(match, (k) => (k & 7) === asid);
   }
 
   /** The ASID slot `mm` holds on this CPU, or -1. */
@@ -262,11 +280,11 @@ export class Mmu implements TlbShootdownSink {
       return;
     }
     let asid = c.slotOf(mm);
-    let needFlush: boolean;
-    if (asid >= 0) {
-      needFlush = c.ctxGen[asid]! < mm.tlb_gen;
-      if (needFlush) st[S.deferredFlushes]!++;
-    } else {
+    // The mm kept its slot but missed a flush while it was not running here.
+    const deferred = asid >= 0 && c.ctxGen[asid]! < mm.tlb_gen;
+    let needFlush = deferred;
+    if (deferred) st[S.deferredFlushes]!++;
+    if (asid < 0) {
       asid = c.nextAsid++;
       if (asid >= TLB_NR_DYN_ASIDS) {
         asid = 0;
@@ -279,7 +297,7 @@ export class Mmu implements TlbShootdownSink {
       st[S.asidFlushes]!++;
       const n = c.invalidateAsid(asid);
       // A slot flushed because a shootdown was deferred: its entries count as the flush's.
-      if (asid === c.slotOf(mm)) st[S.entriesInvalidated]! += n;
+      if (deferred) st[S.entriesInvalidated]! += n;
     }
     c.ctxId[asid] = mm.id;
     c.ctxGen[asid] = mm.tlb_gen;
@@ -358,69 +376,46 @@ export class Mmu implements TlbShootdownSink {
     const asid = c.loadedAsid;
     for (let tries = 0; tries < 4; tries++) {
       // L1: every array that can hold each page size (lookups change nothing but the hit's LRU).
-      let slot = -1;
       let ref: ArrayRef | null = null;
-      let code = 0;
-      for (code = 0; code < 3; code++) {
-        ref = c.l1[code]!;
-        if (ref === null || ref.arr.live === 0) continue;
-        const vpn = Math.floor(va * INV_SIZE[code]!);
-        slot = ref.arr.lookup(vpn * 32 + code * 8 + asid, vpn & ref.arr.mask);
-        if (slot >= 0) break;
+      let slot = -1;
+      for (let code = 0; code < 3 && slot < 0; code++) {
+        const r = c.l1[code]!;
+        if (r !== null && r.arr.live !== 0 && (slot = refLookup(r, va, asid)) >= 0) ref = r;
       }
-      let flags: number;
       if (slot >= 0) {
         if (tries === 0) st[S.l1Hits]!++;
-        flags = ref!.arr.flags[slot]!;
       } else {
         if (tries === 0) st[S.l1Misses]!++;
-        // Second level.
-        for (code = 0; code < 3; code++) {
-          ref = c.stlb[code]!;
-          if (ref === null || ref.arr.live === 0) continue;
-          const vpn = Math.floor(va * INV_SIZE[ref.code]!);
-          slot = ref.arr.lookup(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask);
-          if (slot >= 0) break;
+        for (let code = 0; code < 3 && slot < 0; code++) {
+          const r = c.stlb[code]!;
+          if (r !== null && r.arr.live !== 0 && (slot = refLookup(r, va, asid)) >= 0) ref = r;
         }
         if (slot >= 0) {
           if (tries === 0) st[S.stlbHits]!++;
-          flags = ref!.arr.flags[slot]!;
           // Fill the L1 with the translation's own size (a smashed 1 GiB entry comes back as 2 MiB).
-          const fillCode = ref!.code;
-          const l1 = c.l1[fillCode];
-          if (l1 !== null && l1 !== undefined) {
-            const vpn = Math.floor(va * INV_SIZE[fillCode]!);
-            l1.arr.insert(vpn * 32 + fillCode * 8 + asid, vpn & l1.arr.mask, flags);
-          }
-          code = fillCode;
-        } else {
-          if (tries === 0) {
-            st[S.stlbMisses]!++;
-            if (c.holdsFlushed && this.heldFlushed(c, va, asid)) st[S.walksAfterShootdown]!++;
-          }
-          const leaf = this.walk(c, mm, va, write);
-          if (leaf >= 0) {
-            this.fill(c, va, asid, leaf, this.leafFlags);
-            this.setLast(c, va, leaf, this.leafFlags);
-            return;
-          }
-          if (!this.fault(c, mm, va, write)) return;
-          continue;
+          const l1 = c.l1[ref!.code];
+          if (l1 !== null && l1 !== undefined) refInsert(l1, va, asid, ref!.arr.flags[slot]!);
+        } else if (tries === 0) {
+          st[S.stlbMisses]!++;
+          if (c.holdsFlushed && this.heldFlushed(c, va, asid)) st[S.walksAfterShootdown]!++;
         }
       }
-      if (!write || (flags & F_WRITE_OK) === F_WRITE_OK) {
-        this.setLast(c, va, code, flags);
-        return;
+      if (slot >= 0) {
+        const flags = ref!.arr.flags[slot]!;
+        if (!write || (flags & F_WRITE_OK) === F_WRITE_OK) {
+          this.setLast(c, va, ref!.code, flags);
+          return;
+        }
+        // A store through a clean or read-only entry: the walker re-reads the leaf (dirty-bit assist).
+        st[S.assistWalks]!++;
       }
-      // A store through a clean or read-only entry: the walker re-reads the leaf (dirty-bit assist).
-      st[S.assistWalks]!++;
-      const leaf = this.walk(c, mm, va, true);
+      const leaf = this.walk(c, mm, va, write);
       if (leaf >= 0) {
         this.fill(c, va, asid, leaf, this.leafFlags);
         this.setLast(c, va, leaf, this.leafFlags);
         return;
       }
-      if (!this.fault(c, mm, va, true)) return;
+      if (!this.fault(c, mm, va, write)) return;
     }
     throw new Error(`BUG: access to 0x${va.toString(16)} by mm ${mm.id} still faults after 4 tries`);
   }
@@ -446,26 +441,18 @@ export class Mmu implements TlbShootdownSink {
 
   /** Does the L1 or second level still hold a flushed copy of a translation for `va`? */
   private heldFlushed(c: TlbCpu, va: number, asid: number): boolean {
-    for (let code = 0; code < 6; code++) {
-      const ref = code < 3 ? c.l1[code] : c.stlb[code - 3];
-      if (ref === null || ref === undefined) continue;
-      const vpn = Math.floor(va * INV_SIZE[ref.code]!);
-      if (ref.arr.holdsFlushed(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask)) return true;
+    for (let i = 0; i < 6; i++) {
+      const ref = i < 3 ? c.l1[i] : c.stlb[i - 3];
+      if (ref !== null && ref !== undefined && refHoldsFlushed(ref, va, asid)) return true;
     }
     return false;
   }
 
   private fill(c: TlbCpu, va: number, asid: number, code: number, flags: number): void {
     const l1 = c.l1[code];
-    if (l1 !== null && l1 !== undefined) {
-      const vpn = Math.floor(va * INV_SIZE[code]!);
-      l1.arr.insert(vpn * 32 + code * 8 + asid, vpn & l1.arr.mask, flags);
-    }
+    if (l1 !== null && l1 !== undefined) refInsert(l1, va, asid, flags);
     const l2 = c.stlb[code];
-    if (l2 !== null && l2 !== undefined) {
-      const vpn = Math.floor(va * INV_SIZE[l2.code]!);
-      l2.arr.insert(vpn * 32 + l2.code * 8 + asid, vpn & l2.arr.mask, flags);
-    }
+    if (l2 !== null && l2 !== undefined) refInsert(l2, va, asid, flags);
   }
 
   /** Flags of the leaf the last successful walk found. */

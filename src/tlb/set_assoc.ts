@@ -115,11 +115,4 @@ export class SetAssoc {
     this.live -= n;
     return n;
   }
-
-  /** Valid entries. */
-  occupancy(): number {
-    let n = 0;
-    for (const k of this.keys) if (k >= 0) n++;
-    return n;
-  }
 }

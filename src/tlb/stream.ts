@@ -9,6 +9,11 @@ import { UsageError } from '../lib/size.js';
 export type StreamKind = 'seq' | 'strided' | 'uniform' | 'zipf';
 export const STREAM_KINDS: readonly StreamKind[] = ['seq', 'strided', 'uniform', 'zipf'];
 
+export function parseStreamKind(text: string): StreamKind {
+  if (!(STREAM_KINDS as readonly string[]).includes(text)) throw new UsageError(`--stream: unknown '${text}'; choose one of ${STREAM_KINDS.join(', ')}`);
+  return text as StreamKind;
+}
+
 export interface StreamSpec {
   kind: StreamKind;
   /** Region start and length in bytes (start 64-byte aligned, length a multiple of 4096). */
@@ -40,7 +45,7 @@ export class AccessStream {
       stride: spec.stride ?? (spec.kind === 'seq' ? LINE : PAGE), zipfS: spec.zipfS ?? 0.99, writeFraction: spec.writeFraction ?? 0, seed: spec.seed ?? 1,
     };
     if (spec.kind === 'seq' && spec.stride !== undefined && spec.stride !== LINE) throw new UsageError(`--stride: a 'seq' stream walks every 64-byte line; use --stream strided for a stride of ${spec.stride}`);
-    if (!STREAM_KINDS.includes(s.kind)) throw new UsageError(`--stream: unknown '${String(s.kind)}'; choose one of ${STREAM_KINDS.join(', ')}`);
+    parseStreamKind(s.kind);
     if (!Number.isInteger(s.base) || s.base < 0 || s.base % LINE !== 0) throw new UsageError(`stream base must be a 64-byte-aligned address, got ${s.base}`);
     if (!Number.isInteger(s.length) || s.length <= 0 || s.length % PAGE !== 0) throw new UsageError(`stream length must be a positive multiple of 4096 bytes, got ${s.length}`);
     if (!Number.isInteger(s.stride) || s.stride <= 0 || s.stride % LINE !== 0) throw new UsageError(`--stride: must be a positive multiple of 64 bytes, got ${s.stride}`);
