@@ -21,6 +21,8 @@ import { runSga, sgaScenario, teardownSga } from '../src/workload/sga.js';
 import { cpuProfile } from '../src/tlb/cpu_profile.js';
 import { Mmu } from '../src/tlb/mmu.js';
 import { AccessStream } from '../src/tlb/stream.js';
+import type { ShmemSwapReport } from '../src/mm/pagemap.js';
+import { buildReclaimWorkload, reclaimPages } from '../src/workload/reclaim.js';
 
 export interface BenchTaskDef {
   /** e.g. "fault/shmem-write-seq". */
@@ -262,6 +264,100 @@ function countSweepTask(): BenchTaskDef {
 }
 
 /**
+ * Reclaim through rmap (simulated pages reclaimed per second): 16 processes map 8 MiB of shmem the
+ * design's way and write it; one call reclaims all 2,048 pages (try_to_unmap over i_mmap, entries
+ * cleared, flushes, swap-out). Building the workload and tearing it down are excluded.
+ */
+function reclaimTask(design: PtShareDesign): BenchTaskDef {
+  const procs = 16;
+  const bytes = 8 * 2 ** 20;
+  const pages = bytes / 4096;
+  let counts: Record<string, number> = {};
+  return {
+    name: 'reclaim/16x8MiB', design: design.name, unit: 'pages reclaimed', opsPerCall: pages,
+    what: `reclaim of every page of 8 MiB of shmem mapped by 16 processes the ${design.name} way (rmap walk, entries cleared, TLB flushes, swap-out)`,
+    beforeAll() { /* every call builds its own machine */ },
+    call(now) {
+      const t0 = now();
+      const r = buildReclaimWorkload({ design, procs, size: bytes, pages });
+      const t1 = now();
+      const rr = reclaimPages(r, pages);
+      const t2 = now();
+      counts = { entriesCleared: rr.entriesCleared, tablesVisited: rr.tablesVisited, vmasVisited: rr.vmasVisited, flushes: rr.flushes };
+      const leaks = teardownSga(r);
+      if (leaks.length) throw new Error(`reclaim/${design.name}: ${leaks.join('; ')}`);
+      return { measured: t2 - t1, total: now() - t0 };
+    },
+    afterAll() { /* nothing kept */ },
+    counts: () => counts,
+  };
+}
+
+/**
+ * /proc/pid/pagemap reads (simulated entries per second): 16 processes map 64 MiB of shmem the
+ * design's way and write it, every other page is then reclaimed; one call reads process 0's 16,384
+ * entries under the given variant for swapped shmem ('none' = today's kernel, 'pagecache-lookup' =
+ * one XArray lookup per empty entry, 'pte-marker' = markers left by reclaim).
+ */
+function pagemapTask(design: PtShareDesign, variant: ShmemSwapReport): BenchTaskDef {
+  const procs = 16;
+  const bytes = 64 * 2 ** 20;
+  const pages = bytes / 4096;
+  const buf = new Uint32Array(2 * pages);
+  let r: ReturnType<typeof buildReclaimWorkload> | null = null;
+  let counts: Record<string, number> = {};
+  return {
+    name: `pagemap/${variant}`, design: design.name, unit: 'entries', opsPerCall: pages,
+    what: `pagemap read of 64 MiB of shmem (half of it swapped out) in one of 16 processes mapping it the ${design.name} way, variant ${variant}`,
+    beforeAll() {
+      r = buildReclaimWorkload({ design, procs, size: bytes, pages: 1, shmemSwapReport: variant });
+      const m = r.machine;
+      const file = m.files.find((f) => f !== undefined && f.kind === 'shmem')!;
+      for (let p = 0; p < pages; p += 2) m.reclaim_shmem_page(file, p);
+      const l0 = m.events.pagemapLookups;
+      m.pagemap_range(r.mms[0]!, r.addr, r.addr + bytes, buf);
+      let swapped = 0;
+      for (let i = 0; i < pages; i++) if ((buf[2 * i + 1]! & (1 << 30)) !== 0) swapped++;
+      counts = { entries: pages, reportedSwapped: swapped, lookups: m.events.pagemapLookups - l0 };
+    },
+    call(now) {
+      const t0 = now();
+      r!.machine.pagemap_range(r!.mms[0]!, r!.addr, r!.addr + bytes, buf);
+      const t = now() - t0;
+      return { measured: t, total: t };
+    },
+    afterAll() {
+      const leaks = teardownSga(r!);
+      if (leaks.length) throw new Error(`pagemap/${variant}/${design.name}: ${leaks.join('; ')}`);
+    },
+    counts: () => counts,
+  };
+}
+
+/**
+ * The per-process-state tasks (suite `state`): reclaim for every design, pagemap under every variant
+ * for private tables and under today's kernel for every design. The default suite runs the subset
+ * that answers the threads' questions: reclaim with private vs one shared table (ptshare), and the
+ * three pagemap variants.
+ */
+export function inDefaultSuite(t: BenchTaskDef): boolean {
+  if (t.name.startsWith('reclaim/')) return t.design === 'private' || t.design === 'ptshare';
+  if (t.name.startsWith('pagemap/')) return t.design === 'private';
+  return true;
+}
+
+export function stateTasks(designs: readonly PtShareDesign[], all: boolean): BenchTaskDef[] {
+  const out: BenchTaskDef[] = [];
+  const pick = (d: PtShareDesign) => all || d.name === 'private' || d.name === 'ptshare';
+  for (const d of designs) if (pick(d)) out.push(reclaimTask(d));
+  for (const d of designs.filter((x) => x.name === 'private')) {
+    for (const v of ['none', 'pagecache-lookup', 'pte-marker'] as const) out.push(pagemapTask(d, v));
+  }
+  if (all) for (const d of designs) if (d.name !== 'private') out.push(pagemapTask(d, 'none'));
+  return out;
+}
+
+/**
  * The generic fault and fork tasks do not depend on the sharing design (they use private mappings
  * or plain MAP_SHARED), so they run once, under `private`; every design gets the sga task, which
  * goes through its sharing path.
@@ -280,6 +376,7 @@ export function timedTasks(designs: readonly PtShareDesign[], seed: number, quic
     out.push(...tlbTasks());
   }
   for (const d of designs) out.push(sgaTask(d));
+  out.push(...stateTasks(designs, true));
   return out;
 }
 

@@ -211,3 +211,32 @@ test('ptbench tlb: the database table for one design, a trace replay, and bad in
     assert.match(e.stderr, msg);
   }
 });
+
+test('ptbench reclaim: 128 sharers -> 128 entries cleared per page with private tables, 1 with a shared table; pagemap variants; bad input exits 2', () => {
+  const r = ptbench(['reclaim', '--procs', '128', '--pages', '4', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { reports: Array<{ design: string; variant: string; reclaim: { entriesCleared: number; markers: number }; pagemap: { reportedSwapped: number; lookups: number } }> };
+  const get = (d: string, v: string) => j.reports.find((x) => x.design === d && x.variant === v)!;
+  // 4 pages x 128 private mappings = 512 entries; with one shared PTE table 4 x 1 = 4.
+  assert.equal(get('private', 'none').reclaim.entriesCleared, 512);
+  assert.equal(get('file-pt', 'none').reclaim.entriesCleared, 4);
+  // pagemap of the 4 swapped pages: none reports 0 of 4; the lookup 4 (4 lookups); markers 4 (no lookup),
+  // at the price of one marker per mapping at reclaim: 512 with private tables, 4 with ptshare.
+  assert.deepEqual([get('private', 'none').pagemap.reportedSwapped, get('private', 'pagecache-lookup').pagemap.reportedSwapped, get('private', 'pte-marker').pagemap.reportedSwapped], [0, 4, 4]);
+  assert.equal(get('private', 'pagecache-lookup').pagemap.lookups, 4);
+  assert.equal(get('private', 'pte-marker').reclaim.markers, 512);
+  assert.equal(get('ptshare', 'pte-marker').reclaim.markers, 4);
+  const t = ptbench(['reclaim', '--design', 'ptshare', '--procs', '2', '--pages', '1']);
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /ptshare\s+1\s+3\s+1\s+1\s+1\s+\d+\s+1\.00/); // 2 VMAs + the host VMA visited; 1 table, 1 entry, 1 flush
+  for (const [args, msg] of [
+    [['reclaim', '--variant', 'bogus'], /^ptbench: error: EINVAL: --variant: unknown variant 'bogus'/],
+    [['reclaim', '--size', '3000'], /^ptbench: error: EINVAL: --size: 3000 is not a multiple of 4 KiB/],
+    [['reclaim', '--pages', '9999'], /^ptbench: error: EINVAL: --pages: must be a whole number from 1 to 512/],
+    [['reclaim', '--design', 'nope'], /^ptbench: error: EINVAL: /],
+  ] as const) {
+    const e = ptbench([...args]);
+    assert.equal(e.status, 2, args.join(' '));
+    assert.match(e.stderr, msg);
+  }
+});

@@ -63,6 +63,12 @@ export const SWP_PTE_MARKER = 31;
 export const PTE_MARKER_UFFD_WP = 1 << 0;
 export const PTE_MARKER_POISONED = 1 << 1;
 export const PTE_MARKER_GUARD = 1 << 2;
+/**
+ * Not in any kernel: the marker Peter Xu proposed for paged-out shmem ("mm: Enable PM_SWAP for shmem
+ * with PTE_MARKER", Aug 2021, CONFIG_PTE_MARKER_PAGEOUT, not merged), so that pagemap can report a
+ * swapped shmem page without a page-cache lookup. The bit value is the model's choice.
+ */
+export const PTE_MARKER_PAGEOUT = 1 << 4;
 
 /** Offset bits that fit below bit 32 (9..31): 23 bits. */
 const SWP_OFFSET_LO_BITS = 32 - SWP_OFFSET_FIRST_BIT;
@@ -129,6 +135,11 @@ export function make_pte_marker_lo(marker: number): number {
 
 export function make_pte_marker_hi(marker: number): number {
   return swp_entry_hi(SWP_PTE_MARKER, marker);
+}
+
+/** The PTE_MARKER_* bits of a marker entry (pte_marker_get: its swap offset). */
+export function pte_marker_get(lo: number, hi: number): number {
+  return swp_offset(lo, hi);
 }
 
 export function is_pte_marker(lo: number, hi: number): boolean {

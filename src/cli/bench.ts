@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { Bench } from 'tinybench';
-import { timedTasks, type BenchTaskDef } from '../../bench/tasks.js';
+import { inDefaultSuite, timedTasks, type BenchTaskDef } from '../../bench/tasks.js';
 import { int } from '../lib/format.js';
 import { UsageError } from '../lib/size.js';
 import { runEnvironment } from '../results/env.js';
@@ -17,7 +17,7 @@ import type { PtShareDesign } from '../share/design.js';
 import { memScenarios, type MemScenarioResult } from '../../bench/memory.js';
 
 export const RESULTS_SCHEMA = 'ptbench-results/1';
-export const SUITES = ['default', 'fault', 'fork', 'mem', 'tlb'] as const;
+export const SUITES = ['default', 'fault', 'fork', 'mem', 'tlb', 'state'] as const;
 type Suite = (typeof SUITES)[number];
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
@@ -25,9 +25,10 @@ export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench --
 Runs the timing tasks (measured with tinybench) and the memory scenarios (simulated, exact) and
 writes one results file into results/.
 
-  --suite NAME     ${SUITES.join(' | ')} (default: default = fault + fork + mem + tlb;
-                   mem = the memory scenarios and the counting engine's timings;
-                   tlb = simulated accesses/s of the TLB model)
+  --suite NAME     ${SUITES.join(' | ')} (default: default = fault + fork + mem + tlb
+                   + part of state; mem = the memory scenarios and the counting engine's
+                   timings; tlb = simulated accesses/s of the TLB model; state = reclaim
+                   pages/s and pagemap entries/s per design and pagemap variant)
   --design NAME    a design to run (repeatable; default every design: ${DESIGNS.map((d) => d.name).join(', ')})
   --quick          short runs for CI (well under a minute)
   --seed N         seed of the random-order tasks (default 1)
@@ -234,8 +235,9 @@ export async function benchMain(argv: string[]): Promise<number> {
   const tasks: TaskResultRecord[] = [];
   let memory: MemScenarioResult[] = [];
   try {
-    const defs = timedTasks(designs, seed, quick).filter((t) => suite === 'default' || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
-      || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/')));
+    const defs = timedTasks(designs, seed, quick).filter((t) => (suite === 'default' && inDefaultSuite(t)) || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
+      || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/'))
+      || (suite === 'state' && (t.name.startsWith('reclaim/') || t.name.startsWith('pagemap/'))));
     {
       for (const def of defs) {
         const label = `${def.name} [${def.design}]`;

@@ -15,6 +15,7 @@ commands:
   matrix   what a change by one process does to its sharers, per design (markdown, or --json)
   validate the simulator's page-table memory against the running Linux kernel (a C probe)
   tlb      TLB misses, page walks and shootdowns per design (simulated), or replay a lackey trace
+  reclaim  reclaim of shared shmem pages and pagemap of swapped pages, per design and variant (simulated)
 
 Run 'ptbench <command> --help' for its options.
 `;
@@ -40,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
       const { tlbMain } = await import('./tlb.js');
       return tlbMain(rest);
     }
+    case 'reclaim': {
+      const { reclaimMain } = await import('./reclaim.js');
+      return reclaimMain(rest);
+    }
     case 'validate': {
       const { validateMain } = await import('./validate.js');
       return validateMain(rest);
@@ -54,9 +59,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'matrix': {
       // The semantics matrix of the sharing designs, as markdown (docs/semantics-matrix.md) or JSON.
-      const { semanticsMatrix, renderMatrixMarkdown } = await import('../semantics/matrix.js');
+      const { semanticsMatrix, stateMatrix, renderMatrixMarkdown } = await import('../semantics/matrix.js');
       const cells = semanticsMatrix();
-      process.stdout.write(rest.includes('--json') ? `${JSON.stringify(cells, null, 2)}\n` : renderMatrixMarkdown(cells));
+      const state = stateMatrix();
+      process.stdout.write(rest.includes('--json') ? `${JSON.stringify({ changes: cells, state }, null, 2)}\n` : renderMatrixMarkdown(cells, state));
       return 0;
     }
     case 'bench-task': {
@@ -71,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix, validate (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix, validate, tlb, reclaim (see ptbench --help)\n`);
       return 2;
   }
 }

@@ -1,6 +1,6 @@
 /** `ptbench tlb`: the TLB and page-walk model on the database workload, or replay of a lackey trace. */
 import { parseArgs } from 'node:util';
-import { UsageError, parseSize } from '../lib/size.js';
+import { UsageError, parseSize, posInt } from '../lib/size.js';
 import { int, plainTable } from '../lib/format.js';
 import { DESIGNS, designByName } from '../share/index.js';
 import { cpuProfile, type CpuProfile } from '../tlb/cpu_profile.js';
@@ -34,12 +34,6 @@ Trace replay:
                        --procs copies run every slice of --quantum accesses in turn on --cpus CPUs
   --json               machine-readable output
 `;
-
-function posInt(text: string | undefined, field: string, dflt: number, min = 1): number {
-  if (text === undefined) return dflt;
-  if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`${field}: '${text}' is not a whole number >= ${min}`);
-  return Number(text);
-}
 
 function fraction(text: string | undefined, field: string, dflt: number): number {
   if (text === undefined) return dflt;

@@ -2,7 +2,9 @@
  * fork's memory half, after kernel/fork.c dup_mmap: every VMA is duplicated into the child mm
  * (VM_DONTCOPY ones skipped, VM_WIPEONFORK ones left empty), file references and i_mmap links are
  * taken, the child gets its own anon_vma where the parent has one (anon_vma_fork), and
- * copy_page_range copies the tables of the VMAs that need it.
+ * copy_page_range copies the tables of the VMAs that need it. A userfaultfd-registered VMA stays
+ * registered in the child, as with UFFD_FEATURE_EVENT_FORK (without that feature dup_userfaultfd
+ * clears the uffd flags and the child's tables are not copied).
  */
 import { copy_page_range } from '../mm/copy_page_range.js';
 import type { Machine } from '../mm/machine.js';

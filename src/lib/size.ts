@@ -38,3 +38,10 @@ export function parseSize(text: string, field: string): number {
 export function roundUp(bytes: number, unit: number): number {
   return Math.ceil(bytes / unit) * unit;
 }
+
+/** A whole-number CLI option >= `min` (or `dflt` when absent); a UsageError naming the option otherwise. */
+export function posInt(text: string | undefined, field: string, dflt: number, min = 1): number {
+  if (text === undefined) return dflt;
+  if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`${field}: '${text}' is not a whole number >= ${min}`);
+  return Number(text);
+}

@@ -18,6 +18,12 @@ import type { VmAreaStruct } from './vma.js';
 /** msharefs: an mshare region's file; it has no page cache of its own (its host mm maps other files). */
 export type FileKind = 'shmem' | 'file' | 'hugetlbfs' | 'msharefs';
 
+/** Where a swapped-out shmem page went: swap type 0, offset `slot` (the swap entry in i_pages). */
+export interface SwapSlot {
+  slot: number;
+  content: number;
+}
+
 export class AddressSpace {
   readonly id: number;
   readonly name: string;
@@ -36,11 +42,11 @@ export class AddressSpace {
   /** i_mmap: every VMA of every mm that maps this file. */
   readonly i_mmap: VmAreaStruct[] = [];
   /**
-   * shmem pages swapped out (page offset -> the page's content), or null while none is: the page
-   * cache slot of a swapped page holds a swap entry in the kernel; here the slot is a hole and this
-   * map says the next fault swaps the page in.
+   * shmem pages swapped out (page offset -> swap slot and the page's content), or null while none is:
+   * the page cache slot of a swapped page holds a swap entry in the kernel; here the slot is a hole
+   * and this map says the next fault swaps the page in.
    */
-  swapped: Map<number, number> | null = null;
+  swapped: Map<number, SwapSlot> | null = null;
   /** Open descriptor + one per mapping VMA. */
   refs = 1;
 
@@ -96,10 +102,10 @@ export class AddressSpace {
     this.limit = newPages;
   }
 
-  /** shmem_writeout: page `pgoff` (mapped nowhere) leaves the page cache for swap. */
-  swapOut(folios: FolioTable, pgoff: number): void {
+  /** shmem_writeout: page `pgoff` (mapped nowhere) leaves the page cache for swap slot `slot`. */
+  swapOut(folios: FolioTable, pgoff: number, slot: number): void {
     const f = this.pages[pgoff]! - 1;
-    (this.swapped ??= new Map()).set(pgoff, folios.content[f]!);
+    (this.swapped ??= new Map()).set(pgoff, { slot, content: folios.content[f]! });
     this.pages[pgoff] = 0;
     this.nrpages--;
     folios.put(f);
@@ -110,11 +116,10 @@ export class AddressSpace {
     const s = this.swapped;
     if (s === null) return undefined;
     const c = s.get(pgoff);
-    if (c !== undefined) {
-      s.delete(pgoff);
-      if (s.size === 0) this.swapped = null;
-    }
-    return c;
+    if (c === undefined) return undefined;
+    s.delete(pgoff);
+    if (s.size === 0) this.swapped = null;
+    return c.content;
   }
 
   /** truncate_inode_pages: drop every page-cache folio (the file's last reference went away). */

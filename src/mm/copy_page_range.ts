@@ -137,9 +137,9 @@ function copy_pte_range(ctx: CopyCtx, dt: number, st: number, start: number, end
     const hi = ent[sbase + k + 1]!;
     if (lo === 0 && hi === 0) continue;
     if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
-      // copy_nonpresent_pte: markers survive only into a uffd-wp child; swap entries are not modelled yet.
+      // copy_nonpresent_pte; swap entries are not modelled yet.
       if (hi >>> 27 === SWP_PTE_MARKER) {
-        if (ctx.keepUffdWp) { ent[dbase + k] = lo; ent[dbase + k + 1] = hi; }
+        copy_pte_marker(ent, dbase + k, lo, hi, ctx.keepUffdWp);
         continue;
       }
       throw new Error('copy_nonpresent_pte: swap entries are not produced by this model yet');
@@ -176,6 +176,18 @@ function copy_pte_range(ctx: CopyCtx, dt: number, st: number, start: number, end
   m.events.forkPtesCopied += copied;
 }
 
+/**
+ * copy_pte_marker: the child keeps a uffd-wp marker only if its VMA has uffd-wp, and poison/guard
+ * markers always; anything else (the model's PAGEOUT marker) is not copied.
+ */
+function copy_pte_marker(ent: Int32Array, doff: number, lo: number, hi: number, keepUffdWp: boolean): void {
+  const src = pgtable_types.pte_marker_get(lo, hi);
+  const dst = (keepUffdWp ? src & pgtable_types.PTE_MARKER_UFFD_WP : 0) | (src & (pgtable_types.PTE_MARKER_POISONED | pgtable_types.PTE_MARKER_GUARD));
+  if (dst === 0) return;
+  ent[doff] = pgtable_types.make_pte_marker_lo(dst);
+  ent[doff + 1] = pgtable_types.make_pte_marker_hi(dst);
+}
+
 /** copy_present_page: the child gets its own copy of a pinned page, mapped writable if it may be. */
 function copy_present_page(ctx: CopyCtx, doff: number, src: number): void {
   const m = ctx.m;
@@ -198,7 +210,7 @@ function copy_hugetlb_leaf(ctx: CopyCtx, doff: number, soff: number): void {
   let lo = ent[soff]!;
   const hi = ent[soff + 1]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
-    if (hi >>> 27 === SWP_PTE_MARKER && ctx.keepUffdWp) { ent[doff] = lo; ent[doff + 1] = hi; }
+    if (hi >>> 27 === SWP_PTE_MARKER) copy_pte_marker(ent, doff, lo, hi, ctx.keepUffdWp);
     return;
   }
   const f = (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);

@@ -9,7 +9,7 @@ import { _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL } from '../arch/pgtable_types.js
 import { fail } from '../kernel/errno.js';
 import { GUP_PIN_COUNTING_BIAS, PG_anon, PG_anon_exclusive } from './folio.js';
 import type { Machine } from './machine.js';
-import { FAULT_FLAG_UNSHARE, faultName, handle_mm_fault, do_user_addr_fault, VM_FAULT_ERROR } from './memory.js';
+import { FAULT_FLAG_UNSHARE, faultName, handle_mm_fault, do_user_addr_fault, VM_FAULT_NOT_DONE } from './memory.js';
 import { MMF_HAS_PINNED, type MmStruct } from './mm_types.js';
 import { is_cow_mapping } from './vma.js';
 
@@ -37,13 +37,13 @@ export function pin_user_page(m: Machine, mm: MmStruct, addr: number, write: boo
         }
         m.vmf.address = addr;
         const r = handle_mm_fault(m, vma, FAULT_FLAG_UNSHARE);
-        if (r & VM_FAULT_ERROR) fail('EFAULT', 'addr', `unshare fault at 0x${addr.toString(16)}: ${faultName(r)}`);
+        if (r & VM_FAULT_NOT_DONE) fail('EFAULT', 'addr', `unshare fault at 0x${addr.toString(16)}: ${faultName(r)}`);
         continue;
       }
     }
     m.vmf.address = addr;
     const r = do_user_addr_fault(m, mm, write);
-    if (r & VM_FAULT_ERROR) fail('EFAULT', 'addr', `cannot pin 0x${addr.toString(16)}: ${faultName(r)}`);
+    if (r & VM_FAULT_NOT_DONE) fail('EFAULT', 'addr', `cannot pin 0x${addr.toString(16)}: ${faultName(r)}`);
   }
   return fail('EFAULT', 'addr', `page at 0x${addr.toString(16)} did not settle after 3 faults`);
 }

@@ -11,7 +11,7 @@ import * as pgtable_types from '../arch/pgtable_types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_uptodate } from './folio.js';
 import type { Machine } from './machine.js';
-import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, pgtable_alloc, VM_FAULT_SIGBUS } from './memory.js';
+import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, pgtable_alloc, VM_FAULT_SIGBUS } from './memory.js';
 import { type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 
@@ -24,10 +24,14 @@ const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
 const _PAGE_PROTNONE = pgtable_types._PAGE_PROTNONE;
 const _PAGE_PSE = pgtable_types._PAGE_PSE;
 const _PAGE_RW = pgtable_types._PAGE_RW;
+const _PAGE_UFFD_WP = pgtable_types._PAGE_UFFD_WP;
+const SWP_PTE_MARKER = pgtable_types.SWP_PTE_MARKER;
+const PTE_MARKER_UFFD_WP = pgtable_types.PTE_MARKER_UFFD_WP;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const VM_MAYSHARE = vm_flags.VM_MAYSHARE;
 const VM_SHARED = vm_flags.VM_SHARED;
+const VM_UFFD_WP = vm_flags.VM_UFFD_WP;
 const VM_WRITE = vm_flags.VM_WRITE;
 
 /** Table level whose entries are leaves for this hugetlb VMA: 1 (PMD) for 2 MiB, 2 (PUD) for 1 GiB. */
@@ -59,12 +63,23 @@ export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): num
   const off = t * 1024 + (((haddr / ENTRY_SPAN[leaf]!) & 511) << 1);
   const lo = ent[off]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
+    const hi = ent[off + 1]!;
+    // A uffd-wp marker (hugetlb installs them into empty entries on write-protect) keeps the protection.
+    const uffdWp = (lo !== 0 || hi !== 0) && hi >>> 27 === SWP_PTE_MARKER && (vma.vm_flags & VM_UFFD_WP) !== 0 &&
+      (pgtable_types.pte_marker_get(lo, hi) & PTE_MARKER_UFFD_WP) !== 0;
+    if (lo !== 0 || hi !== 0) m.events.pteMarkerFaults++;
     const r = hugetlb_no_page(m, vma, haddr, off);
     if (r !== 0) return r;
+    if (uffdWp) {
+      ent[off] = (ent[off]! | _PAGE_UFFD_WP) & ~_PAGE_RW; // huge_pte_mkuffd_wp
+      if ((flags & FAULT_FLAG_WRITE) !== 0) return handle_userfault_wp(m, 0);
+      return 0;
+    }
     if ((flags & FAULT_FLAG_WRITE) !== 0 && (vma.vm_flags & VM_SHARED) === 0) return hugetlb_wp(m, vma, off, haddr, false);
     return 0;
   }
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0 && (lo & _PAGE_RW) === 0) {
+    if ((flags & FAULT_FLAG_WRITE) !== 0 && (lo & _PAGE_UFFD_WP) !== 0 && (vma.vm_flags & VM_UFFD_WP) !== 0) return handle_userfault_wp(m, 0);
     return hugetlb_wp(m, vma, off, haddr, (flags & FAULT_FLAG_WRITE) === 0);
   }
   ent[off] = lo | _PAGE_ACCESSED | ((flags & FAULT_FLAG_WRITE) !== 0 ? PTE_MKDIRTY : 0);

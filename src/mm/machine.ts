@@ -17,11 +17,13 @@ import { AddressSpace } from './address_space.js';
 import { FolioTable } from './folio.js';
 import * as folio_flags from './folio.js';
 import { pin_user_page, unpin_user_page } from './gup.js';
-import { do_user_addr_fault, VM_FAULT_ERROR, VM_FAULT_SIGSEGV, VmFault } from './memory.js';
+import { do_user_addr_fault, VM_FAULT_NOT_DONE, VM_FAULT_SIGSEGV, VmFault } from './memory.js';
 import { do_mmap, do_munmap, type MmapArgs } from './mmap.js';
-import { clear_refs_soft_dirty, madvise_dontneed, uffd_register_wp } from './madvise.js';
+import { clear_refs_soft_dirty, madvise_dontneed } from './madvise.js';
+import { ksm_madvise_mergeable, ksm_scan, type KsmScanResult } from './ksm.js';
+import { mwriteprotect_range, uffd_register_wp, uffd_unregister, type UffdWpResult } from './userfaultfd.js';
 import { do_mprotect } from './mprotect.js';
-import { pagemap_read, type PagemapEntry } from './pagemap.js';
+import { pagemap_read, pagemap_read_range, SHMEM_SWAP_REPORTS, type PagemapEntry, type ShmemSwapReport } from './pagemap.js';
 import { MmStruct } from './mm_types.js';
 import { PgtablePool } from './pgtable_pool.js';
 import { VmEvents } from './vmstat.js';
@@ -54,6 +56,12 @@ export interface MachineOptions {
   design?: PtShareDesign;
   /** Simulated CPUs (for TLB-flush targets); each new mm runs on CPU (id - 1) mod cpus. Default 2. */
   cpus?: number;
+  /**
+   * How pagemap reports swapped-out shmem: 'none' (today's kernel: 0), 'pagecache-lookup' (the 2021
+   * patch: look up the page cache for every empty entry), 'pte-marker' (the 2021 counter-proposal:
+   * reclaim leaves a marker). Default 'none'.
+   */
+  shmemSwapReport?: ShmemSwapReport;
 }
 
 export class Machine {
@@ -64,6 +72,11 @@ export class Machine {
   readonly design: PtShareDesign;
   readonly faultAroundPages: number;
   readonly cpus: number;
+  readonly shmemSwapReport: ShmemSwapReport;
+  /** KSM's stable tree: content -> KSM folio (src/mm/ksm.ts). */
+  readonly ksmStable = new Map<number, number>();
+  /** Next swap slot (offset in swap type 0) handed to a page going out; slot 0 is the swap header. */
+  nextSwapSlot = 1;
   /** The last TLB flush recorded (src/tlb/flush.ts). */
   lastFlush: FlushRecord | null = null;
   /** The TLB model receiving every flush (src/tlb/mmu.ts), or null when none is attached. */
@@ -92,6 +105,8 @@ export class Machine {
       throw new RangeError(`faultAroundBytes must be a power of two from 4096 to 2097152, got ${fab}`);
     }
     this.faultAroundPages = fab / PAGE_SIZE;
+    this.shmemSwapReport = opts.shmemSwapReport ?? 'none';
+    if (!SHMEM_SWAP_REPORTS.includes(this.shmemSwapReport)) throw new RangeError(`shmemSwapReport must be one of ${SHMEM_SWAP_REPORTS.join(', ')}, got ${String(this.shmemSwapReport)}`);
     this.cpus = opts.cpus ?? 2;
     if (!Number.isInteger(this.cpus) || this.cpus < 1 || this.cpus > 31) throw new RangeError(`cpus must be 1..31, got ${this.cpus}`);
   }
@@ -198,7 +213,8 @@ export class Machine {
   /**
    * A load or store by the CPU: the hardware walk succeeds when the leaf allows the access (setting
    * A, and D on a store); otherwise a page fault is taken and the access retried. A store with a
-   * `value` writes it into the page. Returns 0 or VM_FAULT_* error bits (SIGSEGV, SIGBUS).
+   * `value` writes it into the page. Returns 0 or VM_FAULT_* bits: SIGSEGV, SIGBUS, or VM_FAULT_RETRY
+   * when a userfaultfd write-protect fault went to the monitor (the store did not happen).
    */
   touch(mm: MmStruct, addr: number, write: boolean, value?: number): number {
     for (let tries = 0; tries < 4; tries++) {
@@ -214,7 +230,7 @@ export class Machine {
       }
       this.vmf.address = addr;
       const r = do_user_addr_fault(this, mm, write);
-      if ((r & VM_FAULT_ERROR) !== 0) return r;
+      if ((r & VM_FAULT_NOT_DONE) !== 0) return r;
     }
     throw new Error(`BUG: access to 0x${addr.toString(16)} still faults after 4 tries`);
   }
@@ -238,14 +254,39 @@ export class Machine {
     uffd_register_wp(this, mm, addr, length);
   }
 
+  /** ioctl(UFFDIO_UNREGISTER) over the range. */
+  uffd_unregister(mm: MmStruct, addr: number, length: number): void {
+    uffd_unregister(this, mm, addr, length);
+  }
+
+  /** ioctl(UFFDIO_WRITEPROTECT): protect (`wp` true) or resolve the range. */
+  uffd_writeprotect(mm: MmStruct, addr: number, length: number, wp: boolean): UffdWpResult {
+    return mwriteprotect_range(this, mm, addr, length, wp);
+  }
+
+  /** madvise(MADV_MERGEABLE): returns the VMAs marked (shared or hugetlb ones are skipped, as the kernel does). */
+  madvise_mergeable(mm: MmStruct, addr: number, length: number): number {
+    return ksm_madvise_mergeable(this, mm, addr, length);
+  }
+
+  /** One full ksmd pass. */
+  ksm_scan(): KsmScanResult {
+    return ksm_scan(this);
+  }
+
   /** echo 4 > /proc/<pid>/clear_refs. */
   clear_refs_soft_dirty(mm: MmStruct): void {
     clear_refs_soft_dirty(this, mm);
   }
 
-  /** One /proc/<pid>/pagemap entry. */
+  /** One /proc/<pid>/pagemap entry, decoded. */
   pagemap(mm: MmStruct, addr: number): PagemapEntry {
     return pagemap_read(this, mm, addr);
+  }
+
+  /** pread of /proc/<pid>/pagemap for [start, end): two 32-bit words per page into `out`; returns the entries. */
+  pagemap_range(mm: MmStruct, start: number, end: number, out: Uint32Array): number {
+    return pagemap_read_range(this, mm, start, end, out);
   }
 
   /** Reclaim page `pgoff` of a shmem file: unmap it everywhere (rmap walk) and swap it out. */

@@ -1,6 +1,5 @@
 /**
- * madvise(MADV_DONTNEED), userfaultfd write-protect registration, and clear_refs soft-dirty
- * clearing: the per-process changes whose interaction with shared page tables the sharing threads
+ * madvise(MADV_DONTNEED) and clear_refs soft-dirty clearing (userfaultfd: userfaultfd.ts): the per-process changes whose interaction with shared page tables the sharing threads
  * argue about. Each asks the design first (it may refuse with a KernelError, or unshare).
  */
 import { ENTRY_SPAN, PAGE_SIZE, isAligned } from '../arch/pgtable_64_types.js';
@@ -8,12 +7,15 @@ import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, _PAGE_SOFT_DIRTY, P
 import { fail } from '../kernel/errno.js';
 import type { Machine } from './machine.js';
 import type { MmStruct } from './mm_types.js';
-import { check_munmap_splits, split_vma } from './mmap.js';
-import { is_vm_hugetlb_page, vma_set_page_prot, VM_SOFTDIRTY, VM_UFFD_WP, type VmAreaStruct } from './vma.js';
+import { is_vm_hugetlb_page, VM_SOFTDIRTY, type VmAreaStruct } from './vma.js';
 import { unmap_page_range } from './zap.js';
 import { flush_vma_range } from '../tlb/flush.js';
 
-function range(m: Machine, mm: MmStruct, start: number, length: number): number {
+/**
+ * Check a madvise-style range: `start` page aligned, `length` positive (rounded up to pages), every
+ * page mapped (ENOMEM otherwise). Returns the end.
+ */
+export function madvise_range(mm: MmStruct, start: number, length: number): number {
   if (!Number.isInteger(start) || start < 0 || !isAligned(start, PAGE_SIZE)) fail('EINVAL', 'addr', `0x${start.toString(16)} is not page aligned`);
   if (!Number.isInteger(length) || length <= 0) fail('EINVAL', 'length', `must be a positive whole number of bytes, got ${length}`);
   const end = start + Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
@@ -22,7 +24,6 @@ function range(m: Machine, mm: MmStruct, start: number, length: number): number 
     if (v === null) fail('ENOMEM', 'addr', `0x${a.toString(16)} is not mapped`);
     a = v.vm_end;
   }
-  void m;
   return end;
 }
 
@@ -32,7 +33,7 @@ function vmasIn(mm: MmStruct, start: number, end: number): VmAreaStruct[] {
 
 /** MADV_DONTNEED: zap the range (tables stay); file pages refault from the page cache. */
 export function madvise_dontneed(m: Machine, mm: MmStruct, start: number, length: number): void {
-  const end = range(m, mm, start, length);
+  const end = madvise_range(mm, start, length);
   m.design.madviseCheck?.(m, mm, start, end);
   for (const v of vmasIn(mm, start, end)) {
     const s = Math.max(start, v.vm_start);
@@ -42,24 +43,9 @@ export function madvise_dontneed(m: Machine, mm: MmStruct, start: number, length
       if (!isAligned(s, h) || !isAligned(e, h)) fail('EINVAL', 'addr', `MADV_DONTNEED on hugetlb must cover whole ${h}-byte pages`);
     }
     const zapped0 = m.events.ptesZapped;
-    unmap_page_range(m, v, s, e);
+    unmap_page_range(m, v, s, e, false);
     flush_vma_range(m, v, s, e, m.events.ptesZapped - zapped0);
   }
-}
-
-/** UFFDIO_REGISTER with UFFDIO_REGISTER_MODE_WP: VM_UFFD_WP on the range (VMAs split to fit). */
-export function uffd_register_wp(m: Machine, mm: MmStruct, start: number, length: number): void {
-  const end = range(m, mm, start, length);
-  m.design.uffdWpCheck?.(m, mm, start, end);
-  check_munmap_splits(mm, start, end);
-  split_vma(m, mm, start);
-  split_vma(m, mm, end);
-  for (const v of vmasIn(mm, start, end)) {
-    v.vm_flags |= VM_UFFD_WP;
-    vma_set_page_prot(v);
-    m.design.uffdWpRegistered?.(m, v);
-  }
-  mm.mmap_cache = null;
 }
 
 /**

@@ -32,6 +32,7 @@ const _PAGE_UFFD_WP = pgtable_types._PAGE_UFFD_WP;
 const _PAGE_SOFT_DIRTY = pgtable_types._PAGE_SOFT_DIRTY;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 const SWP_PTE_MARKER = pgtable_types.SWP_PTE_MARKER;
+const PTE_MARKER_UFFD_WP = pgtable_types.PTE_MARKER_UFFD_WP;
 const ZERO_PFN = folio_flags.ZERO_PFN;
 const MM_ANONPAGES = mm_counters.MM_ANONPAGES;
 const MM_FILEPAGES = mm_counters.MM_FILEPAGES;
@@ -42,6 +43,7 @@ const VM_DESIGN_FAULT = vm_flags.VM_DESIGN_FAULT;
 const VM_MAYSHARE = vm_flags.VM_MAYSHARE;
 const VM_READ = vm_flags.VM_READ;
 const VM_SHARED = vm_flags.VM_SHARED;
+const VM_UFFD_WP = vm_flags.VM_UFFD_WP;
 const VM_WRITE = vm_flags.VM_WRITE;
 
 export const FAULT_FLAG_WRITE = 1 << 0;
@@ -52,12 +54,20 @@ export const VM_FAULT_SIGBUS = 0x000002;
 export const VM_FAULT_MAJOR = 0x000004;
 export const VM_FAULT_SIGSEGV = 0x000040;
 export const VM_FAULT_NOPAGE = 0x000100;
+/**
+ * handle_userfault's answer: the fault went to the userfaultfd monitor and the access waits (retried
+ * once the monitor resolves it with UFFDIO_WRITEPROTECT). Not an error, but the access did not happen.
+ */
+export const VM_FAULT_RETRY = 0x000400;
 export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+/** The access did not complete: an error, or a userfault waiting for the monitor. */
+export const VM_FAULT_NOT_DONE = VM_FAULT_ERROR | VM_FAULT_RETRY;
 
 export function faultName(code: number): string {
   if (code & VM_FAULT_SIGSEGV) return 'SIGSEGV';
   if (code & VM_FAULT_SIGBUS) return 'SIGBUS';
   if (code & VM_FAULT_OOM) return 'OOM';
+  if (code & VM_FAULT_RETRY) return 'userfaultfd write-protect fault pending (VM_FAULT_RETRY)';
   return 'ok';
 }
 
@@ -182,25 +192,19 @@ export function pgtable_alloc(m: Machine, vma: VmAreaStruct, level: number, pare
 /** handle_pte_fault. */
 function handle_pte_fault(m: Machine, vmf: VmFault): number {
   const ent = m.pool.entries;
-  const vma = vmf.vma!;
   const poff = vmf.poff;
   const flags = vmf.flags;
   const lo = poff < 0 ? 0 : ent[poff]!;
   const hi = poff < 0 ? 0 : ent[poff + 1]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
     if (lo !== 0 || hi !== 0) {
-      // Non-present, non-none: swap entries and PTE markers. pte_none_mostly() treats markers as none.
+      // Non-present, non-none: swap entries and PTE markers.
       if (hi >>> 27 !== SWP_PTE_MARKER) {
         throw new Error(`do_swap_page: swap entries are not produced by this model yet (pte ${hi >>> 0}:${lo >>> 0})`);
       }
+      return handle_pte_marker(m, vmf, pgtable_types.pte_marker_get(lo, hi));
     }
-    if (vma.vm_file === null) return do_anonymous_page(m, vmf);
-    // do_fault: dispatch on read / private write / shared write.
-    vmf.result = 0;
-    vmf.pgoff = (vmf.address - vma.vm_start) * INV_SPAN[0]! + vma.vm_pgoff;
-    if ((flags & FAULT_FLAG_WRITE) === 0) return do_read_fault(m, vmf);
-    if ((vma.vm_flags & VM_SHARED) === 0) return do_cow_fault(m, vmf);
-    return do_shared_fault(m, vmf);
+    return do_pte_missing(m, vmf);
   }
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
     if ((flags & FAULT_FLAG_WRITE) !== 0) {
@@ -215,6 +219,51 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
   // Spurious fault: the entry already allows the access; mark it young.
   ent[poff] = lo | _PAGE_ACCESSED;
   return 0;
+}
+
+/** do_pte_missing: an empty entry (or one a marker stood for): anonymous page or do_fault. */
+function do_pte_missing(m: Machine, vmf: VmFault): number {
+  const vma = vmf.vma!;
+  if (vma.vm_file === null) return do_anonymous_page(m, vmf);
+  // do_fault: dispatch on read / private write / shared write.
+  vmf.result = 0;
+  vmf.pgoff = (vmf.address - vma.vm_start) * INV_SPAN[0]! + vma.vm_pgoff;
+  if ((vmf.flags & FAULT_FLAG_WRITE) === 0) return do_read_fault(m, vmf);
+  if ((vma.vm_flags & VM_SHARED) === 0) return do_cow_fault(m, vmf);
+  return do_shared_fault(m, vmf);
+}
+
+/**
+ * handle_pte_marker: a marker is none for faulting (pte_none_mostly). A uffd-wp marker in a VMA still
+ * registered for uffd-wp keeps the protection: the page is mapped with pte_mkuffd_wp (read-only,
+ * uffd-wp bit) and a write then goes to the monitor (the kernel's retried fault reaching do_wp_page's
+ * userfaultfd_pte_wp). Any other marker (or one left in an unregistered VMA) is just cleared
+ * (pte_marker_clear) and the fault proceeds as on an empty entry.
+ */
+function handle_pte_marker(m: Machine, vmf: VmFault, marker: number): number {
+  const ent = m.pool.entries;
+  const poff = vmf.poff;
+  const vma = vmf.vma!;
+  m.events.pteMarkerFaults++;
+  ent[poff] = 0;
+  ent[poff + 1] = 0;
+  const r = do_pte_missing(m, vmf);
+  if ((marker & PTE_MARKER_UFFD_WP) === 0 || (vma.vm_flags & VM_UFFD_WP) === 0) return r;
+  if ((ent[poff]! & _PAGE_PRESENT) !== 0) {
+    ent[poff] = (ent[poff]! | _PAGE_UFFD_WP) & ~_PAGE_RW;
+    if ((r & VM_FAULT_ERROR) === 0 && (vmf.flags & FAULT_FLAG_WRITE) !== 0) return handle_userfault_wp(m, r);
+  } else if (ent[poff] === 0 && ent[poff + 1] === 0) {
+    // The fault failed (SIGBUS beyond EOF): the protection stays.
+    ent[poff] = pgtable_types.make_pte_marker_lo(marker);
+    ent[poff + 1] = pgtable_types.make_pte_marker_hi(marker);
+  }
+  return r;
+}
+
+/** handle_userfault(vmf, VM_UFFD_WP): the write is reported to the monitor and waits. */
+export function handle_userfault_wp(m: Machine, r: number): number {
+  m.events.uffdWpFaults++;
+  return r | VM_FAULT_RETRY;
 }
 
 /**
@@ -361,8 +410,9 @@ function map_file_folio(m: Machine, vma: VmAreaStruct, poff: number, f: number, 
  * address, only for folios already in the page cache), then read the faulting page if still unmapped.
  */
 function do_read_fault(m: Machine, vmf: VmFault): number {
-  const nr = m.faultAroundPages;
   const vma = vmf.vma!;
+  // should_fault_around: not for uffd-wp VMAs (uffd_disable_fault_around: each PTE's protection is its own).
+  const nr = (vma.vm_flags & VM_UFFD_WP) === 0 ? m.faultAroundPages : 1;
   const pgoff = vmf.pgoff;
   const ent = m.pool.entries;
   m.events.readFaults++;
@@ -451,6 +501,8 @@ function do_wp_page(m: Machine, vmf: VmFault): number {
   const lo = ent[poff]!;
   const hi = ent[poff + 1]!;
   const unshare = (vmf.flags & FAULT_FLAG_UNSHARE) !== 0;
+  // userfaultfd_pte_wp: a write to a uffd-wp-protected entry goes to the monitor.
+  if ((lo & _PAGE_UFFD_WP) !== 0 && !unshare && (vma.vm_flags & VM_UFFD_WP) !== 0) return handle_userfault_wp(m, 0);
   const f = (lo & _PAGE_SPECIAL) !== 0 ? -1 : (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);
   if ((vma.vm_flags & (VM_SHARED | VM_MAYSHARE)) !== 0) {
     if (unshare) return 0; // no anonymous page in a shared mapping, nothing to unshare
@@ -500,6 +552,7 @@ function wp_page_copy(m: Machine, vmf: VmFault, old: number, unshare: boolean): 
   }
   if (old >= 0) {
     const anon = (fo.flags[old]! & PG_anon) !== 0;
+    if ((fo.flags[old]! & PG_ksm) !== 0 && !unshare) m.events.ksmCowBreaks++;
     if (!anon) {
       mm.rss[mm_counter_file((fo.flags[old]! & PG_swapbacked) !== 0)]!--;
       mm.rss[MM_ANONPAGES]!++;

@@ -9,7 +9,7 @@ import { PAGE_SIZE, isAligned } from '../arch/pgtable_64_types.js';
 import { fail } from '../kernel/errno.js';
 import type { AddressSpace } from './address_space.js';
 import { free_pgtables } from './free_pgtables.js';
-import { do_user_addr_fault, VM_FAULT_ERROR } from './memory.js';
+import { do_user_addr_fault, VM_FAULT_NOT_DONE } from './memory.js';
 import type { Machine } from './machine.js';
 import type { MmStruct } from './mm_types.js';
 import {
@@ -184,7 +184,7 @@ function populate_vma(m: Machine, vma: VmAreaStruct): void {
   for (let a = vma.vm_start; a < vma.vm_end; a += step) {
     m.vmf.address = a;
     const r = do_user_addr_fault(m, vma.vm_mm, write);
-    if (r & VM_FAULT_ERROR) break;
+    if (r & VM_FAULT_NOT_DONE) break;
   }
 }
 

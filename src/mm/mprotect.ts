@@ -136,9 +136,13 @@ function change_pte(m: Machine, vma: VmAreaStruct, off: number, tryWritable: boo
   if (lo !== old) m.events.ptesProtChanged++;
 }
 
-/** can_change_pte_writable: private -> exclusive anonymous pages only; shared -> already dirty. */
-function can_change_pte_writable(m: Machine, vma: VmAreaStruct, lo: number, hi: number): boolean {
+/**
+ * can_change_pte_writable: never a uffd-wp-protected entry; private -> exclusive anonymous pages
+ * only; shared -> already dirty.
+ */
+export function can_change_pte_writable(m: Machine, vma: VmAreaStruct, lo: number, hi: number): boolean {
   if ((vma.vm_flags & VM_WRITE) === 0) return false;
+  if ((lo & pgtable_types._PAGE_UFFD_WP) !== 0) return false;
   if ((vma.vm_flags & VM_SHARED) === 0) {
     if ((lo & _PAGE_SPECIAL) !== 0) return false;
     const f = (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);

@@ -32,6 +32,8 @@ export const VM_WIPEONFORK = 0x2000000;
 export const VM_DONTDUMP = 0x4000000;
 export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
+/** KSM may merge this VMA's pages (MADV_MERGEABLE); bit 31 as in the kernel (negative as an int32). */
+export const VM_MERGEABLE = 0x80000000 | 0;
 /**
  * Model-only bits for VMAs whose faults a sharing design handles in a host mm: the 2023 RFC's
  * VM_SHARED_PT and the mshare series' VM_MSHARE (their bit positions here are this model's).

@@ -8,8 +8,13 @@
  *
  * What it counts (VmEvents): rmapVmasVisited (VMAs the rmap walk looked at), rmapEntriesCleared
  * (entries cleared: one per mapping with private tables, one per shared table with sharing), plus
- * the flushes through src/tlb/flush.ts. With shared tables the second and later VMAs reaching the same
- * table find the entry already clear.
+ * the flushes through src/tlb/flush.ts, rmapTablesVisited (distinct leaf tables an entry was cleared
+ * in). With shared tables the second and later VMAs reaching the same table find the entry already
+ * clear.
+ *
+ * Under the pagemap variant 'pte-marker' (Machine option shmemSwapReport, Peter Xu's unmerged 2021
+ * proposal) each cleared entry keeps a PTE_MARKER_PAGEOUT marker instead, so pagemap can report the
+ * page as swapped without a page-cache lookup; the marker is cleared by the next fault on it.
  */
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { fail } from '../kernel/errno.js';
@@ -26,7 +31,11 @@ const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 
 export interface ReclaimResult {
   vmasVisited: number;
+  /** Distinct leaf tables an entry was cleared in. */
+  tablesVisited: number;
   entriesCleared: number;
+  /** Markers left in cleared entries (uffd-wp, or PAGEOUT under the 'pte-marker' pagemap variant). */
+  markers: number;
   flushes: number;
   ipis: number;
 }
@@ -45,6 +54,9 @@ export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number
   const ent = m.pool.entries;
   let visited = 0;
   let cleared = 0;
+  let markers = 0;
+  const tables: number[] = [];
+  const pageout = m.shmemSwapReport === 'pte-marker' ? pgtable_types.PTE_MARKER_PAGEOUT : 0;
   // try_to_unmap: rmap walk over every VMA mapping the page's offset.
   for (const vma of file.i_mmap) {
     if (pgoff < vma.vm_pgoff || pgoff >= vma.vm_pgoff + (vma.vm_end - vma.vm_start) / 4096) continue;
@@ -58,14 +70,20 @@ export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number
     const pf = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
     if (pf !== f) continue;
     if ((lo & _PAGE_DIRTY) !== 0) fo.flags[f]! |= PG_dirty;
-    if ((lo & _PAGE_UFFD_WP) !== 0) {
-      ent[off] = pgtable_types.make_pte_marker_lo(pgtable_types.PTE_MARKER_UFFD_WP);
-      ent[off + 1] = pgtable_types.make_pte_marker_hi(pgtable_types.PTE_MARKER_UFFD_WP);
+    const marker = ((lo & _PAGE_UFFD_WP) !== 0 ? pgtable_types.PTE_MARKER_UFFD_WP : 0) | pageout;
+    if (marker !== 0) {
+      ent[off] = pgtable_types.make_pte_marker_lo(marker);
+      ent[off + 1] = pgtable_types.make_pte_marker_hi(marker);
+      markers++;
+      if ((marker & pgtable_types.PTE_MARKER_UFFD_WP) !== 0) ev.uffdWpMarkers++;
+      if (pageout !== 0) ev.pageoutMarkers++;
     } else {
       ent[off] = 0;
       ent[off + 1] = 0;
     }
     cleared++;
+    const t = off >>> 10;
+    if (!tables.includes(t)) tables.push(t);
     (m.design.rssOwner?.(m, vma, addr, off) ?? mm).rss[mm_counters.MM_SHMEMPAGES]!--;
     fo.mapcount[f]!--;
     fo.put(f);
@@ -73,9 +91,10 @@ export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number
   }
   if (fo.mapcount[f]! !== 0) throw new Error(`BUG: page ${pgoff} of ${file.name} still mapped ${fo.mapcount[f]} time(s) after try_to_unmap`);
   // shmem_writeout: the page cache slot now holds the swap entry; the folio is freed.
-  file.swapOut(fo, pgoff);
+  file.swapOut(fo, pgoff, m.nextSwapSlot++);
   ev.rmapVmasVisited += visited;
   ev.rmapEntriesCleared += cleared;
+  ev.rmapTablesVisited += tables.length;
   ev.pswpout++;
-  return { vmasVisited: visited, entriesCleared: cleared, flushes: ev.tlbFlushes - flushes0, ipis: ev.tlbIpis - ipis0 };
+  return { vmasVisited: visited, tablesVisited: tables.length, entriesCleared: cleared, markers, flushes: ev.tlbFlushes - flushes0, ipis: ev.tlbIpis - ipis0 };
 }

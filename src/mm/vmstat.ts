@@ -49,6 +49,26 @@ export class VmEvents {
   pswpin = 0;
   /** PTEs whose protection changed in change_protection. */
   ptesProtChanged = 0;
+  /** Reclaim: distinct leaf tables the rmap walk cleared entries in (one per mapping, or per shared table). */
+  rmapTablesVisited = 0;
+  /** userfaultfd write-protect: present entries protected / resolved, PTE markers installed to keep
+   * the protection of an empty or zapped entry, write faults delivered to the monitor. */
+  uffdWpProtected = 0;
+  uffdWpResolved = 0;
+  uffdWpMarkers = 0;
+  uffdWpFaults = 0;
+  /** Faults that found a PTE marker in the entry (handle_pte_marker). */
+  pteMarkerFaults = 0;
+  /** Pagemap variant 'pte-marker': PTE_MARKER_PAGEOUT markers installed at swap-out. */
+  pageoutMarkers = 0;
+  /** /proc/pid/pagemap entries produced, and the page-cache (XArray) lookups the 'pagecache-lookup' variant added. */
+  pagemapEntries = 0;
+  pagemapLookups = 0;
+  /** KSM (src/mm/ksm.ts): pages scanned, stable pages created, mappings merged into one (frames saved), COW breaks of KSM pages. */
+  ksmPagesScanned = 0;
+  ksmPagesShared = 0;
+  ksmPagesMerged = 0;
+  ksmCowBreaks = 0;
 
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this)) as Record<string, number>;

@@ -12,6 +12,7 @@ import type { Machine } from './machine.js';
 import { type MmStruct } from './mm_types.js';
 import * as mm_counters from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
+import * as vm_flags from './vma.js';
 import { flush_tlb_range } from '../tlb/flush.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
@@ -26,13 +27,34 @@ const _PAGE_PSE = pgtable_types._PAGE_PSE;
 const _PAGE_SPECIAL = pgtable_types._PAGE_SPECIAL;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 const SWP_PTE_MARKER = pgtable_types.SWP_PTE_MARKER;
+const _PAGE_UFFD_WP = pgtable_types._PAGE_UFFD_WP;
+const UFFD_WP_MARKER_LO = pgtable_types.make_pte_marker_lo(pgtable_types.PTE_MARKER_UFFD_WP);
+const UFFD_WP_MARKER_HI = pgtable_types.make_pte_marker_hi(pgtable_types.PTE_MARKER_UFFD_WP);
 const MM_ANONPAGES = mm_counters.MM_ANONPAGES;
 const MM_FILEPAGES = mm_counters.MM_FILEPAGES;
 const MM_SHMEMPAGES = mm_counters.MM_SHMEMPAGES;
 
-/** Zap [start, end) of `vma` (both page aligned, inside the VMA). */
-export function unmap_page_range(m: Machine, vma: VmAreaStruct, start: number, end: number): void {
-  zap_level(m, vma.vm_mm, vma.vm_mm.pgd, m.rootLevel, start, end);
+/**
+ * struct zap_details for the zap in progress. munmap and exit pass ZAP_FLAG_DROP_MARKER (markers go);
+ * MADV_DONTNEED passes none: markers stay, and a file-backed uffd-wp VMA gets a uffd-wp marker for
+ * every protected entry it zaps (pte_install_uffd_wp_if_needed), so the protection survives the refault.
+ */
+let keepMarkers = false;
+let armUffdWp = false;
+
+/**
+ * Zap [start, end) of `vma` (both page aligned, inside the VMA). `dropMarkers` false is
+ * zap_page_range_single without ZAP_FLAG_DROP_MARKER (MADV_DONTNEED).
+ */
+export function unmap_page_range(m: Machine, vma: VmAreaStruct, start: number, end: number, dropMarkers = true): void {
+  keepMarkers = !dropMarkers;
+  armUffdWp = !dropMarkers && vma.vm_file !== null && (vma.vm_flags & vm_flags.VM_UFFD_WP) !== 0;
+  try {
+    zap_level(m, vma.vm_mm, vma.vm_mm.pgd, m.rootLevel, start, end);
+  } finally {
+    keepMarkers = false;
+    armUffdWp = false;
+  }
 }
 
 /** Drop `mm`'s link to a shared table at word `off` (unshare); returns true when it was shared. */
@@ -91,10 +113,19 @@ function zap_leaf(m: Machine, mm: MmStruct, off: number): void {
   ent[off] = 0;
   ent[off + 1] = 0;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
-    if (hi >>> 27 === SWP_PTE_MARKER) return; // markers just go away on munmap/exit
+    if (hi >>> 27 === SWP_PTE_MARKER) {
+      // Markers go on munmap/exit (ZAP_FLAG_DROP_MARKER) and stay otherwise.
+      if (keepMarkers) { ent[off] = lo; ent[off + 1] = hi; }
+      return;
+    }
     throw new Error(`zap: swap entries are not produced by this model yet (pte ${hi >>> 0}:${lo >>> 0})`);
   }
   m.events.ptesZapped++;
+  if ((lo & _PAGE_UFFD_WP) !== 0 && armUffdWp) {
+    ent[off] = UFFD_WP_MARKER_LO;
+    ent[off + 1] = UFFD_WP_MARKER_HI;
+    m.events.uffdWpMarkers++;
+  }
   if ((lo & _PAGE_SPECIAL) !== 0) return; // zero page: no struct page refcounting
   const fo = m.folios;
   const f = (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);

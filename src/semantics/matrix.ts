@@ -11,7 +11,9 @@
  */
 import { KernelError } from '../kernel/errno.js';
 import type { AddressSpace } from '../mm/address_space.js';
-import { Machine } from '../mm/machine.js';
+import { Machine, type MachineOptions } from '../mm/machine.js';
+import { VM_FAULT_RETRY } from '../mm/memory.js';
+import { SHMEM_SWAP_REPORTS } from '../mm/pagemap.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { PagemapEntry } from '../mm/pagemap.js';
@@ -41,8 +43,8 @@ const RW = PROT_READ | PROT_WRITE;
 interface World { m: Machine; a: MmStruct; b: MmStruct; size: number; step: number; files: AddressSpace[] }
 
 /** A and B sharing a mapping the way each design shares (hugetlb-pmd: 2 MiB hugetlb; others: shmem). */
-function world(d: PtShareDesign): World {
-  const m = new Machine({ design: d, ptPages: 4096, frames: 8192 });
+function world(d: PtShareDesign, opts: MachineOptions = {}): World {
+  const m = new Machine({ design: d, ptPages: 4096, frames: 8192, ...opts });
   const hugetlb = d.name === 'hugetlb-pmd';
   const size = hugetlb ? 2 ** 30 : 4 * MiB;
   const step = hugetlb ? 2 * MiB : 4096;
@@ -129,7 +131,91 @@ export function semanticsMatrix(designs: readonly PtShareDesign[] = DESIGNS): Ma
   return designs.flatMap((d) => CHANGES.map((c) => matrixCell(d, c)));
 }
 
-export function renderMatrixMarkdown(cells: MatrixCell[]): string {
+/** The per-process-state rows (uffd-wp markers, reclaim, pagemap of swapped shmem, GUP pins, KSM). */
+export const STATE_ROWS = [
+  'uffd-wp: A protects its first page, MADV_DONTNEED, refault',
+  'reclaim of the first page (rmap walk)',
+  'pagemap of the swapped first page, A (none / pagecache-lookup / pte-marker)',
+  'R/O GUP pin by A, then B writes the page',
+  'MADV_MERGEABLE (KSM) on the shared mapping',
+] as const;
+export type StateRow = (typeof STATE_ROWS)[number];
+
+export interface StateCell {
+  design: string;
+  row: StateRow;
+  text: string;
+}
+
+/** Run `body` on a fresh world and tear it down, checking for leaks; a KernelError becomes "refused: rule". */
+function inWorld(d: PtShareDesign, opts: MachineOptions, label: string, body: (w: World) => string): string {
+  const w = world(d, opts);
+  let text: string;
+  try {
+    text = body(w);
+  } catch (e) {
+    if (!(e instanceof KernelError)) throw e;
+    text = `refused: ${e.message.replace(/^[A-Z]+: \w+: /, '')}`;
+  }
+  const { m, a, b } = w;
+  for (const mm of d.mmPerProcess ? [a, b] : [a]) while (!mm.dead) m.exit(mm);
+  for (const f of w.files) if (m.files[f.id] !== undefined) m.close(f);
+  const leaks = m.leakCheck();
+  if (leaks.length > 0) throw new Error(`matrix ${d.name} / ${label}: ${leaks.join('; ')}`);
+  return text;
+}
+
+function stateCell(d: PtShareDesign, row: StateRow): StateCell {
+  const text = ((): string => {
+    switch (row) {
+      case STATE_ROWS[0]: return inWorld(d, {}, row, (w) => {
+        const { m, a, b } = w;
+        m.uffd_register_wp(a, BASE, w.size);
+        m.read(a, BASE); // mapped again in A (a design that unshared on registration refaults privately)
+        m.uffd_writeprotect(a, BASE, w.step, true);
+        const mk0 = m.events.uffdWpMarkers;
+        m.madvise_dontneed(a, BASE, 2 * MiB);
+        const markers = m.events.uffdWpMarkers - mk0;
+        m.read(a, BASE);
+        const aw = m.touch(a, BASE, true, 1) === VM_FAULT_RETRY ? "A's write → monitor" : "A's write went through";
+        const bw = m.touch(b, BASE, true, 2) === VM_FAULT_RETRY ? "B's write → monitor" : 'B writes freely';
+        return `${markers === 1 ? 'kept: the zapped entry became a marker' : `${markers} markers`}; ${aw}; ${bw}`;
+      });
+      case STATE_ROWS[1]: return inWorld(d, {}, row, (w) => {
+        const r = w.m.reclaim_shmem_page(w.files[0]!, 0);
+        const ev = w.m.events;
+        const kind = ev.flushTlbAll > 0 ? 'global' : 'per mm';
+        return `${r.entriesCleared} entr${r.entriesCleared === 1 ? 'y' : 'ies'} in ${r.tablesVisited} table${r.tablesVisited === 1 ? '' : 's'}, ${r.flushes} flush${r.flushes === 1 ? '' : 'es'} (${kind}), ${r.ipis} IPI`;
+      });
+      case STATE_ROWS[2]: {
+        const parts = SHMEM_SWAP_REPORTS.map((v) => inWorld(d, { shmemSwapReport: v }, row, (w) => {
+          w.m.reclaim_shmem_page(w.files[0]!, 0);
+          return `0x${w.m.pagemap(w.a, BASE).raw}`;
+        }));
+        return parts.every((p) => p.startsWith('refused') && p === parts[0]) ? parts[0]! : parts.join(' / ');
+      }
+      case STATE_ROWS[3]: return inWorld(d, {}, row, (w) => {
+        const { m, a, b } = w;
+        const f = m.pin(a, BASE, false);
+        m.touch(b, BASE, true, 9);
+        const sees = m.folios.content[f] === 9 && m.leafFolio(m.follow_page(a, BASE)) === f;
+        m.unpin(f);
+        return sees ? "no unshare (shared mapping); the pin sees B's write" : "the pin does NOT see B's write";
+      });
+      case STATE_ROWS[4]: return inWorld(d, {}, row, (w) => {
+        const n = w.m.madvise_mergeable(w.a, BASE, w.size);
+        return n === 0 ? 'skipped (VM_SHARED/hugetlb: KSM merges private anonymous pages only)' : `${n} VMA(s) mergeable`;
+      });
+    }
+  })();
+  return { design: d.name, row, text };
+}
+
+export function stateMatrix(designs: readonly PtShareDesign[] = DESIGNS): StateCell[] {
+  return designs.flatMap((d) => STATE_ROWS.map((r) => stateCell(d, r)));
+}
+
+export function renderMatrixMarkdown(cells: MatrixCell[], state: StateCell[]): string {
   const designs = [...new Set(cells.map((c) => c.design))];
   /** One markdown table: a row per design, a column per change, `text` of each cell. */
   const table = (text: (x: MatrixCell) => string): string[] => [
@@ -155,6 +241,14 @@ export function renderMatrixMarkdown(cells: MatrixCell[]): string {
     '## Refusals',
     '',
     ...cells.filter((c) => c.rule).map((c) => `- ${c.design}, ${c.change}: ${c.rule}`),
+    '',
+    '## Per-process state on shared memory',
+    '',
+    'Same worlds (the first page is 4 KiB, or 2 MiB for hugetlb-pmd); one row per piece of state the neighbouring threads argue about, one column per design. Reclaim flushes: `per mm` = ptep_clear_flush on the mapping mms\' CPUs (and every sharer of a shared table), `global` = flush_tlb_all. pagemap: the raw 64-bit entry under each variant of `MachineOptions.shmemSwapReport` (bit 55 soft-dirty comes from VM_SOFTDIRTY, which a mapping has until clear_refs; mshare\'s process VMA is an msharefs file, so the page-cache lookup has no shmem to ask).',
+    '',
+    `| | ${designs.join(' | ')} |`,
+    `|---|${designs.map(() => '---').join('|')}|`,
+    ...STATE_ROWS.map((r) => `| ${r} | ${designs.map((d) => state.find((x) => x.design === d && x.row === r)?.text ?? '').join(' | ')} |`),
     '',
   ];
   return lines.join('\n');

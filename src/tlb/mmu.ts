@@ -21,7 +21,7 @@
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import type { Machine } from '../mm/machine.js';
-import { VM_FAULT_ERROR } from '../mm/memory.js';
+import { VM_FAULT_NOT_DONE } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import type { TlbShootdownSink } from './flush.js';
 import { PAGE_SIZE_CODE, type CpuProfile, type TlbArraySpec } from './cpu_profile.js';
@@ -424,7 +424,7 @@ export class Mmu implements TlbShootdownSink {
   private fault(c: TlbCpu, mm: MmStruct, va: number, write: boolean): boolean {
     c.stat[S.faults]!++;
     const r = this.m.fault(mm, va, write);
-    if ((r & VM_FAULT_ERROR) !== 0) {
+    if ((r & VM_FAULT_NOT_DONE) !== 0) {
       c.stat[S.segv]!++;
       return this.segvHandler !== null && this.segvHandler(mm, va);
     }

@@ -11,6 +11,7 @@ import { machineAccounting, mmCountsOf, totalTables, type MmCounts, type TableCo
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
+import type { ShmemSwapReport } from '../mm/pagemap.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { privateRoutes, type CountMapping, type CountRoute, type PtShareDesign } from '../share/design.js';
 
@@ -52,6 +53,8 @@ export interface Scenario {
   faultAroundBytes?: number;
   /** Simulated CPUs of the machine (TLB-flush targets, the TLB model). Default 2. */
   cpus?: number;
+  /** The pagemap variant for swapped shmem (MachineOptions.shmemSwapReport). Default 'none'. */
+  shmemSwapReport?: ShmemSwapReport;
 }
 
 export function pageBytes(page: PageSize): number {
@@ -232,7 +235,7 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
   const plan = planScenario(sc);
   const d = sc.design;
   const m = new Machine({
-    levels: sc.levels, design: d, faultAroundBytes: sc.faultAroundBytes, cpus: sc.cpus,
+    levels: sc.levels, design: d, faultAroundBytes: sc.faultAroundBytes, cpus: sc.cpus, shmemSwapReport: sc.shmemSwapReport,
     ptPages: capacity.tablePages + Math.ceil(capacity.tablePages / 100) + 64,
     frames: capacity.folios + Math.ceil(capacity.folios / 100) + 64,
   });

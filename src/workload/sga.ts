@@ -12,6 +12,7 @@ import type { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import type { PtShareDesign } from '../share/design.js';
 import { materializeScenario, pageBytes, teardownScenario, type PageSize, type RegionKind, type Scenario, type ScenarioCounts } from './scenario.js';
+import type { ShmemSwapReport } from '../mm/pagemap.js';
 
 export { pageBytes, type PageSize, type RegionKind } from './scenario.js';
 
@@ -31,6 +32,8 @@ export interface SgaScenario {
   faultAroundBytes?: number;
   /** Simulated CPUs (default 2). */
   cpus?: number;
+  /** The pagemap variant for swapped shmem (default 'none'). */
+  shmemSwapReport?: ShmemSwapReport;
 }
 
 /** 0x7f0000000000: 512 GiB-aligned, so also 1 GiB- and 2 MiB-aligned. */
@@ -103,7 +106,7 @@ export function sgaScenario(s: SgaScenario): { scenario: Scenario; mapped: numbe
   const len = anon ? plan.mapped : roundUp(plan.mapped, Math.max(pb, s.design.mapAlign ?? 1));
   const touchLen = plan.touchedPages * pb;
   const scenario: Scenario = {
-    design: s.design, levels: s.levels, faultAroundBytes: s.faultAroundBytes, cpus: s.cpus,
+    design: s.design, levels: s.levels, faultAroundBytes: s.faultAroundBytes, cpus: s.cpus, shmemSwapReport: s.shmemSwapReport,
     objects: anon ? [] : [{ kind: s.kind as 'shmem' | 'file' | 'hugetlb', page: s.page, size: plan.mapped }],
     groups: [{ count: s.procs, maps: [{ object: anon ? -1 : 0, addr, len, offset: 0, touch: touchLen > 0 ? [[0, touchLen]] : [], write: s.write }] }],
   };
