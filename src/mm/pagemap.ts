@@ -41,6 +41,7 @@ export const PM_SWAP_HI = 1 << 30;
 export const PM_PRESENT_HI = 1 << 31;
 /** The swap type takes the low 5 bits of the frame field (MAX_SWAPFILES_SHIFT). */
 export const MAX_SWAPFILES_SHIFT = 5;
+const SWP_FRAME_SCALE = 2 ** MAX_SWAPFILES_SHIFT;
 
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
@@ -53,12 +54,15 @@ const _PAGE_SWP_SOFT_DIRTY = pgtable_types._PAGE_SWP_SOFT_DIRTY;
 const _PAGE_SWP_UFFD_WP = pgtable_types._PAGE_SWP_UFFD_WP;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 const PTE_MARKER_UFFD_WP = pgtable_types.PTE_MARKER_UFFD_WP;
+const SWP_PTE_MARKER = pgtable_types.SWP_PTE_MARKER;
+const SWP_OFFSET_LO_SPAN = 2 ** 23;
+const SWP_OFFSET_HI_MASK = (1 << 27) - 1;
 const TWO_POW_32 = 2 ** 32;
 
 /** Write `frame` (below 2^55) and the high-word flags as entry `i` of `out`. */
 function put(out: Uint32Array, i: number, frame: number, flags: number): void {
   out[2 * i] = frame >>> 0;
-  out[2 * i + 1] = (Math.floor(frame / TWO_POW_32) | flags) >>> 0;
+  out[2 * i + 1] = (frame < TWO_POW_32 ? flags : Math.floor(frame / TWO_POW_32) | flags) >>> 0;
 }
 
 /**
@@ -140,7 +144,7 @@ function pte_none_entry(m: Machine, vma: VmAreaStruct, lookup: VmAreaStruct['vm_
       const s = swapped.get((addr - vma.vm_start) / 4096 + vma.vm_pgoff);
       if (s !== undefined) {
         // Swap type 0, offset = the slot; a shmem page is a file page to pagemap.
-        put(out, i, s.slot * 2 ** MAX_SWAPFILES_SHIFT, PM_SWAP_HI | PM_FILE_HI | sd);
+        put(out, i, s.slot * SWP_FRAME_SCALE, PM_SWAP_HI | PM_FILE_HI | sd);
         return i + 1;
       }
     }
@@ -163,12 +167,13 @@ function pte_to_pagemap_entry(m: Machine, lo: number, hi: number, sd: number, ou
     put(out, i, frame, flags);
     return i + 1;
   }
-  // is_swap_pte: a swap entry or a PTE marker.
-  const type = pgtable_types.swp_type(hi);
-  const offset = pgtable_types.swp_offset(lo, hi);
+  // is_swap_pte: a swap entry or a PTE marker (swp_type / swp_offset inlined: x86-64 stores the
+  // offset inverted in bits 9..58 and the type in bits 59..63).
+  const type = hi >>> 27;
+  const offset = (~hi & SWP_OFFSET_HI_MASK) * SWP_OFFSET_LO_SPAN + ((~lo >>> 9) & (SWP_OFFSET_LO_SPAN - 1));
   let flags = PM_SWAP_HI | sd | ((lo & _PAGE_SWP_SOFT_DIRTY) !== 0 ? PM_SOFT_DIRTY_HI : 0) | ((lo & _PAGE_SWP_UFFD_WP) !== 0 ? PM_UFFD_WP_HI : 0);
-  if (type === pgtable_types.SWP_PTE_MARKER && (offset & PTE_MARKER_UFFD_WP) !== 0) flags |= PM_UFFD_WP_HI;
-  put(out, i, type + offset * 2 ** MAX_SWAPFILES_SHIFT, flags);
+  if (type === SWP_PTE_MARKER && (offset & PTE_MARKER_UFFD_WP) !== 0) flags |= PM_UFFD_WP_HI;
+  put(out, i, type + offset * SWP_FRAME_SCALE, flags);
   return i + 1;
 }
 
