@@ -21,7 +21,7 @@ import { runSga, sgaScenario, teardownSga } from '../src/workload/sga.js';
 import { cpuProfile } from '../src/tlb/cpu_profile.js';
 import { Mmu } from '../src/tlb/mmu.js';
 import { AccessStream } from '../src/tlb/stream.js';
-import type { ShmemSwapReport } from '../src/mm/pagemap.js';
+import { pagemap_count_swapped, type ShmemSwapReport } from '../src/mm/pagemap.js';
 import { buildReclaimWorkload, reclaimPages } from '../src/workload/reclaim.js';
 
 export interface BenchTaskDef {
@@ -316,9 +316,7 @@ function pagemapTask(design: PtShareDesign, variant: ShmemSwapReport): BenchTask
       for (let p = 0; p < pages; p += 2) m.reclaim_shmem_page(file, p);
       const l0 = m.events.pagemapLookups;
       m.pagemap_range(r.mms[0]!, r.addr, r.addr + bytes, buf);
-      let swapped = 0;
-      for (let i = 0; i < pages; i++) if ((buf[2 * i + 1]! & (1 << 30)) !== 0) swapped++;
-      counts = { entries: pages, reportedSwapped: swapped, lookups: m.events.pagemapLookups - l0 };
+      counts = { entries: pages, reportedSwapped: pagemap_count_swapped(buf, pages), lookups: m.events.pagemapLookups - l0 };
     },
     call(now) {
       const t0 = now();

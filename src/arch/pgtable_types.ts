@@ -137,6 +137,12 @@ export function make_pte_marker_hi(marker: number): number {
   return swp_entry_hi(SWP_PTE_MARKER, marker);
 }
 
+/** set_pte_at(make_pte_marker(marker)): write a marker into the entry at word offset `off`. */
+export function set_pte_marker(ent: Int32Array, off: number, marker: number): void {
+  ent[off] = make_pte_marker_lo(marker);
+  ent[off + 1] = make_pte_marker_hi(marker);
+}
+
 /** The PTE_MARKER_* bits of a marker entry (pte_marker_get: its swap offset). */
 export function pte_marker_get(lo: number, hi: number): number {
   return swp_offset(lo, hi);

@@ -39,8 +39,10 @@ export async function reclaimMain(argv: string[]): Promise<number> {
     return 0;
   }
   const designs = values.design === 'all' ? [...DESIGNS].filter((d) => d.name !== 'hugetlb-pmd') : [designByName(values.design)];
-  const variants: ShmemSwapReport[] = values.variant === 'all' ? [...SHMEM_SWAP_REPORTS] : [values.variant as ShmemSwapReport];
-  if (!(SHMEM_SWAP_REPORTS as readonly string[]).includes(variants[0]!)) throw new UsageError(`--variant: unknown variant '${values.variant}'; variants: ${SHMEM_SWAP_REPORTS.join(', ')}, all`);
+  if (values.variant !== 'all' && !(SHMEM_SWAP_REPORTS as readonly string[]).includes(values.variant)) {
+    throw new UsageError(`--variant: unknown variant '${values.variant}'; variants: ${SHMEM_SWAP_REPORTS.join(', ')}, all`);
+  }
+  const variants = values.variant === 'all' ? [...SHMEM_SWAP_REPORTS] : [values.variant as ShmemSwapReport];
   const procs = posInt(values.procs, '--procs', 128);
   const size = parseSize(values.size, '--size');
   if (size % 4096 !== 0) throw new UsageError(`--size: ${values.size} is not a multiple of 4 KiB`);

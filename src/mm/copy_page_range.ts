@@ -184,8 +184,7 @@ function copy_pte_marker(ent: Int32Array, doff: number, lo: number, hi: number, 
   const src = pgtable_types.pte_marker_get(lo, hi);
   const dst = (keepUffdWp ? src & pgtable_types.PTE_MARKER_UFFD_WP : 0) | (src & (pgtable_types.PTE_MARKER_POISONED | pgtable_types.PTE_MARKER_GUARD));
   if (dst === 0) return;
-  ent[doff] = pgtable_types.make_pte_marker_lo(dst);
-  ent[doff + 1] = pgtable_types.make_pte_marker_hi(dst);
+  pgtable_types.set_pte_marker(ent, doff, dst);
 }
 
 /** copy_present_page: the child gets its own copy of a pinned page, mapped writable if it may be. */

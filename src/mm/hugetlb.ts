@@ -25,7 +25,6 @@ const _PAGE_PROTNONE = pgtable_types._PAGE_PROTNONE;
 const _PAGE_PSE = pgtable_types._PAGE_PSE;
 const _PAGE_RW = pgtable_types._PAGE_RW;
 const _PAGE_UFFD_WP = pgtable_types._PAGE_UFFD_WP;
-const SWP_PTE_MARKER = pgtable_types.SWP_PTE_MARKER;
 const PTE_MARKER_UFFD_WP = pgtable_types.PTE_MARKER_UFFD_WP;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
@@ -64,10 +63,11 @@ export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): num
   const lo = ent[off]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
     const hi = ent[off + 1]!;
-    // A uffd-wp marker (hugetlb installs them into empty entries on write-protect) keeps the protection.
-    const uffdWp = (lo !== 0 || hi !== 0) && hi >>> 27 === SWP_PTE_MARKER && (vma.vm_flags & VM_UFFD_WP) !== 0 &&
-      (pgtable_types.pte_marker_get(lo, hi) & PTE_MARKER_UFFD_WP) !== 0;
-    if (lo !== 0 || hi !== 0) m.events.pteMarkerFaults++;
+    // A marker (the only non-present, non-empty huge entry here) is none for faulting; a uffd-wp one
+    // keeps the protection (hugetlb installs them into empty entries on write-protect).
+    const marker = lo !== 0 || hi !== 0 ? pgtable_types.pte_marker_get(lo, hi) : 0;
+    if (marker !== 0) m.events.pteMarkerFaults++;
+    const uffdWp = (marker & PTE_MARKER_UFFD_WP) !== 0 && (vma.vm_flags & VM_UFFD_WP) !== 0;
     const r = hugetlb_no_page(m, vma, haddr, off);
     if (r !== 0) return r;
     if (uffdWp) {

@@ -21,7 +21,7 @@
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { PAGE_SIZE } from '../arch/pgtable_64_types.js';
 import { flush_vma_range } from '../tlb/flush.js';
-import { PG_anon, PG_anon_exclusive, PG_dirty, PG_ksm } from './folio.js';
+import { PG_anon, PG_anon_exclusive, PG_dirty, PG_ksm, type FolioTable } from './folio.js';
 import type { Machine } from './machine.js';
 import { madvise_range } from './madvise.js';
 import type { MmStruct } from './mm_types.js';
@@ -87,7 +87,7 @@ export function ksm_scan(m: Machine): KsmScanResult {
         if (fo.refcount[f] !== fo.mapcount[f]) continue; // pinned (or otherwise referenced): not merged
         const c = fo.content[f]!;
         let k = stable.get(c);
-        if (k !== undefined && ((fo.flags[k]! & PG_ksm) === 0 || fo.content[k] !== c || fo.refcount[k]! <= 0)) {
+        if (k !== undefined && !isStableKsm(fo, k, c)) {
           stable.delete(c); // that KSM page is gone
           k = undefined;
         }
@@ -115,7 +115,7 @@ export function ksm_scan(m: Machine): KsmScanResult {
   let pagesShared = 0;
   let pagesSharing = 0;
   for (const [c, k] of stable) {
-    if ((fo.flags[k]! & PG_ksm) === 0 || fo.content[k] !== c || fo.refcount[k]! <= 0) {
+    if (!isStableKsm(fo, k, c)) {
       stable.delete(c);
       continue;
     }
@@ -125,6 +125,11 @@ export function ksm_scan(m: Machine): KsmScanResult {
   m.events.ksmPagesScanned += scanned;
   m.events.ksmPagesMerged += merged;
   return { pagesScanned: scanned, pagesMerged: merged, pagesShared, pagesSharing };
+}
+
+/** Is folio `k` still the live KSM page for content `c` (not freed, not reused for something else)? */
+function isStableKsm(fo: FolioTable, k: number, c: number): boolean {
+  return (fo.flags[k]! & PG_ksm) !== 0 && fo.content[k] === c && fo.refcount[k]! > 0;
 }
 
 /** Does the unstable-tree candidate still map the same unchanged, unpinned, non-KSM folio? */

@@ -254,8 +254,7 @@ function handle_pte_marker(m: Machine, vmf: VmFault, marker: number): number {
     if ((r & VM_FAULT_ERROR) === 0 && (vmf.flags & FAULT_FLAG_WRITE) !== 0) return handle_userfault_wp(m, r);
   } else if (ent[poff] === 0 && ent[poff + 1] === 0) {
     // The fault failed (SIGBUS beyond EOF): the protection stays.
-    ent[poff] = pgtable_types.make_pte_marker_lo(marker);
-    ent[poff + 1] = pgtable_types.make_pte_marker_hi(marker);
+    pgtable_types.set_pte_marker(ent, poff, marker);
   }
   return r;
 }

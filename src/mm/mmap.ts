@@ -210,6 +210,18 @@ export function check_munmap_splits(mm: MmStruct, start: number, end: number): v
   if (j < mm.vmas.length) check_split(mm.vmas[j]!, end);
 }
 
+/**
+ * Split the VMAs at `start` and `end` (after checking both splits are allowed, so an error changes
+ * nothing) and return the VMAs now inside [start, end): what a range operation that changes VMA flags
+ * (uffd registration) works on.
+ */
+export function split_vmas_to(m: Machine, mm: MmStruct, start: number, end: number): VmAreaStruct[] {
+  check_munmap_splits(mm, start, end);
+  split_vma(m, mm, start);
+  split_vma(m, mm, end);
+  return mm.vmas.filter((v) => v.vm_start < end && v.vm_end > start);
+}
+
 /** __split_vma: split the VMA containing `at` into [vm_start, at) and [at, vm_end). */
 export function split_vma(m: Machine, mm: MmStruct, at: number): void {
   const i = mm.firstEndingAfter(at);

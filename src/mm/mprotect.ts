@@ -29,6 +29,7 @@ const _PAGE_PSE = pgtable_types._PAGE_PSE;
 const _PAGE_RW = pgtable_types._PAGE_RW;
 const _PAGE_USER = pgtable_types._PAGE_USER;
 const _PAGE_SPECIAL = pgtable_types._PAGE_SPECIAL;
+const _PAGE_UFFD_WP = pgtable_types._PAGE_UFFD_WP;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 const VM_ACCESS_FLAGS = vm_flags.VM_ACCESS_FLAGS;
 const VM_EXEC = vm_flags.VM_EXEC;
@@ -142,7 +143,7 @@ function change_pte(m: Machine, vma: VmAreaStruct, off: number, tryWritable: boo
  */
 export function can_change_pte_writable(m: Machine, vma: VmAreaStruct, lo: number, hi: number): boolean {
   if ((vma.vm_flags & VM_WRITE) === 0) return false;
-  if ((lo & pgtable_types._PAGE_UFFD_WP) !== 0) return false;
+  if ((lo & _PAGE_UFFD_WP) !== 0) return false;
   if ((vma.vm_flags & VM_SHARED) === 0) {
     if ((lo & _PAGE_SPECIAL) !== 0) return false;
     const f = (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);

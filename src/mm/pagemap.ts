@@ -177,6 +177,13 @@ function pte_to_pagemap_entry(m: Machine, lo: number, hi: number, sd: number, ou
   return i + 1;
 }
 
+/** How many of the first `n` entries in `buf` have PM_SWAP. */
+export function pagemap_count_swapped(buf: Uint32Array, n: number): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) if ((buf[2 * i + 1]! & PM_SWAP_HI) !== 0) k++;
+  return k;
+}
+
 /** One pagemap entry, decoded. */
 export interface PagemapEntry {
   present: boolean;

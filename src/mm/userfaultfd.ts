@@ -22,7 +22,7 @@ import type { Machine } from './machine.js';
 import { walk_alloc } from './memory.js';
 import type { MmStruct } from './mm_types.js';
 import { madvise_range } from './madvise.js';
-import { check_munmap_splits, split_vma } from './mmap.js';
+import { split_vmas_to } from './mmap.js';
 import { can_change_pte_writable } from './mprotect.js';
 import { is_vm_hugetlb_page, userfaultfd_wp, vma_set_page_prot, VM_UFFD_WP, type VmAreaStruct } from './vma.js';
 
@@ -44,30 +44,22 @@ function mappedRange(mm: MmStruct, start: number, length: number): { end: number
 export function uffd_register_wp(m: Machine, mm: MmStruct, start: number, length: number): void {
   const { end } = mappedRange(mm, start, Math.ceil(length / PAGE_SIZE) * PAGE_SIZE);
   m.design.uffdWpCheck?.(m, mm, start, end);
-  check_munmap_splits(mm, start, end);
-  split_vma(m, mm, start);
-  split_vma(m, mm, end);
-  for (const v of mm.vmas.filter((x) => x.vm_start < end && x.vm_end > start)) {
+  for (const v of split_vmas_to(m, mm, start, end)) {
     v.vm_flags |= VM_UFFD_WP;
     vma_set_page_prot(v);
     m.design.uffdWpRegistered?.(m, v);
   }
-  mm.mmap_cache = null;
 }
 
 /** UFFDIO_UNREGISTER: resolve every protection in the range, then clear VM_UFFD_WP. */
 export function uffd_unregister(m: Machine, mm: MmStruct, start: number, length: number): void {
   const { end, vmas } = mappedRange(mm, start, Math.ceil(length / PAGE_SIZE) * PAGE_SIZE);
   for (const v of vmas) if (!userfaultfd_wp(v)) fail('EINVAL', 'addr', `0x${Math.max(start, v.vm_start).toString(16)} is not registered with userfaultfd`);
-  check_munmap_splits(mm, start, end);
-  split_vma(m, mm, start);
-  split_vma(m, mm, end);
-  for (const v of mm.vmas.filter((x) => x.vm_start < end && x.vm_end > start)) {
+  for (const v of split_vmas_to(m, mm, start, end)) {
     uffd_wp_range(m, v, v.vm_start, v.vm_end, false);
     v.vm_flags &= ~VM_UFFD_WP;
     vma_set_page_prot(v);
   }
-  mm.mmap_cache = null;
 }
 
 export interface UffdWpResult {
@@ -139,8 +131,7 @@ function uffd_wp_range(m: Machine, vma: VmAreaStruct, start: number, end: number
       }
     } else if (lo === 0 && hi === 0) {
       if (markEmpty) {
-        ent[off] = pgtable_types.make_pte_marker_lo(PTE_MARKER_UFFD_WP);
-        ent[off + 1] = pgtable_types.make_pte_marker_hi(PTE_MARKER_UFFD_WP);
+        pgtable_types.set_pte_marker(ent, off, PTE_MARKER_UFFD_WP);
         markers++;
       }
     } else if (hi >>> 27 === SWP_PTE_MARKER) {
@@ -151,8 +142,7 @@ function uffd_wp_range(m: Machine, vma: VmAreaStruct, start: number, end: number
         ent[off] = 0;
         ent[off + 1] = 0;
       } else {
-        ent[off] = pgtable_types.make_pte_marker_lo(nmk);
-        ent[off + 1] = pgtable_types.make_pte_marker_hi(nmk);
+        pgtable_types.set_pte_marker(ent, off, nmk);
       }
       markers++;
     }

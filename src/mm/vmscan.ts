@@ -72,8 +72,7 @@ export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number
     if ((lo & _PAGE_DIRTY) !== 0) fo.flags[f]! |= PG_dirty;
     const marker = ((lo & _PAGE_UFFD_WP) !== 0 ? pgtable_types.PTE_MARKER_UFFD_WP : 0) | pageout;
     if (marker !== 0) {
-      ent[off] = pgtable_types.make_pte_marker_lo(marker);
-      ent[off + 1] = pgtable_types.make_pte_marker_hi(marker);
+      pgtable_types.set_pte_marker(ent, off, marker);
       markers++;
       if ((marker & pgtable_types.PTE_MARKER_UFFD_WP) !== 0) ev.uffdWpMarkers++;
       if (pageout !== 0) ev.pageoutMarkers++;

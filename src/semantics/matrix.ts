@@ -64,6 +64,20 @@ function world(d: PtShareDesign, opts: MachineOptions = {}): World {
   return { m, a, b, size, step, files: [...files, ...m.files.filter((f) => f !== undefined && f.kind === 'msharefs')] };
 }
 
+/** Every mm exits and every file closes; anything left on the machine is a bug in the model. */
+function teardownWorld(w: World, d: PtShareDesign, label: string): void {
+  const { m, a, b } = w;
+  for (const mm of d.mmPerProcess ? [a, b] : [a]) while (!mm.dead) m.exit(mm);
+  for (const f of w.files) if (m.files[f.id] !== undefined) m.close(f);
+  const leaks = m.leakCheck();
+  if (leaks.length > 0) throw new Error(`matrix ${d.name} / ${label}: ${leaks.join('; ')}`);
+}
+
+/** The rule of a refusal: the KernelError's message without its "ERRNO: field: " prefix. */
+function ruleOf(e: KernelError): string {
+  return e.message.replace(/^[A-Z]+: \w+: /, '');
+}
+
 function apply(w: World, c: Change): void {
   const { m, a } = w;
   switch (c) {
@@ -112,7 +126,7 @@ export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
     outcome = 'refused';
-    rule = e.message.replace(/^[A-Z]+: \w+: /, '');
+    rule = ruleOf(e);
   }
   const ev = m.events;
   const flushes = ev.tlbFlushes - ev0.tlbFlushes!;
@@ -120,10 +134,7 @@ export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
   const flush = flushes === 0 ? 'none' : `${flushes} (${ev.flushTlbAll - ev0.flushTlbAll! > 0 ? 'global' : ev.tlbFlushFull - ev0.tlbFlushFull! > 0 ? 'full' : 'ranged'}), CPUs {${[0, 1, 2, 3].filter((i) => cpus & (1 << i)).join(',')}}, ${ev.tlbIpis - ev0.tlbIpis!} IPI`;
   const cell: MatrixCell = { design: d.name, change: c, outcome, flush, pagemapA: pm(m.pagemap(a, BASE + 2 * MiB - w.step)), pagemapB: pm(m.pagemap(b, BASE + 2 * MiB - w.step)) };
   if (rule !== undefined) cell.rule = rule;
-  for (const mm of d.mmPerProcess ? [a, b] : [a]) while (!mm.dead) m.exit(mm);
-  for (const f of w.files) if (m.files[f.id] !== undefined) m.close(f);
-  const leaks = m.leakCheck();
-  if (leaks.length > 0) throw new Error(`matrix ${d.name} / ${c}: ${leaks.join('; ')}`);
+  teardownWorld(w, d, c);
   return cell;
 }
 
@@ -155,13 +166,9 @@ function inWorld(d: PtShareDesign, opts: MachineOptions, label: string, body: (w
     text = body(w);
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
-    text = `refused: ${e.message.replace(/^[A-Z]+: \w+: /, '')}`;
+    text = `refused: ${ruleOf(e)}`;
   }
-  const { m, a, b } = w;
-  for (const mm of d.mmPerProcess ? [a, b] : [a]) while (!mm.dead) m.exit(mm);
-  for (const f of w.files) if (m.files[f.id] !== undefined) m.close(f);
-  const leaks = m.leakCheck();
-  if (leaks.length > 0) throw new Error(`matrix ${d.name} / ${label}: ${leaks.join('; ')}`);
+  teardownWorld(w, d, label);
   return text;
 }
 

@@ -6,7 +6,7 @@
  * Every figure is a simulated, deterministic count.
  */
 import { UsageError } from '../lib/size.js';
-import { PM_SWAP_HI, type ShmemSwapReport } from '../mm/pagemap.js';
+import { pagemap_count_swapped, type ShmemSwapReport } from '../mm/pagemap.js';
 import type { ReclaimResult } from '../mm/vmscan.js';
 import type { PtShareDesign } from '../share/design.js';
 import { runSga, teardownSga, type SgaResult } from './sga.js';
@@ -70,9 +70,7 @@ export function runReclaimExperiment(s: ReclaimExperimentSpec): ReclaimReport {
     const buf = new Uint32Array(2 * s.pages);
     const l0 = ev.pagemapLookups;
     const entries = m.pagemap_range(mm0, r.addr, r.addr + s.pages * 4096, buf);
-    let reportedSwapped = 0;
-    for (let i = 0; i < entries; i++) if ((buf[2 * i + 1]! & PM_SWAP_HI) !== 0) reportedSwapped++;
-    const pagemap = { entries, reportedSwapped, lookups: ev.pagemapLookups - l0 };
+    const pagemap = { entries, reportedSwapped: pagemap_count_swapped(buf, entries), lookups: ev.pagemapLookups - l0 };
     const in0 = ev.pswpin;
     const maj0 = ev.pgmajfault;
     const mk0 = ev.pteMarkerFaults;
