@@ -23,6 +23,11 @@ import { Mmu } from '../src/tlb/mmu.js';
 import { AccessStream } from '../src/tlb/stream.js';
 import { pagemap_count_swapped, type ShmemSwapReport } from '../src/mm/pagemap.js';
 import { buildReclaimWorkload, reclaimPages } from '../src/workload/reclaim.js';
+import type { LockClassStat } from '../src/kernel/spinlock.js';
+import { CpuPool, cpuCountsToMeasure } from '../src/smp/cpu_pool.js';
+import { scenarioMachine } from '../src/workload/scenario.js';
+import { smpRound, smpWorkload, type SmpRound } from '../src/workload/smp_run.js';
+import { totalTables } from '../src/mm/accounting.js';
 
 export interface BenchTaskDef {
   /** e.g. "fault/shmem-write-seq". */
@@ -34,12 +39,27 @@ export interface BenchTaskDef {
   /** A one-line description for the results file and the README. */
   what: string;
   /** Prepare state used by every call (not timed). */
-  beforeAll(): void;
+  beforeAll(): void | Promise<void>;
   /** One timed call: returns the milliseconds of the measured part and of the whole call. */
-  call(now: () => number): { measured: number; total: number };
-  afterAll(): void;
+  call(now: () => number): CallTime | Promise<CallTime>;
+  afterAll(): void | Promise<void>;
   /** Deterministic counts of one call. */
   counts(): Record<string, number>;
+  /** Figures of the last call that depend on how simulated CPUs interleaved (measured, not deterministic). */
+  smp?(): SmpFigures;
+}
+
+export interface CallTime {
+  measured: number;
+  total: number;
+}
+
+/** What a scaling call saw beyond its time: faults taken, tables, and the lock statistics that explain the curve. */
+export interface SmpFigures {
+  cpus: number;
+  faults: number;
+  tablePages: number;
+  locks: Record<string, LockClassStat>;
 }
 
 const BASE = 0x7f0000000000;
@@ -339,6 +359,7 @@ function pagemapTask(design: PtShareDesign, variant: ShmemSwapReport): BenchTask
  * three pagemap variants.
  */
 export function inDefaultSuite(t: BenchTaskDef): boolean {
+  if (t.name.startsWith('scaling/')) return (t.design === 'private' || t.design === 'ptshare') && /^scaling\/[12]cpu$/.test(t.name);
   if (t.name.startsWith('reclaim/')) return t.design === 'private' || t.design === 'ptshare';
   if (t.name.startsWith('pagemap/')) return t.design === 'private';
   return true;
@@ -375,6 +396,65 @@ export function timedTasks(designs: readonly PtShareDesign[], seed: number, quic
   }
   for (const d of designs) out.push(sgaTask(d));
   out.push(...stateTasks(designs, true));
+  out.push(...scalingTasks(designs, seed, quick));
+  return out;
+}
+
+/** The database workload on N simulated CPUs: 8 processes, each first-touching (writing) the whole region in its own random order. */
+export const SCALING_PROCS = 8;
+
+/** The region of the scaling workload for a design: 64 MiB of 4 KiB shmem, or 8 GiB of 2 MiB hugetlb pages for hugetlb-pmd. */
+export function scalingRegion(design: PtShareDesign, quick: boolean): { kind: 'shmem' | 'hugetlb'; page: '4k' | '2m'; size: number } {
+  return design.name === 'hugetlb-pmd' ? { kind: 'hugetlb', page: '2m', size: (quick ? 2 : 8) * 2 ** 30 } : { kind: 'shmem', page: '4k', size: (quick ? 16 : 64) * 2 ** 20 };
+}
+
+/**
+ * Suite `scaling`: for each design and each CPU count worth measuring here (1, 2, ... cores), one
+ * call maps the workload, runs its accesses on the simulated CPUs (piscina workers, process p on CPU
+ * p mod N) — the timed part — and tears it down. The pool is started and warmed before timing, and its
+ * CPUs attach to the machine's buffers once; the machine is reused by every call.
+ */
+export function scalingTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean): BenchTaskDef[] {
+  const out: BenchTaskDef[] = [];
+  for (const d of designs) {
+    for (const cpus of cpuCountsToMeasure()) {
+      const region = scalingRegion(d, quick);
+      const accesses = SCALING_PROCS * (region.size / (region.page === '2m' ? 2 ** 21 : 4096));
+      let w: ReturnType<typeof smpWorkload> | null = null;
+      let pool: CpuPool | null = null;
+      let m: Machine | null = null;
+      let last: SmpRound | null = null;
+      out.push({
+        name: `scaling/${cpus}cpu`, design: d.name, unit: 'accesses', opsPerCall: accesses,
+        what: `the database workload on ${cpus} simulated CPU${cpus > 1 ? 's' : ''} (worker threads): ${SCALING_PROCS} processes first-touch (write) ${region.size / 2 ** 20} MiB of ${region.kind} (${region.page} pages), each in its own random order (seed ${seed}), process p on CPU p mod ${cpus}`,
+        async beforeAll() {
+          w = smpWorkload({ design: d, procs: SCALING_PROCS, ...region, write: true, order: 'random', seed });
+          pool = await CpuPool.start(cpus);
+          m = scenarioMachine(w.scenario, w.capacity);
+        },
+        async call(now) {
+          const t0 = now();
+          let measured = 0;
+          last = await smpRound(pool!, m!, w!, async (go) => {
+            const a = now();
+            const r = await go();
+            measured = now() - a;
+            return r;
+          });
+          if (last.problems.length > 0) throw new Error(`scaling/${cpus}cpu [${d.name}]: ${last.problems[0]}`);
+          return { measured, total: now() - t0 };
+        },
+        async afterAll() {
+          await pool?.close();
+          const leaks = m?.leakCheck() ?? [];
+          if (leaks.length) throw new Error(`scaling/${cpus}cpu [${d.name}]: ${leaks.join('; ')}`);
+        },
+        // Deterministic for any interleaving (tables too, except hugetlb-pmd's racing shares: see smp()).
+        counts: () => ({ accesses, processes: SCALING_PROCS, cpus, ...(d.name === 'hugetlb-pmd' ? {} : { tablePages: last ? totalTables(last.acc.tables) : 0 }) }),
+        smp: () => ({ cpus, faults: last?.faults ?? 0, tablePages: last ? totalTables(last.acc.tables) : 0, locks: last?.locks ?? {} }),
+      });
+    }
+  }
   return out;
 }
 

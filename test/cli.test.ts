@@ -240,3 +240,22 @@ test('ptbench reclaim: 128 sharers -> 128 entries cleared per page with private 
     assert.match(e.stderr, msg);
   }
 });
+
+test('ptbench smp: a simulated CPU that runs out of table pages fails with one line, exit 1, no file; a good run writes its JSON', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptbench-smp-'));
+  const out = join(dir, 'smp.json');
+  const bad = ptbench(['smp', '--design', 'private', '--cpus', '2', '--procs', '4', '--size', '8MiB', '--rounds', '1', '--pt-pages', '12', '--out', out]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^ptbench: error: simulated CPU \d of 2 failed: ENOMEM: page-table pool: all 12 table pages are in use; raise MachineOptions.ptPages\n$/);
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(readdirSync(dir), [], 'no temporary file left behind');
+  const good = ptbench(['smp', '--design', 'threads', '--cpus', '1,2', '--procs', '4', '--size', '8MiB', '--rounds', '1', '--check', '--out', out]);
+  assert.equal(good.status, 0, good.stderr);
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { rows: Array<{ cpus: number; accesses: number; faults: number; tablePages: number; equalsSingleThreaded: boolean }> };
+  // threads: one mm; 4 tasks x 2,048 pages = 8,192 accesses; the first touch of each page faults
+  // (2,048 faults, plus any retries of a CPU that lost a race); 1 PGD + 1 PUD + 1 PMD + 4 PTE tables.
+  assert.deepEqual(j.rows.map((r) => [r.cpus, r.accesses, r.tablePages, r.equalsSingleThreaded]), [[1, 8_192, 7, true], [2, 8_192, 7, true]]);
+  assert.equal(j.rows[0]!.faults, 2_048);
+  assert.ok(j.rows[1]!.faults >= 2_048);
+  assert.match(ptbench(['smp', '--design', 'nope']).stderr, /^ptbench: error: EINVAL: --design: unknown design 'nope'/);
+});

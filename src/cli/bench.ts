@@ -7,7 +7,9 @@ import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { Bench } from 'tinybench';
-import { inDefaultSuite, timedTasks, type BenchTaskDef } from '../../bench/tasks.js';
+import { RunFailed } from '../lib/run_failed.js';
+import { renderScalingTable, type SmpRow } from './smp.js';
+import { inDefaultSuite, timedTasks, type BenchTaskDef, type SmpFigures } from '../../bench/tasks.js';
 import { int } from '../lib/format.js';
 import { UsageError } from '../lib/size.js';
 import { runEnvironment } from '../results/env.js';
@@ -17,7 +19,7 @@ import type { PtShareDesign } from '../share/design.js';
 import { memScenarios, type MemScenarioResult } from '../../bench/memory.js';
 
 export const RESULTS_SCHEMA = 'ptbench-results/1';
-export const SUITES = ['default', 'fault', 'fork', 'mem', 'tlb', 'state'] as const;
+export const SUITES = ['default', 'fault', 'fork', 'mem', 'tlb', 'state', 'scaling'] as const;
 type Suite = (typeof SUITES)[number];
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
@@ -26,9 +28,11 @@ Runs the timing tasks (measured with tinybench) and the memory scenarios (simula
 writes one results file into results/.
 
   --suite NAME     ${SUITES.join(' | ')} (default: default = fault + fork + mem + tlb
-                   + part of state; mem = the memory scenarios and the counting engine's
-                   timings; tlb = simulated accesses/s of the TLB model; state = reclaim
-                   pages/s and pagemap entries/s per design and pagemap variant)
+                   + part of state and scaling; mem = the memory scenarios and the counting
+                   engine's timings; tlb = simulated accesses/s of the TLB model; state =
+                   reclaim pages/s and pagemap entries/s per design and pagemap variant;
+                   scaling = the database workload on 1, 2, ... simulated CPUs (worker
+                   threads) per design, with lock statistics)
   --design NAME    a design to run (repeatable; default every design: ${DESIGNS.map((d) => d.name).join(', ')})
   --quick          short runs for CI (well under a minute)
   --seed N         seed of the random-order tasks (default 1)
@@ -53,6 +57,8 @@ export interface TaskResultRecord {
   warnings: string[];
   /** Measured: the median call time of each process the task ran in (the process is the statistical unit). */
   processMediansMs?: number[];
+  /** Scaling tasks: faults, tables and lock statistics of the last call (they depend on the CPUs' interleaving). */
+  smp?: SmpFigures;
 }
 
 export interface ResultsFile {
@@ -84,10 +90,10 @@ async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minC
   // Each call yields to the event loop once, after its measured part, so Ctrl-C (SIGINT) is seen
   // within one call instead of at the end of the suite. The yield is outside overriddenDuration.
   bench.add(`${def.name} [${def.design}]`, async () => {
-    const { measured, total } = def.call(now);
+    const { measured, total } = await def.call(now);
     await new Promise<void>((res) => setImmediate(res));
     return { overriddenDuration: measured, overriddenIterationCost: total };
-  }, { async: true, beforeAll: () => def.beforeAll(), afterAll: () => def.afterAll() });
+  }, { async: true, beforeAll: async () => { await def.beforeAll(); }, afterAll: async () => { await def.afterAll(); } });
   bench.addEventListener('warning', (e) => { warnings.push(String((e as unknown as { warning?: unknown }).warning ?? e.type)); });
   const [task] = await bench.run();
   const r = task!.result;
@@ -102,6 +108,7 @@ async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minC
     opsPerSec: { median: def.opsPerCall / (l.p50 / 1000), mean: def.opsPerCall / (l.mean / 1000) },
     calls: l.samplesCount,
     counts: def.counts(),
+    ...(def.smp ? { smp: def.smp() } : {}),
     warnings,
   };
 }
@@ -159,7 +166,7 @@ function runTaskIsolated(spec: TaskSpec, signal: AbortSignal): Promise<TaskResul
       signal.removeEventListener('abort', onAbort);
       if (signal.aborted) rejectP(new Interrupted());
       else if (record !== null && code === 0) resolveP(record);
-      else rejectP(new Error(`${spec.name} [${spec.design}] failed in its process (exit ${code})${failure ? `: ${failure}` : ''}`));
+      else rejectP(new RunFailed(`${spec.name} [${spec.design}] failed in its process (exit ${code})${failure ? `: ${failure.split('\n')[0]}` : ''}; no results file written`));
     });
   });
 }
@@ -237,7 +244,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   try {
     const defs = timedTasks(designs, seed, quick).filter((t) => (suite === 'default' && inDefaultSuite(t)) || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
       || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/'))
-      || (suite === 'state' && (t.name.startsWith('reclaim/') || t.name.startsWith('pagemap/'))));
+      || (suite === 'state' && (t.name.startsWith('reclaim/') || t.name.startsWith('pagemap/'))) || (suite === 'scaling' && t.name.startsWith('scaling/')));
     {
       for (const def of defs) {
         const label = `${def.name} [${def.design}]`;
@@ -253,6 +260,18 @@ export async function benchMain(argv: string[]): Promise<number> {
         else say(`  ${line}`);
         for (const w of rec.warnings) say(`    warning: ${w}`);
       }
+    }
+    const scaling = tasks.filter((t) => t.smp !== undefined);
+    if (scaling.length > 0) {
+      const rows: SmpRow[] = scaling.map((t) => {
+        const one = scaling.find((u) => u.design === t.design && u.smp!.cpus === 1);
+        return {
+          design: t.design, cpus: t.smp!.cpus, wallMs: t.latencyMs.p50, accessesPerSec: t.opsPerSec.median, speedup: one ? t.opsPerSec.median / one.opsPerSec.median : null,
+          accesses: t.opsPerCall, faults: t.smp!.faults, tablePages: t.smp!.tablePages, locks: t.smp!.locks, equalsSingleThreaded: null,
+        };
+      });
+      say('  scaling: accesses/s and speedup measured (median call); faults, table pages and lock acquisitions of the last call simulated, lock waits measured');
+      for (const line of renderScalingTable(rows).split('\n')) say(`  ${line}`);
     }
     if (suite === 'default' || suite === 'mem') {
       memory = memScenarios(designs, quick, (line) => say(`  ${line}`));

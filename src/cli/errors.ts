@@ -1,4 +1,5 @@
 /** One place that turns bad input into one line on stderr and exit status 2. */
+import { RunFailed } from '../lib/run_failed.js';
 import { KernelError } from '../kernel/errno.js';
 import { UsageError } from '../lib/size.js';
 
@@ -15,6 +16,11 @@ export function reportAndExit(e: unknown): never {
     const msg = e instanceof UsageError || e instanceof KernelError ? e.message : `EINVAL: ${e.message}`;
     process.stderr.write(`ptbench: error: ${msg.split('\n')[0]}\n`);
     process.exit(2);
+  }
+  if (e instanceof RunFailed) {
+    // A simulated CPU or a task's process failed (e.g. ENOMEM in a CPU's fault path): one line, no results written.
+    process.stderr.write(`ptbench: error: ${e.message.split('\n')[0]}\n`);
+    process.exit(1);
   }
   process.stderr.write(`ptbench: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);

@@ -16,6 +16,7 @@ commands:
   validate the simulator's page-table memory against the running Linux kernel (a C probe)
   tlb      TLB misses, page walks and shootdowns per design (simulated), or replay a lackey trace
   reclaim  reclaim of shared shmem pages and pagemap of swapped pages, per design and variant (simulated)
+  smp      the database workload on 1, 2, ... simulated CPUs (worker threads): scaling and lock statistics
 
 Run 'ptbench <command> --help' for its options.
 `;
@@ -44,6 +45,10 @@ async function main(argv: string[]): Promise<number> {
     case 'reclaim': {
       const { reclaimMain } = await import('./reclaim.js');
       return reclaimMain(rest);
+    }
+    case 'smp': {
+      const { smpMain } = await import('./smp.js');
+      return smpMain(rest);
     }
     case 'validate': {
       const { validateMain } = await import('./validate.js');
@@ -77,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix, validate, tlb, reclaim (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix, validate, tlb, reclaim, smp (see ptbench --help)\n`);
       return 2;
   }
 }

@@ -49,8 +49,11 @@ export class AddressSpace {
   swapped: Map<number, SwapSlot> | null = null;
   /** Open descriptor + one per mapping VMA. */
   refs = 1;
+  /** i_pages' xa_lock: one word, taken for page-cache insertion by simulated CPUs in worker threads. */
+  readonly xa_lock: Int32Array;
 
-  constructor(id: number, name: string, kind: FileKind, size: number, pageShift = PAGE_SHIFT) {
+  /** `pages` / `lock`: attach to an existing page cache (a worker thread's view of the same file). */
+  constructor(id: number, name: string, kind: FileKind, size: number, pageShift = PAGE_SHIFT, shared?: { pages: SharedArrayBuffer; lock: SharedArrayBuffer }) {
     this.id = id;
     this.name = name;
     this.kind = kind;
@@ -59,7 +62,8 @@ export class AddressSpace {
     this.rssCounter = kind === 'file' ? MM_FILEPAGES : MM_SHMEMPAGES;
     this.folioFlags = kind === 'file' ? PG_uptodate : kind === 'shmem' ? PG_swapbacked | PG_uptodate : PG_hugetlb | PG_uptodate;
     this.limit = Math.ceil(size / 2 ** pageShift);
-    this.pages = new Int32Array(new SharedArrayBuffer(kind === 'msharefs' ? 4 : Math.max(4, this.limit * 4)));
+    this.pages = new Int32Array(shared?.pages ?? new SharedArrayBuffer(kind === 'msharefs' ? 4 : Math.max(4, this.limit * 4)));
+    this.xa_lock = new Int32Array(shared?.lock ?? new SharedArrayBuffer(4));
   }
 
   /** i_size in this file's pages, rounded up (kept in step with `size` by ftruncate). */

@@ -12,6 +12,7 @@
  * Folio 0 is the shared zero page: reserved, never refcounted, mapped with _PAGE_SPECIAL.
  */
 import { fail } from '../kernel/errno.js';
+import { LOCK_ZONE, spin_lock, spin_unlock, type LockStat } from '../kernel/spinlock.js';
 
 export const PG_anon = 1 << 0;
 export const PG_anon_exclusive = 1 << 1;
@@ -31,7 +32,12 @@ const H_FREE_HEAD = 0;
 const H_NEVER_USED = 1;
 const H_ALLOCS = 2;
 const H_FREES = 3;
+/** zone->lock: the allocator's lock when worker threads allocate concurrently (smp). */
+const H_LOCK = 4;
 const HEADER_WORDS = 8;
+/** Per-CPU page list sizes (pcp->batch, pcp->high): folios moved per zone-lock acquisition, and the most a CPU keeps. */
+const PCP_BATCH = 64;
+const PCP_HIGH = 256;
 
 export interface FolioTableBuffers {
   capacity: number;
@@ -85,20 +91,91 @@ export class FolioTable {
   }
 
   /**
+   * Set by a worker's machine: allocation and freeing take the zone lock, and reference and mapping
+   * counts change with atomic operations (the kernel's atomic_t _refcount and _mapcount).
+   */
+  private smp: { lockstat: LockStat; abort: Int32Array } | null = null;
+  /**
+   * This CPU's per-CPU page list (struct per_cpu_pages): free folios taken from the shared free list
+   * PCP_BATCH at a time under the zone lock (rmqueue_bulk) and given back when more than PCP_HIGH
+   * gather (free_pcppages_bulk) or at the end of a batch (drain_local_pages). The allocations and frees
+   * made through it are counted here and added to the shared header when it is drained.
+   */
+  private pcp: Int32Array = new Int32Array(0);
+  private pcpCount = 0;
+  private pcpAllocs = 0;
+  private pcpFrees = 0;
+
+  attachSmp(lockstat: LockStat, abort: Int32Array): void {
+    this.smp = { lockstat, abort };
+    this.pcp = new Int32Array(PCP_HIGH + PCP_BATCH);
+  }
+
+  /** rmqueue_bulk: refill the per-CPU list from the shared free list (or the never-used region). */
+  private rmqueue_bulk(): void {
+    const smp = this.smp!;
+    const h = this.header;
+    spin_lock(h, H_LOCK, smp.lockstat, LOCK_ZONE, smp.abort);
+    while (this.pcpCount < PCP_BATCH) {
+      let f = h[H_FREE_HEAD]!;
+      if (f >= 0) {
+        h[H_FREE_HEAD] = this.next[f]!;
+      } else {
+        f = h[H_NEVER_USED]!;
+        if (f >= this.capacity) break;
+        h[H_NEVER_USED] = f + 1;
+      }
+      this.pcp[this.pcpCount++] = f;
+    }
+    spin_unlock(h, H_LOCK);
+    if (this.pcpCount === 0) fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use or on other CPUs' page lists; raise MachineOptions.frames`);
+  }
+
+  /** free_pcppages_bulk / drain_local_pages: give `n` folios of the per-CPU list back, and fold the counts into the header. */
+  private free_pcppages_bulk(n: number): void {
+    const smp = this.smp!;
+    const h = this.header;
+    spin_lock(h, H_LOCK, smp.lockstat, LOCK_ZONE, smp.abort);
+    for (let i = 0; i < n && this.pcpCount > 0; i++) {
+      const f = this.pcp[--this.pcpCount]!;
+      this.next[f] = h[H_FREE_HEAD]!;
+      h[H_FREE_HEAD] = f;
+    }
+    h[H_ALLOCS]! += this.pcpAllocs;
+    h[H_FREES]! += this.pcpFrees;
+    this.pcpAllocs = 0;
+    this.pcpFrees = 0;
+    spin_unlock(h, H_LOCK);
+  }
+
+  /** drain_local_pages: at the end of a batch, every folio of this CPU's list goes back (a no-op on a single-CPU machine). */
+  drain_pages(): void {
+    if (this.smp !== null) this.free_pcppages_bulk(this.pcpCount);
+  }
+
+  /**
    * folio_alloc: a folio of `order` with `refcount` references, `mapcount` mappings, the given flags,
    * mapping and index, zero content. Every field is written once.
    */
   alloc(order: number, refcount: number, mapcount: number, flags: number, mapping: number, index: number): number {
-    const h = this.header;
-    let f = h[H_FREE_HEAD]!;
-    if (f >= 0) {
-      h[H_FREE_HEAD] = this.next[f]!;
+    let f: number;
+    if (this.smp !== null) {
+      if (this.pcpCount === 0) this.rmqueue_bulk();
+      f = this.pcp[--this.pcpCount]!;
+      this.pcpAllocs++;
     } else {
-      f = h[H_NEVER_USED]!;
-      if (f >= this.capacity) {
-        fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise MachineOptions.frames`);
+      const h = this.header;
+      f = h[H_FREE_HEAD]!;
+      if (f >= 0) {
+        h[H_FREE_HEAD] = this.next[f]!;
+      } else {
+        f = h[H_NEVER_USED]!;
+        if (f >= this.capacity) {
+          fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise MachineOptions.frames`);
+        }
+        h[H_NEVER_USED] = f + 1;
       }
-      h[H_NEVER_USED] = f + 1;
+      h[H_ALLOCS]!++;
     }
     // pincount and content are already zero: the SharedArrayBuffer starts zeroed and free() clears
     // them, as free_pages_prepare does, so the fault path writes only what it sets.
@@ -108,15 +185,39 @@ export class FolioTable {
     this.mapping[f] = mapping;
     this.index[f] = index;
     this.order[f] = order;
-    h[H_ALLOCS]!++;
     return f;
   }
 
   /** folio_put: drop one reference; the folio is freed when the last one goes. */
   put(f: number): void {
-    const r = --this.refcount[f]!;
+    const r = this.smp === null ? --this.refcount[f]! : Atomics.sub(this.refcount, f, 1) - 1;
     if (r === 0) this.free(f);
     else if (r < 0) throw new Error(`BUG: folio ${f} refcount underflow`);
+  }
+
+  /** folio_get: take one more reference. */
+  get(f: number): void {
+    if (this.smp === null) this.refcount[f]!++;
+    else Atomics.add(this.refcount, f, 1);
+  }
+
+  /** One more mapping of the folio (folio_add_*_rmap_pte). */
+  mapInc(f: number): void {
+    if (this.smp === null) this.mapcount[f]!++;
+    else Atomics.add(this.mapcount, f, 1);
+  }
+
+  /** One mapping fewer (folio_remove_rmap_pte). */
+  mapDec(f: number): void {
+    if (this.smp === null) this.mapcount[f]!--;
+    else Atomics.sub(this.mapcount, f, 1);
+  }
+
+  /** Set flag bits (folio_set_dirty ...): an atomic OR, as the kernel's set_bit. */
+  setFlags(f: number, bits: number): void {
+    if ((this.flags[f]! & bits) === bits) return;
+    if (this.smp === null) this.flags[f]! |= bits;
+    else Atomics.or(this.flags, f, bits);
   }
 
   private free(f: number): void {
@@ -126,6 +227,12 @@ export class FolioTable {
     this.flags[f] = 0;
     this.content[f] = 0;
     this.refcount[f] = -1; // free: never a valid count, so a use after free shows
+    if (this.smp !== null) {
+      this.pcp[this.pcpCount++] = f;
+      this.pcpFrees++;
+      if (this.pcpCount >= PCP_HIGH) this.free_pcppages_bulk(PCP_BATCH);
+      return;
+    }
     this.next[f] = h[H_FREE_HEAD]!;
     h[H_FREE_HEAD] = f;
     h[H_FREES]!++;

@@ -11,8 +11,10 @@ import * as pgtable_types from '../arch/pgtable_types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_uptodate } from './folio.js';
 import type { Machine } from './machine.js';
-import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, pgtable_alloc, VM_FAULT_SIGBUS } from './memory.js';
+import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, pgtable_alloc, ptl_class, ptl_index, VM_FAULT_SIGBUS } from './memory.js';
+import { LOCK_HUGETLB_FAULT, LOCK_I_PAGES, spin_lock, spin_unlock } from '../kernel/spinlock.js';
 import { type VmAreaStruct } from './vma.js';
+import type { AddressSpace } from './address_space.js';
 import * as vm_flags from './vma.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
@@ -43,6 +45,23 @@ function set_huge_pte(ent: Int32Array, off: number, f: number, lo: number, hi: n
   ent[off + 1] = (f >>> 20) | hi;
 }
 
+/** Words of the machine's lock array used as hugetlb_fault_mutex_table (after the abort word). */
+export const HUGETLB_FAULT_MUTEXES = 64;
+
+/** The huge page index of `haddr` in `vma`'s file. */
+function hugetlb_index(vma: VmAreaStruct, haddr: number): number {
+  return ((haddr - vma.vm_start) / 4096 + vma.vm_pgoff) / 2 ** (vma.vm_file!.pageShift - 12);
+}
+
+/** huge_pte_lock around one leaf write: the PMD table's split lock (2 MiB) or page_table_lock (1 GiB); concurrent CPUs only. */
+function huge_pte_lock(m: Machine, vma: VmAreaStruct, off: number, leaf: number): void {
+  if (m.smp) spin_lock(m.pool.ptl, ptl_index(vma.vm_mm, off, leaf), m.lockstat, ptl_class(leaf), m.locks);
+}
+
+function huge_pte_unlock(m: Machine, vma: VmAreaStruct, off: number, leaf: number): void {
+  if (m.smp) spin_unlock(m.pool.ptl, ptl_index(vma.vm_mm, off, leaf));
+}
+
 /** hugetlb_fault for m.vmf.address; like the kernel's, the vm_fault carries the huge-page-aligned address. */
 export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
   m.events.hugetlbFaults++;
@@ -60,6 +79,20 @@ export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): num
     else t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   }
   const off = t * 1024 + (((haddr / ENTRY_SPAN[leaf]!) & 511) << 1);
+  if (!m.smp) return hugetlb_fault_leaf(m, vma, flags, haddr, off, leaf);
+  // Concurrent CPUs: faults on the same (mapping, index) are serialized by hugetlb_fault_mutex_table.
+  const mutex = 1 + ((vma.vm_file!.id * 31 + hugetlb_index(vma, haddr)) & (HUGETLB_FAULT_MUTEXES - 1));
+  spin_lock(m.locks, mutex, m.lockstat, LOCK_HUGETLB_FAULT, m.locks);
+  try {
+    return hugetlb_fault_leaf(m, vma, flags, haddr, off, leaf);
+  } finally {
+    spin_unlock(m.locks, mutex);
+  }
+}
+
+/** The rest of hugetlb_fault, at the leaf entry (word `off`, table level `leaf`). */
+function hugetlb_fault_leaf(m: Machine, vma: VmAreaStruct, flags: number, haddr: number, off: number, leaf: number): number {
+  const ent = m.pool.entries;
   const lo = ent[off]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
     const hi = ent[off + 1]!;
@@ -68,21 +101,23 @@ export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): num
     const marker = lo !== 0 || hi !== 0 ? pgtable_types.pte_marker_get(lo, hi) : 0;
     if (marker !== 0) m.events.pteMarkerFaults++;
     const uffdWp = (marker & PTE_MARKER_UFFD_WP) !== 0 && (vma.vm_flags & VM_UFFD_WP) !== 0;
-    const r = hugetlb_no_page(m, vma, haddr, off);
+    const r = hugetlb_no_page(m, vma, haddr, off, leaf);
     if (r !== 0) return r;
     if (uffdWp) {
       ent[off] = (ent[off]! | _PAGE_UFFD_WP) & ~_PAGE_RW; // huge_pte_mkuffd_wp
       if ((flags & FAULT_FLAG_WRITE) !== 0) return handle_userfault_wp(m, 0);
       return 0;
     }
-    if ((flags & FAULT_FLAG_WRITE) !== 0 && (vma.vm_flags & VM_SHARED) === 0) return hugetlb_wp(m, vma, off, haddr, false);
+    if ((flags & FAULT_FLAG_WRITE) !== 0 && (vma.vm_flags & VM_SHARED) === 0) return hugetlb_wp(m, vma, off, haddr, leaf, false);
     return 0;
   }
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0 && (lo & _PAGE_RW) === 0) {
     if ((flags & FAULT_FLAG_WRITE) !== 0 && (lo & _PAGE_UFFD_WP) !== 0 && (vma.vm_flags & VM_UFFD_WP) !== 0) return handle_userfault_wp(m, 0);
-    return hugetlb_wp(m, vma, off, haddr, (flags & FAULT_FLAG_WRITE) === 0);
+    return hugetlb_wp(m, vma, off, haddr, leaf, (flags & FAULT_FLAG_WRITE) === 0);
   }
-  ent[off] = lo | _PAGE_ACCESSED | ((flags & FAULT_FLAG_WRITE) !== 0 ? PTE_MKDIRTY : 0);
+  huge_pte_lock(m, vma, off, leaf);
+  ent[off] = ent[off]! | _PAGE_ACCESSED | ((flags & FAULT_FLAG_WRITE) !== 0 ? PTE_MKDIRTY : 0);
+  huge_pte_unlock(m, vma, off, leaf);
   return 0;
 }
 
@@ -93,35 +128,60 @@ function new_hugetlb_anon_folio(m: Machine, vma: VmAreaStruct, haddr: number, or
 }
 
 /** hugetlb_no_page. */
-function hugetlb_no_page(m: Machine, vma: VmAreaStruct, haddr: number, off: number): number {
+function hugetlb_no_page(m: Machine, vma: VmAreaStruct, haddr: number, off: number, leaf: number): number {
   const file = vma.vm_file!;
   const fo = m.folios;
   const order = file.pageShift - 12;
-  const idx = ((haddr - vma.vm_start) / 4096 + vma.vm_pgoff) / 2 ** order;
+  const idx = hugetlb_index(vma, haddr);
   if (idx >= file.sizeInPages()) return VM_FAULT_SIGBUS;
   let f = file.pages[idx]! - 1;
   const shared = (vma.vm_flags & VM_MAYSHARE) !== 0;
   if (f < 0 && !shared) {
     f = new_hugetlb_anon_folio(m, vma, haddr, order);
   } else {
-    if (f < 0) {
-      f = fo.alloc(order, 1, 0, PG_hugetlb | PG_uptodate, file.id, idx);
-      file.pages[idx] = f + 1;
-      file.nrpages++;
-    }
-    fo.refcount[f]!++;
-    fo.mapcount[f]!++;
+    if (f < 0) f = hugetlb_add_to_page_cache(m, file, idx, order);
+    fo.get(f);
+    fo.mapInc(f);
   }
   // make_huge_pte(vma, folio, writable = VM_WRITE && VM_SHARED)
   const writable = (vma.vm_flags & VM_WRITE) !== 0 && (vma.vm_flags & VM_SHARED) !== 0;
   const lo = writable ? vma.prot_lo | _PAGE_RW | PTE_MKDIRTY : vma.prot_lo & ~_PAGE_RW;
+  huge_pte_lock(m, vma, off, leaf);
   set_huge_pte(m.pool.entries, off, f, lo, vma.prot_hi);
+  huge_pte_unlock(m, vma, off, leaf);
   vma.vm_mm.hugetlb_usage += 1 << order;
   return 0;
 }
 
+/**
+ * alloc_hugetlb_folio + hugetlb_add_to_page_cache: a new folio for index `idx` (the cache's reference).
+ * Concurrent CPUs insert under the xa_lock; two faults on the same index are already serialized by the
+ * fault mutex, but other indexes of the file share the lock.
+ */
+function hugetlb_add_to_page_cache(m: Machine, file: AddressSpace, idx: number, order: number): number {
+  if (m.smp) spin_lock(file.xa_lock, 0, m.lockstat, LOCK_I_PAGES, m.locks);
+  try {
+    const f = m.folios.alloc(order, 1, 0, PG_hugetlb | PG_uptodate, file.id, idx);
+    file.pages[idx] = f + 1;
+    file.nrpages++;
+    return f;
+  } finally {
+    if (m.smp) spin_unlock(file.xa_lock, 0);
+  }
+}
+
 /** hugetlb_wp: reuse an anonymous folio mapped once (or exclusive), else copy. */
-function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, unshare: boolean): number {
+function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, leaf: number, unshare: boolean): number {
+  // The fault mutex keeps other faults off this entry; the leaf lock is taken for the whole step.
+  huge_pte_lock(m, vma, off, leaf);
+  try {
+    return hugetlb_wp_locked(m, vma, off, haddr, unshare);
+  } finally {
+    huge_pte_unlock(m, vma, off, leaf);
+  }
+}
+
+function hugetlb_wp_locked(m: Machine, vma: VmAreaStruct, off: number, haddr: number, unshare: boolean): number {
   const ent = m.pool.entries;
   const fo = m.folios;
   const lo = ent[off]!;
@@ -134,7 +194,7 @@ function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, u
   }
   const fl = fo.flags[old]!;
   if ((fl & PG_anon) !== 0 && ((fl & PG_anon_exclusive) !== 0 || fo.mapcount[old] === 1)) {
-    fo.flags[old] = fl | PG_anon_exclusive;
+    fo.setFlags(old, PG_anon_exclusive);
     if (unshare) {
       m.events.unshareReuse++;
       return 0;
@@ -145,7 +205,7 @@ function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, u
   }
   const f = new_hugetlb_anon_folio(m, vma, haddr, fo.order[old]!);
   fo.content[f] = fo.content[old]!;
-  fo.mapcount[old]!--;
+  fo.mapDec(old);
   fo.put(old);
   const nlo = unshare ? vma.prot_lo & ~_PAGE_RW : vma.prot_lo | _PAGE_RW | PTE_MKDIRTY;
   set_huge_pte(ent, off, f, nlo, vma.prot_hi);

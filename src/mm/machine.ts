@@ -4,6 +4,7 @@
  * system calls and events a scenario drives (mmap, munmap, mprotect, fork, exit, touch, pin), each
  * delegating to the file named after the kernel function that implements it.
  */
+import { randomUUID } from 'node:crypto';
 import { pagingMode, type PagingLevels, type PagingMode } from '../arch/pgtable_64_types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
@@ -14,7 +15,7 @@ import type { PtShareDesign } from '../share/design.js';
 import type { FlushRecord, TlbShootdownSink } from '../tlb/flush.js';
 import { privateDesign } from '../share/private.js';
 import { AddressSpace } from './address_space.js';
-import { FolioTable } from './folio.js';
+import { FolioTable, type FolioTableBuffers } from './folio.js';
 import * as folio_flags from './folio.js';
 import { pin_user_page, unpin_user_page } from './gup.js';
 import { do_user_addr_fault, VM_FAULT_NOT_DONE, VM_FAULT_SIGSEGV, VmFault } from './memory.js';
@@ -25,7 +26,9 @@ import { mwriteprotect_range, uffd_register_wp, uffd_unregister, type UffdWpResu
 import { do_mprotect } from './mprotect.js';
 import { pagemap_read, pagemap_read_range, SHMEM_SWAP_REPORTS, type PagemapEntry, type ShmemSwapReport } from './pagemap.js';
 import { MmStruct } from './mm_types.js';
-import { PgtablePool } from './pgtable_pool.js';
+import { PgtablePool, type PgtablePoolBuffers } from './pgtable_pool.js';
+import { newLockStat, type LockStat } from '../kernel/spinlock.js';
+import { HUGETLB_FAULT_MUTEXES } from './hugetlb.js';
 import { VmEvents } from './vmstat.js';
 import { shrink_shmem_folio, type ReclaimResult } from './vmscan.js';
 
@@ -62,6 +65,22 @@ export interface MachineOptions {
    * reclaim leaves a marker). Default 'none'.
    */
   shmemSwapReport?: ShmemSwapReport;
+  /**
+   * Attach to another machine's shared memory instead of allocating it: a simulated CPU's view in a
+   * worker thread (src/smp). Such a machine is `smp`: its fault path takes the page-table locks and
+   * counts its events, RSS and table counts as deltas for the owner to add up.
+   */
+  attach?: MachineBuffers;
+}
+
+/** The SharedArrayBuffers of a machine: the page-table pool, the frame table and the lock words. */
+export interface MachineBuffers {
+  /** Identity of the machine these buffers belong to (a worker keeps its view while it is the same). */
+  uid: string;
+  pool: PgtablePoolBuffers;
+  folios: FolioTableBuffers;
+  /** Word 0: the abort flag (a CPU failed); words 1..64: hugetlb_fault_mutex_table. */
+  locks: SharedArrayBuffer;
 }
 
 export class Machine {
@@ -93,12 +112,27 @@ export class Machine {
   private nextFileId = 1;
   /** The struct vm_fault every fault on this machine reuses. */
   readonly vmf = new VmFault();
+  /** A simulated CPU in a worker thread sharing this machine's memory with others (see `attach`). */
+  readonly smp: boolean;
+  /** Lock words shared by every CPU (MachineBuffers.locks). */
+  readonly locks: Int32Array;
+  /** This CPU's lock statistics (src/kernel/spinlock.ts). */
+  readonly lockstat: LockStat = newLockStat();
+  readonly uid: string;
 
   constructor(opts: MachineOptions = {}) {
     this.mode = pagingMode(opts.levels ?? 4);
     this.rootLevel = this.mode.rootLevel;
-    this.pool = new PgtablePool(opts.ptPages ?? 4096);
-    this.folios = new FolioTable(opts.frames ?? 65536);
+    const a = opts.attach;
+    this.smp = a !== undefined;
+    this.uid = a?.uid ?? randomUUID();
+    this.pool = new PgtablePool(a?.pool.capacity ?? opts.ptPages ?? 4096, a?.pool);
+    this.folios = new FolioTable(a?.folios.capacity ?? opts.frames ?? 65536, a?.folios);
+    this.locks = new Int32Array(a?.locks ?? new SharedArrayBuffer(4 * (1 + HUGETLB_FAULT_MUTEXES)));
+    if (this.smp) {
+      this.pool.attachSmp(this.lockstat, this.locks);
+      this.folios.attachSmp(this.lockstat, this.locks);
+    }
     this.design = opts.design ?? privateDesign;
     const fab = opts.faultAroundBytes ?? 65536;
     if (!Number.isInteger(fab) || fab < PAGE_SIZE || (fab & (fab - 1)) !== 0 || fab > 512 * PAGE_SIZE) {
@@ -109,6 +143,11 @@ export class Machine {
     if (!SHMEM_SWAP_REPORTS.includes(this.shmemSwapReport)) throw new RangeError(`shmemSwapReport must be one of ${SHMEM_SWAP_REPORTS.join(', ')}, got ${String(this.shmemSwapReport)}`);
     this.cpus = opts.cpus ?? 2;
     if (!Number.isInteger(this.cpus) || this.cpus < 1 || this.cpus > 31) throw new RangeError(`cpus must be 1..31, got ${this.cpus}`);
+  }
+
+  /** The shared memory a worker thread attaches to. */
+  get buffers(): MachineBuffers {
+    return { uid: this.uid, pool: this.pool.buffers, folios: this.folios.buffers, locks: this.locks.buffer as SharedArrayBuffer };
   }
 
   // --- processes ---
@@ -217,13 +256,20 @@ export class Machine {
    * when a userfaultfd write-protect fault went to the monitor (the store did not happen).
    */
   touch(mm: MmStruct, addr: number, write: boolean, value?: number): number {
-    for (let tries = 0; tries < 4; tries++) {
+    // Concurrent CPUs may lose a race for an entry and retry (VM_FAULT_NOPAGE) more often.
+    const maxTries = this.smp ? 64 : 4;
+    for (let tries = 0; tries < maxTries; tries++) {
       const off = this.follow_page(mm, addr);
       if (off >= 0) {
         const ent = this.pool.entries;
         const lo = ent[off]!;
         if ((lo & _PAGE_PRESENT) !== 0 && (!write || (lo & _PAGE_RW) !== 0)) {
-          ent[off] = lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
+          // The hardware sets A and D (with a locked OR, which concurrent CPUs need too) when not yet set.
+          const ad = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
+          if ((lo & ad) !== ad) {
+            if (this.smp) Atomics.or(ent, off, ad);
+            else ent[off] = lo | ad;
+          }
           if (write && value !== undefined) this.folios.content[this.leafFolio(off)] = value;
           return 0;
         }
@@ -232,7 +278,7 @@ export class Machine {
       const r = do_user_addr_fault(this, mm, write);
       if ((r & VM_FAULT_NOT_DONE) !== 0) return r;
     }
-    throw new Error(`BUG: access to 0x${addr.toString(16)} still faults after 4 tries`);
+    throw new Error(`BUG: access to 0x${addr.toString(16)} still faults after ${maxTries} tries`);
   }
 
   /** Read the value a load at `addr` sees (faulting it in); throws on SIGSEGV/SIGBUS. */

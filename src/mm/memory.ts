@@ -16,6 +16,8 @@ import { flush_vma_range } from '../tlb/flush.js';
 import * as mm_counters from './mm_types.js';
 import { type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
+import type { MmStruct } from './mm_types.js';
+import * as spinlock from '../kernel/spinlock.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -45,6 +47,12 @@ const VM_READ = vm_flags.VM_READ;
 const VM_SHARED = vm_flags.VM_SHARED;
 const VM_UFFD_WP = vm_flags.VM_UFFD_WP;
 const VM_WRITE = vm_flags.VM_WRITE;
+const LOCK_PTE_PTL = spinlock.LOCK_PTE_PTL;
+const LOCK_PMD_PTL = spinlock.LOCK_PMD_PTL;
+const LOCK_PAGE_TABLE = spinlock.LOCK_PAGE_TABLE;
+const LOCK_I_PAGES = spinlock.LOCK_I_PAGES;
+const spin_lock = spinlock.spin_lock;
+const spin_unlock = spinlock.spin_unlock;
 
 export const FAULT_FLAG_WRITE = 1 << 0;
 export const FAULT_FLAG_UNSHARE = 1 << 10;
@@ -180,6 +188,7 @@ export function handle_pte_level_fault(m: Machine, vma: VmAreaStruct, flags: num
  * existing table. (The address is not an argument: passing it would box it on every fault.)
  */
 export function pgtable_alloc(m: Machine, vma: VmAreaStruct, level: number, parentOff: number): number {
+  if (m.smp) return pgtable_alloc_locked(m, vma, level, parentOff);
   let t = m.design.shareTable(m, vma, m.vmf.address, level);
   if (t < 0) t = m.pool.alloc(level);
   const ent = m.pool.entries;
@@ -187,6 +196,44 @@ export function pgtable_alloc(m: Machine, vma: VmAreaStruct, level: number, pare
   ent[parentOff + 1] = t >>> 20;
   vma.vm_mm.nr[level]!++;
   return t;
+}
+
+/**
+ * The lock that guards the entries of the table of `tableLevel` holding word `off` in `mm`: the table's
+ * own split lock for PTE and PMD tables (pte_lockptr, pmd_lockptr), mm->page_table_lock above (pud_lock
+ * and the p4d/pgd populate paths); the pgd's ptl word stands for mm->page_table_lock.
+ */
+export function ptl_index(mm: MmStruct, off: number, tableLevel: number): number {
+  return tableLevel <= 1 ? (off >>> 10) : mm.pgd;
+}
+
+export function ptl_class(tableLevel: number): number {
+  return tableLevel === 0 ? LOCK_PTE_PTL : tableLevel === 1 ? LOCK_PMD_PTL : LOCK_PAGE_TABLE;
+}
+
+/**
+ * pgtable_alloc on concurrent CPUs (__pte_alloc, __pmd_alloc, ...): under the upper table's lock,
+ * check the entry again; another CPU may have populated it (the kernel then frees the table it
+ * allocated before taking the lock; here the table is allocated under the lock, so the pool's
+ * allocation counts stay those of a single-threaded run).
+ */
+function pgtable_alloc_locked(m: Machine, vma: VmAreaStruct, level: number, parentOff: number): number {
+  const ent = m.pool.entries;
+  const mm = vma.vm_mm;
+  const lk = ptl_index(mm, parentOff, level + 1);
+  spin_lock(m.pool.ptl, lk, m.lockstat, ptl_class(level + 1), m.locks);
+  try {
+    const lo = ent[parentOff]!;
+    if (lo !== 0 || ent[parentOff + 1] !== 0) return (lo >>> 12) | ((ent[parentOff + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    let t = m.design.shareTable(m, vma, m.vmf.address, level);
+    if (t < 0) t = m.pool.alloc(level);
+    ent[parentOff + 1] = t >>> 20;
+    Atomics.store(ent, parentOff, (t << 12) | _PAGE_TABLE); // pmd_populate after the table is zeroed (smp_wmb)
+    mm.nr[level]!++;
+    return t;
+  } finally {
+    spin_unlock(m.pool.ptl, lk);
+  }
 }
 
 /** handle_pte_fault. */
@@ -198,7 +245,10 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
   const hi = poff < 0 ? 0 : ent[poff + 1]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
     if (lo !== 0 || hi !== 0) {
-      // Non-present, non-none: swap entries and PTE markers.
+      // Non-present, non-none: swap entries and PTE markers. Concurrent CPUs never have those (src/smp
+      // refuses such machines), so this is a read torn by another CPU installing the entry (a 64-bit
+      // PTE is two 32-bit words here): retry the access.
+      if (m.smp) return VM_FAULT_NOPAGE;
       if (hi >>> 27 !== SWP_PTE_MARKER) {
         throw new Error(`do_swap_page: swap entries are not produced by this model yet (pte ${hi >>> 0}:${lo >>> 0})`);
       }
@@ -208,17 +258,45 @@ function handle_pte_fault(m: Machine, vmf: VmFault): number {
   }
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
     if ((flags & FAULT_FLAG_WRITE) !== 0) {
-      if ((lo & _PAGE_RW) === 0) return do_wp_page(m, vmf);
-      ent[poff] = lo | PTE_MKDIRTY | _PAGE_ACCESSED;
-      return 0;
+      if ((lo & _PAGE_RW) === 0) return do_wp_page(m, vmf, lo, hi);
+      return pte_mkyoung(m, vmf, lo, hi, PTE_MKDIRTY | _PAGE_ACCESSED);
     }
     // FAULT_FLAG_UNSHARE: only a not-exclusive anonymous page needs it (gup_must_unshare).
-    if ((lo & _PAGE_RW) === 0) return do_wp_page(m, vmf);
+    if ((lo & _PAGE_RW) === 0) return do_wp_page(m, vmf, lo, hi);
     return 0;
   }
   // Spurious fault: the entry already allows the access; mark it young.
-  ent[poff] = lo | _PAGE_ACCESSED;
+  return pte_mkyoung(m, vmf, lo, hi, _PAGE_ACCESSED);
+}
+
+/** ptep_set_access_flags under the PTE lock, if the entry is still the one the fault read. */
+function pte_mkyoung(m: Machine, vmf: VmFault, lo: number, hi: number, bits: number): number {
+  const ent = m.pool.entries;
+  const poff = vmf.poff;
+  pte_lock(m, vmf);
+  if (ent[poff] === lo && ent[poff + 1] === hi) ent[poff] = lo | bits;
+  pte_unlock(m, vmf);
   return 0;
+}
+
+/** pte_offset_map_lock / pte_unmap_unlock: the PTE table's split lock, taken only on concurrent CPUs. */
+function pte_lock(m: Machine, vmf: VmFault): void {
+  if (m.smp) spin_lock(m.pool.ptl, vmf.table, m.lockstat, LOCK_PTE_PTL, m.locks);
+}
+
+function pte_unlock(m: Machine, vmf: VmFault): void {
+  if (m.smp) spin_unlock(m.pool.ptl, vmf.table);
+}
+
+/** pte_none at word `poff` (rechecked under the PTE lock: another CPU may have filled it). */
+function pte_none(ent: Int32Array, poff: number): boolean {
+  return ent[poff] === 0 && ent[poff + 1] === 0;
+}
+
+/** A folio allocated for a fault that another CPU won: never mapped, freed again. */
+function discard_new_anon_folio(m: Machine, f: number): void {
+  m.folios.mapcount[f] = 0;
+  m.folios.put(f);
 }
 
 /** do_pte_missing: an empty entry (or one a marker stood for): anonymous page or do_fault. */
@@ -290,6 +368,19 @@ export function link_shared_table(m: Machine, vma: VmAreaStruct, level: number, 
   const off = walk_alloc(m, vma, level);
   const ent = m.pool.entries;
   if (ent[off] !== 0 || ent[off + 1] !== 0) return;
+  if (m.smp) {
+    // Under the upper table's lock, as pgtable_alloc: another CPU of this mm may have linked it.
+    const lk = ptl_index(vma.vm_mm, off, level + 1);
+    spin_lock(m.pool.ptl, lk, m.lockstat, ptl_class(level + 1), m.locks);
+    if (ent[off] === 0 && ent[off + 1] === 0) {
+      Atomics.add(m.pool.shareCount, t, 1);
+      ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
+      Atomics.store(ent, off, (t << 12) | _PAGE_TABLE);
+      vma.vm_mm.nr[level]!++;
+    }
+    spin_unlock(m.pool.ptl, lk);
+    return;
+  }
   ent[off] = (t << 12) | _PAGE_TABLE;
   ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
   m.pool.shareCount[t]!++;
@@ -311,7 +402,9 @@ function set_pte(ent: Int32Array, poff: number, f: number, lo: number, hi: numbe
 
 /** anon_vma_prepare. */
 export function anon_vma_prepare(m: Machine, vma: VmAreaStruct): void {
-  if (vma.anon_vma === null) vma.anon_vma = { id: m.nextAnonVmaId++ };
+  if (vma.anon_vma !== null) return;
+  if (m.smp) throw new Error('BUG: anon_vma_prepare on a concurrent CPU: the machine must be prepared first (smp_prepare)');
+  vma.anon_vma = { id: m.nextAnonVmaId++ };
 }
 
 /** folio_add_new_anon_rmap + the new folio's bookkeeping: exclusive, mapped once. */
@@ -330,13 +423,26 @@ function do_anonymous_page(m: Machine, vmf: VmFault): number {
   const poff = vmf.poff;
   if ((vmf.flags & FAULT_FLAG_WRITE) === 0) {
     // Use the zero-page for reads: pte_mkspecial(pfn_pte(my_zero_pfn(addr), vma->vm_page_prot)).
+    pte_lock(m, vmf);
+    if (!pte_none(ent, poff)) {
+      pte_unlock(m, vmf);
+      return VM_FAULT_NOPAGE;
+    }
     set_pte(ent, poff, ZERO_PFN, (vma.prot_lo & ~_PAGE_RW) | _PAGE_SPECIAL, vma.prot_hi);
+    pte_unlock(m, vmf);
     m.events.zeroPageFaults++;
     return 0;
   }
   anon_vma_prepare(m, vma);
   const f = new_anon_folio(m, vmf);
+  pte_lock(m, vmf);
+  if (!pte_none(ent, poff)) {
+    pte_unlock(m, vmf);
+    discard_new_anon_folio(m, f);
+    return VM_FAULT_NOPAGE;
+  }
   set_pte(ent, poff, f, vma.prot_lo | _PAGE_RW | PTE_MKDIRTY, vma.prot_hi);
+  pte_unlock(m, vmf);
   vma.vm_mm.rss[MM_ANONPAGES]!++;
   m.events.anonFaults++;
   return 0;
@@ -360,7 +466,7 @@ function filemap_get_folio(m: Machine, vmf: VmFault): number {
   }
   const f = file.pages[pgoff]! - 1;
   if (f < 0) return filemap_add_folio(m, vmf);
-  m.folios.refcount[f]!++;
+  m.folios.get(f);
   return f;
 }
 
@@ -369,6 +475,24 @@ function filemap_get_folio(m: Machine, vmf: VmFault): number {
  * references, the page cache's and the caller's. Shmem pages start zeroed; file pages are read in.
  */
 function filemap_add_folio(m: Machine, vmf: VmFault): number {
+  if (!m.smp) return filemap_add_folio_locked(m, vmf);
+  // On concurrent CPUs the insertion is under the mapping's xa_lock, and another CPU may have added
+  // the folio since the lockless lookup (filemap_add_folio's -EEXIST: take the one in the cache).
+  const file = vmf.vma!.vm_file!;
+  spin_lock(file.xa_lock, 0, m.lockstat, LOCK_I_PAGES, m.locks);
+  try {
+    const f = file.pages[vmf.pgoff]! - 1;
+    if (f >= 0) {
+      m.folios.get(f);
+      return f;
+    }
+    return filemap_add_folio_locked(m, vmf);
+  } finally {
+    spin_unlock(file.xa_lock, 0);
+  }
+}
+
+function filemap_add_folio_locked(m: Machine, vmf: VmFault): number {
   const file = vmf.vma!.vm_file!;
   const pgoff = vmf.pgoff;
   const f = m.folios.alloc(0, 2, 0, file.folioFlags, file.id, pgoff);
@@ -397,10 +521,10 @@ function map_file_folio(m: Machine, vma: VmAreaStruct, poff: number, f: number, 
   let lo = vma.prot_lo;
   if (write) {
     lo |= PTE_MKDIRTY | ((vma.vm_flags & VM_WRITE) !== 0 ? _PAGE_RW : 0);
-    fo.flags[f]! |= PG_dirty;
+    fo.setFlags(f, PG_dirty);
   }
   set_pte(m.pool.entries, poff, f, lo, vma.prot_hi);
-  fo.mapcount[f]!++;
+  fo.mapInc(f);
   vma.vm_mm.rss[vma.vm_file!.rssCounter]!++;
 }
 
@@ -425,26 +549,47 @@ function do_read_fault(m: Machine, vmf: VmFault): number {
     const limit = file.limit;
     const fo = m.folios;
     const pgoffBase = pgoff - pte_off;
+    let locked = false;
     for (let i = from; i <= to; i++) {
       const idx = pgoffBase + i;
       if (idx >= limit) break;
       const f = pages[idx]! - 1;
       if (f < 0) continue;
-      // filemap_map_pmd: the PTE table is installed once there is a folio to map.
-      if (vmf.table < 0) pte_alloc(m, vmf);
+      // filemap_map_pmd: the PTE table is installed once there is a folio to map; the PTEs are
+      // then set under its lock.
+      if (!locked) {
+        if (vmf.table < 0) pte_alloc(m, vmf);
+        pte_lock(m, vmf);
+        locked = true;
+      }
       const o = vmf.table * 1024 + (i << 1);
       if (ent[o] !== 0 || ent[o + 1] !== 0) continue;
-      fo.refcount[f]!++;
+      fo.get(f);
       map_file_folio(m, vma, o, f, false);
       if (i !== pte_off) m.events.faultAroundPtes++;
     }
+    if (locked) pte_unlock(m, vmf);
     if (vmf.poff >= 0 && ent[vmf.poff] !== 0) return VM_FAULT_NOPAGE;
   }
   const f = filemap_get_folio(m, vmf);
   if (f < 0) return vmf.result;
-  // finish_fault
+  return finish_fault(m, vmf, f, false);
+}
+
+/**
+ * finish_fault: map page-cache folio `f` (reference already taken) at the fault's PTE, allocating the
+ * PTE table if needed; if another CPU filled the entry meanwhile, drop the reference and retry.
+ */
+function finish_fault(m: Machine, vmf: VmFault, f: number, write: boolean): number {
   if (vmf.poff < 0) pte_alloc(m, vmf);
-  map_file_folio(m, vma, vmf.poff, f, false);
+  pte_lock(m, vmf);
+  if (!pte_none(m.pool.entries, vmf.poff)) {
+    pte_unlock(m, vmf);
+    m.folios.put(f);
+    return VM_FAULT_NOPAGE;
+  }
+  map_file_folio(m, vmf.vma!, vmf.poff, f, write);
+  pte_unlock(m, vmf);
   return vmf.result;
 }
 
@@ -460,7 +605,14 @@ function do_cow_fault(m: Machine, vmf: VmFault): number {
   fo.content[f] = fo.content[src]!;
   fo.put(src);
   if (vmf.poff < 0) pte_alloc(m, vmf);
+  pte_lock(m, vmf);
+  if (!pte_none(m.pool.entries, vmf.poff)) {
+    pte_unlock(m, vmf);
+    discard_new_anon_folio(m, f);
+    return VM_FAULT_NOPAGE;
+  }
   set_pte(m.pool.entries, vmf.poff, f, vma.prot_lo | _PAGE_RW | PTE_MKDIRTY, vma.prot_hi);
+  pte_unlock(m, vmf);
   vma.vm_mm.rss[MM_ANONPAGES]!++;
   return vmf.result;
 }
@@ -470,9 +622,7 @@ function do_shared_fault(m: Machine, vmf: VmFault): number {
   m.events.sharedFaults++;
   const f = filemap_get_folio(m, vmf);
   if (f < 0) return vmf.result;
-  if (vmf.poff < 0) pte_alloc(m, vmf);
-  map_file_folio(m, vmf.vma!, vmf.poff, f, true);
-  return vmf.result;
+  return finish_fault(m, vmf, f, true);
 }
 
 /**
@@ -492,13 +642,25 @@ function wp_can_reuse_anon_folio(m: Machine, f: number): boolean {
  * Shared mappings: make writable (wp_page_shared). Private: reuse an exclusive anonymous page
  * (PageAnonExclusive, or wp_can_reuse_anon_folio), otherwise copy (wp_page_copy).
  */
-function do_wp_page(m: Machine, vmf: VmFault): number {
+function do_wp_page(m: Machine, vmf: VmFault, lo: number, hi: number): number {
+  if (!m.smp) return do_wp_page_locked(m, vmf, lo, hi);
+  // Under the PTE lock, if the entry is still the one the fault read (pte_same), else retry. The
+  // copy case keeps the lock while it allocates (the kernel drops it and checks pte_same again).
+  const ent = m.pool.entries;
+  pte_lock(m, vmf);
+  try {
+    if (ent[vmf.poff] !== lo || ent[vmf.poff + 1] !== hi) return 0;
+    return do_wp_page_locked(m, vmf, lo, hi);
+  } finally {
+    pte_unlock(m, vmf);
+  }
+}
+
+function do_wp_page_locked(m: Machine, vmf: VmFault, lo: number, hi: number): number {
   const ent = m.pool.entries;
   const fo = m.folios;
   const vma = vmf.vma!;
   const poff = vmf.poff;
-  const lo = ent[poff]!;
-  const hi = ent[poff + 1]!;
   const unshare = (vmf.flags & FAULT_FLAG_UNSHARE) !== 0;
   // userfaultfd_pte_wp: a write to a uffd-wp-protected entry goes to the monitor.
   if ((lo & _PAGE_UFFD_WP) !== 0 && !unshare && (vma.vm_flags & VM_UFFD_WP) !== 0) return handle_userfault_wp(m, 0);
@@ -506,14 +668,14 @@ function do_wp_page(m: Machine, vmf: VmFault): number {
   if ((vma.vm_flags & (VM_SHARED | VM_MAYSHARE)) !== 0) {
     if (unshare) return 0; // no anonymous page in a shared mapping, nothing to unshare
     ent[poff] = lo | _PAGE_RW | PTE_MKDIRTY | _PAGE_ACCESSED;
-    if (f >= 0) fo.flags[f]! |= PG_dirty;
+    if (f >= 0) fo.setFlags(f, PG_dirty);
     m.events.wpShared++;
     return 0;
   }
   if (f >= 0 && (fo.flags[f]! & PG_anon) !== 0) {
     const fl = fo.flags[f]!;
     if ((fl & PG_anon_exclusive) !== 0 || wp_can_reuse_anon_folio(m, f)) {
-      fo.flags[f] = fl | PG_anon_exclusive;
+      fo.setFlags(f, PG_anon_exclusive);
       if (unshare) {
         m.events.unshareReuse++;
         return 0;
@@ -556,7 +718,7 @@ function wp_page_copy(m: Machine, vmf: VmFault, old: number, unshare: boolean): 
       mm.rss[mm_counter_file((fo.flags[old]! & PG_swapbacked) !== 0)]!--;
       mm.rss[MM_ANONPAGES]!++;
     }
-    fo.mapcount[old]!--;
+    fo.mapDec(old);
     fo.put(old);
   } else {
     mm.rss[MM_ANONPAGES]!++;

@@ -10,6 +10,7 @@
  */
 import { TABLE_BYTES, WORDS_PER_TABLE } from '../arch/pgtable_64_types.js';
 import { fail } from '../kernel/errno.js';
+import { LOCK_PGTABLE_ALLOC, spin_lock, spin_unlock, type LockStat } from '../kernel/spinlock.js';
 
 /** Header words. */
 const H_FREE_HEAD = 0;
@@ -19,6 +20,8 @@ const H_ALLOCS = 3;
 const H_FREES = 4;
 /** Tables in use per level: words 5..9 (level 0..4). */
 const H_LEVEL_BASE = 5;
+/** The allocator's lock, taken when worker threads allocate concurrently (smp). */
+const H_LOCK = 10;
 const HEADER_WORDS = 16;
 
 export interface PgtablePoolBuffers {
@@ -37,6 +40,11 @@ export class PgtablePool {
   readonly shareCount: Int32Array;
   /** Free-list link of free tables. */
   readonly next: Int32Array;
+  /**
+   * ptdesc->ptl: the split page-table lock of each table (one word, 0 = free), taken by simulated CPUs
+   * in worker threads (src/kernel/spinlock.ts). A PGD table's word stands for its mm's page_table_lock.
+   */
+  readonly ptl: Int32Array;
   readonly header: Int32Array;
   readonly buffers: PgtablePoolBuffers;
 
@@ -46,22 +54,41 @@ export class PgtablePool {
     }
     this.capacity = capacity;
     const entriesSab = buffers?.entries ?? new SharedArrayBuffer(capacity * TABLE_BYTES);
-    const metaBytes = HEADER_WORDS * 4 + capacity * 4 * 2 + capacity;
+    const metaBytes = HEADER_WORDS * 4 + capacity * 4 * 3 + capacity;
     const metaSab = buffers?.meta ?? new SharedArrayBuffer(metaBytes);
     this.buffers = { capacity, entries: entriesSab, meta: metaSab };
     this.entries = new Int32Array(entriesSab);
     this.header = new Int32Array(metaSab, 0, HEADER_WORDS);
     this.shareCount = new Int32Array(metaSab, HEADER_WORDS * 4, capacity);
     this.next = new Int32Array(metaSab, HEADER_WORDS * 4 + capacity * 4, capacity);
-    this.level = new Int8Array(metaSab, HEADER_WORDS * 4 + capacity * 8, capacity);
+    this.ptl = new Int32Array(metaSab, HEADER_WORDS * 4 + capacity * 8, capacity);
+    this.level = new Int8Array(metaSab, HEADER_WORDS * 4 + capacity * 12, capacity);
     if (!buffers) {
       this.header[H_FREE_HEAD] = -1;
       this.level.fill(-1);
     }
   }
 
+  /** Set by a worker's machine: allocate under the lock, counting into `lockstat`. */
+  private smp: { lockstat: LockStat; abort: Int32Array } | null = null;
+
+  attachSmp(lockstat: LockStat, abort: Int32Array): void {
+    this.smp = { lockstat, abort };
+  }
+
   /** pagetable_alloc + ctor: a zeroed table page for `level`. */
   alloc(level: number): number {
+    const smp = this.smp;
+    if (smp === null) return this.allocLocked(level);
+    spin_lock(this.header, H_LOCK, smp.lockstat, LOCK_PGTABLE_ALLOC, smp.abort);
+    try {
+      return this.allocLocked(level);
+    } finally {
+      spin_unlock(this.header, H_LOCK);
+    }
+  }
+
+  private allocLocked(level: number): number {
     const h = this.header;
     let t = h[H_FREE_HEAD]!;
     if (t >= 0) {
@@ -85,6 +112,17 @@ export class PgtablePool {
 
   /** pagetable_free: the table must no longer be referenced by any entry. */
   free(t: number): void {
+    const smp = this.smp;
+    if (smp === null) return this.freeLocked(t);
+    spin_lock(this.header, H_LOCK, smp.lockstat, LOCK_PGTABLE_ALLOC, smp.abort);
+    try {
+      this.freeLocked(t);
+    } finally {
+      spin_unlock(this.header, H_LOCK);
+    }
+  }
+
+  private freeLocked(t: number): void {
     const lvl = this.level[t]!;
     if (lvl < 0) throw new Error(`BUG: page table ${t} freed twice`);
     if (this.shareCount[t] !== 0) throw new Error(`BUG: page table ${t} freed while ${this.shareCount[t]} extra sharers remain`);

@@ -173,4 +173,15 @@ export interface PtShareDesign {
    * Returns the address mapped. Optional: otherwise a plain MAP_SHARED | MAP_FIXED mmap.
    */
   mapShared?(m: Machine, mm: MmStruct, file: AddressSpace, addr: number, len: number, prot: number, offset: number): number;
+
+  // --- Concurrent CPUs in worker threads (src/smp) ---
+  /**
+   * Before CPUs fault concurrently: create what the design would otherwise create inside a fault
+   * (file-pt's cache hosts: an mm and an mmap, which take mmap_lock for writing). Optional.
+   */
+  smpPrepare?(m: Machine): void;
+  /** The design's per-machine state as plain data naming mms and files by id, for a worker's copy of the machine. */
+  exportState?(m: Machine): unknown;
+  /** Rebuild that state on a worker's copy (`mm` and `file` look the objects up by id). */
+  importState?(m: Machine, state: unknown, mm: (id: number) => MmStruct, file: (id: number) => AddressSpace): void;
 }

@@ -44,6 +44,7 @@ function host(m: Machine, file: AddressSpace, access: number): MmStruct {
   if (!perProt) caches(m).set(file, (perProt = new Map()));
   let h = perProt.get(access);
   if (!h) {
+    if (m.smp) throw new Error(`BUG: file-pt cache host for ${file.name} created on a concurrent CPU; smpPrepare creates them first`);
     h = m.mm_alloc();
     h.cpumask = 0; // the cache's host never runs
     const prot = (access & VM_READ ? PROT_READ : 0) | (access & VM_WRITE ? PROT_WRITE : 0) | (access & VM_EXEC ? PROT_EXEC : 0);
@@ -173,6 +174,27 @@ export const filePtDesign: PtShareDesign = {
   },
   softDirtyClear(m, vma) {
     unshare_range(m, vma.vm_mm, vma.vm_start, vma.vm_end);
+  },
+
+  smpPrepare(m) {
+    // The cache host of every eligible mapping's (file, protection) exists before CPUs fault
+    // concurrently: creating it is an mm_alloc and an mmap (mmap_lock for writing), not a fault's work.
+    for (const mm of [...m.mms]) {
+      for (const v of mm.vmas) if ((v.vm_flags & VM_FILE_PT) !== 0 && eligible(v)) host(m, v.vm_file!, v.vm_flags & VM_ACCESS_FLAGS);
+    }
+  },
+  exportState(m) {
+    return [...caches(m)].flatMap(([file, perProt]) => [...perProt].map(([access, h]) => ({ file: file.id, access, mm: h.id })));
+  },
+  importState(m, state, mm, file) {
+    const c = caches(m);
+    c.clear();
+    for (const x of state as { file: number; access: number; mm: number }[]) {
+      const f = file(x.file);
+      let perProt = c.get(f);
+      if (!perProt) c.set(f, (perProt = new Map()));
+      perProt.set(x.access, mm(x.mm));
+    }
   },
 
   fileRefDropped(m, file) {

@@ -48,7 +48,9 @@ function huge_pmd_share(m: Machine, vma: VmAreaStruct, addr: number): number {
     if (!shareable(svma, saddr)) continue;
     const t = table_of(m, svma.vm_mm, saddr, LEVEL_PMD);
     if (t < 0) continue;
-    m.pool.shareCount[t]!++;
+    // ptdesc_pmd_pts_inc: an atomic increment (taken before the PUD lock in the kernel too).
+    if (m.smp) Atomics.add(m.pool.shareCount, t, 1);
+    else m.pool.shareCount[t]!++;
     return t;
   }
   return -1;

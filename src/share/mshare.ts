@@ -166,6 +166,15 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       return true;
     },
 
+    exportState(m) {
+      return [...regions(m)].map(([file, r]) => ({ file: file.id, host: r.host.id, size: r.size }));
+    },
+    importState(m, state, mm, file) {
+      const r = regions(m);
+      r.clear();
+      for (const x of state as { file: number; host: number; size: number }[]) r.set(file(x.file), { host: mm(x.host), size: x.size });
+    },
+
     fileReleased(m, file) {
       const r = regions(m).get(file);
       if (!r) return;

@@ -168,6 +168,15 @@ export const ptshareDesign: PtShareDesign = {
     return true;
   },
 
+  exportState(m) {
+    return [...hosts(m)].map(([file, h]) => ({ file: file.id, mm: h.mm.id, start: h.start, end: h.end, pgoff: h.pgoff }));
+  },
+  importState(m, state, mm, file) {
+    const h = hosts(m);
+    h.clear();
+    for (const x of state as { file: number; mm: number; start: number; end: number; pgoff: number }[]) h.set(file(x.file), { mm: mm(x.mm), start: x.start, end: x.end, pgoff: x.pgoff });
+  },
+
   vmaRemoved(m, vma) {
     if ((vma.vm_flags & VM_SHARED_PT) === 0) return;
     const file = vma.vm_file!;

@@ -232,13 +232,34 @@ export interface MaterializedScenario {
  * mismatch in the property test rather than a silent success.
  */
 export function materializeScenario(sc: Scenario, capacity: { tablePages: number; folios: number }): MaterializedScenario {
-  const plan = planScenario(sc);
-  const d = sc.design;
-  const m = new Machine({
-    levels: sc.levels, design: d, faultAroundBytes: sc.faultAroundBytes, cpus: sc.cpus, shmemSwapReport: sc.shmemSwapReport,
+  const m = scenarioMachine(sc, capacity);
+  const { mms, processMms } = mapScenario(m, sc);
+  for (let i = 0; i < processMms.length; i++) touchScenario(m, sc, processMms[i]!, i);
+  const acc = machineAccounting(m);
+  const processes: ScenarioCounts['processes'] = [];
+  for (const mm of processMms) pushRun(processes, 1, mmCountsOf(sc.levels, mm.nr));
+  return {
+    machine: m, mms, processMms,
+    counts: { tables: acc.tables, tablePages: totalTables(acc.tables), pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, folios: acc.folios, framePages: acc.framePages, processes },
+  };
+}
+
+/** The machine a scenario runs on, its pool and frame table sized from the counting engine's figures (+1 % + 64). */
+export function scenarioMachine(sc: Scenario, capacity: { tablePages: number; folios: number }): Machine {
+  return new Machine({
+    levels: sc.levels, design: sc.design, faultAroundBytes: sc.faultAroundBytes, cpus: sc.cpus, shmemSwapReport: sc.shmemSwapReport,
     ptPages: capacity.tablePages + Math.ceil(capacity.tablePages / 100) + 64,
     frames: capacity.folios + Math.ceil(capacity.folios / 100) + 64,
   });
+}
+
+/**
+ * Create the scenario's objects and every process's mappings on `m`, touching nothing. Returns every
+ * mm (under `threads`, the one) and the mm of each process in order.
+ */
+export function mapScenario(m: Machine, sc: Scenario): { files: AddressSpace[]; mms: MmStruct[]; processMms: MmStruct[] } {
+  const plan = planScenario(sc);
+  const d = sc.design;
   const files: AddressSpace[] = sc.objects.map((o, i) => (o.kind === 'shmem' ? m.memfd_create(`obj${i}`, o.size)
     : o.kind === 'file' ? m.open_file(`obj${i}`, o.size) : m.hugetlbfs_create(`obj${i}`, o.size, o.page === '1g' ? '1G' : '2M')));
   const RW = PROT_READ | PROT_WRITE;
@@ -253,17 +274,6 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
       }
     }
   };
-  const touchAll = (mm: MmStruct, g: ScenarioGroup): void => {
-    for (const mp of g.maps) {
-      const pb = mp.object < 0 ? 4096 : objectPage(sc.objects[mp.object]!);
-      for (const [s, e] of mp.touch) {
-        for (let a = mp.addr + s; a < mp.addr + e; a += pb) {
-          const r = m.touch(mm, a, mp.write);
-          if (r !== 0) throw new Error(`scenario access to ${hex(a)} failed with VM_FAULT 0x${r.toString(16)}`);
-        }
-      }
-    }
-  };
   const mms: MmStruct[] = [];
   const processMms: MmStruct[] = [];
   if (d.mmPerProcess) {
@@ -271,7 +281,6 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
       for (let i = 0; i < g.count; i++) {
         const mm = m.mm_alloc();
         mapAll(mm, g);
-        touchAll(mm, g);
         mms.push(mm);
         processMms.push(mm);
       }
@@ -280,20 +289,44 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
     const mm = m.mm_alloc();
     mm.mm_users = plan.processes;
     mapAll(mm, sc.groups[0]!);
-    for (const g of sc.groups) for (let i = 0; i < g.count; i++) { touchAll(mm, g); processMms.push(mm); }
+    for (let i = 0; i < plan.processes; i++) processMms.push(mm);
     mms.push(mm);
   }
-  const acc = machineAccounting(m);
-  const processes: ScenarioCounts['processes'] = [];
-  for (const mm of processMms) pushRun(processes, 1, mmCountsOf(sc.levels, mm.nr));
-  return {
-    machine: m, mms, processMms,
-    counts: { tables: acc.tables, tablePages: totalTables(acc.tables), pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, folios: acc.folios, framePages: acc.framePages, processes },
-  };
+  return { files, mms, processMms };
 }
 
-/** Tear a materialized scenario down (every process exits, every file closes) and return the leak report. */
-export function teardownScenario(r: MaterializedScenario): string[] {
+/** The group of process number `proc` (processes are numbered group by group). */
+export function groupOf(sc: Scenario, proc: number): ScenarioGroup {
+  let n = proc;
+  for (const g of sc.groups) {
+    if (n < g.count) return g;
+    n -= g.count;
+  }
+  throw new RangeError(`process ${proc} is beyond the scenario's ${sc.groups.reduce((a, g) => a + g.count, 0)} processes`);
+}
+
+/**
+ * The accesses process `proc` makes: every page of every touched range of its group's mappings, in
+ * order (address, write) — one per page of the mapping's page size.
+ */
+export function scenarioAccesses(sc: Scenario, proc: number, visit: (addr: number, write: boolean) => void): void {
+  for (const mp of groupOf(sc, proc).maps) {
+    const pb = mp.object < 0 ? 4096 : objectPage(sc.objects[mp.object]!);
+    for (const [s, e] of mp.touch) {
+      for (let a = mp.addr + s; a < mp.addr + e; a += pb) visit(a, mp.write);
+    }
+  }
+}
+
+/** Make process `proc`'s accesses with `mm`. */
+export function touchScenario(m: Machine, sc: Scenario, mm: MmStruct, proc: number): void {
+  scenarioAccesses(sc, proc, (a, write) => {
+    const r = m.touch(mm, a, write);
+    if (r !== 0) throw new Error(`scenario access to ${hex(a)} failed with VM_FAULT 0x${r.toString(16)}`);
+  });
+}
+
+export function teardownScenario(r: Pick<MaterializedScenario, 'machine' | 'mms'>): string[] {
   const m = r.machine;
   for (const mm of r.mms) while (!mm.dead) m.exit(mm);
   for (const f of m.files) if (f !== undefined) m.close(f);

@@ -137,5 +137,5 @@ export function runSga(s: SgaScenario): SgaResult {
 
 /** Tear a scenario down and return the leak report (empty when clean). */
 export function teardownSga(r: SgaResult): string[] {
-  return teardownScenario({ machine: r.machine, mms: r.mms, processMms: [], counts: r.counted });
+  return teardownScenario({ machine: r.machine, mms: r.mms });
 }

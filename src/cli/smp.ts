@@ -1,0 +1,161 @@
+/**
+ * `ptbench smp`: the database workload on 1, 2, ... simulated CPUs (piscina worker threads over the
+ * same shared page tables), per design: measured accesses/s and speedup, with the simulated fault and
+ * table counts and the lock statistics that explain them; every run is checked (page_table_check) and,
+ * with --check, compared with the single-threaded run of the same accesses. `--out` writes the figures
+ * as JSON atomically (nothing is written when a run fails).
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { int, plainTable } from '../lib/format.js';
+import { UsageError, parseSize, posInt } from '../lib/size.js';
+import { Machine } from '../mm/machine.js';
+import { machineAccounting, totalTables } from '../mm/accounting.js';
+import { DESIGNS, designByName } from '../share/index.js';
+import { CpuPool, cpuCountsToMeasure } from '../smp/cpu_pool.js';
+import { scenarioMachine, type RegionKind } from '../workload/scenario.js';
+import { mapForSmp, runOnMainThread, smpRound, smpWorkload, type SmpRound } from '../workload/smp_run.js';
+import type { LockClassStat } from '../kernel/spinlock.js';
+import { writeJsonAtomic } from '../results/write.js';
+
+export const SMP_HELP = `usage: ptbench smp [options]
+
+The database workload on simulated CPUs in worker threads: N processes map one region and each
+first-touches (writes) all of it in its own random order; process p runs on CPU p mod CPUs. Each
+CPU count runs --rounds times; the median round is reported. Times are measured (wall clock);
+faults, tables and lock acquisitions are simulated counts (lock waits are measured).
+
+  --design NAME|all    sharing design (default: private,ptshare,mshare,threads; all = every design)
+  --cpus LIST          CPU counts, e.g. 1,2 (default: 1, 2, ... up to the ${cpuCountsToMeasure().at(-1)} cores)
+  --procs N            processes (default 8)
+  --kind KIND          shmem | anon | file | hugetlb (default shmem; hugetlb for hugetlb-pmd)
+  --size SIZE          region (default 64MiB of 4 KiB shmem; 8GiB of 2 MiB hugetlb pages for hugetlb-pmd)
+  --rounds N           rounds per CPU count (default 5)
+  --seed N             seed of the access orders (default 1)
+  --pt-pages N         page-table pool capacity in table pages (default: what the workload needs)
+  --check              also run every round single-threaded and compare the accounting (not for
+                       hugetlb-pmd: racing first faults may each allocate a PMD table, as in the kernel)
+  --json               machine-readable output
+  --out FILE           also write the JSON to FILE (atomically)
+`;
+
+export interface SmpRow {
+  design: string;
+  cpus: number;
+  /** Measured: median round, ms and accesses/s. */
+  wallMs: number;
+  accessesPerSec: number;
+  /** Measured: accesses/s relative to 1 CPU (null without a 1-CPU row). */
+  speedup: number | null;
+  accesses: number;
+  /** Simulated: faults and page-table pages of the median round. */
+  faults: number;
+  tablePages: number;
+  /** Lock statistics of the median round per class (acquisitions counted, waits measured). */
+  locks: Record<string, LockClassStat>;
+  /** --check: the accounting equalled the single-threaded run in every round (null: not checked). */
+  equalsSingleThreaded: boolean | null;
+}
+
+/** The lock class with the most contended acquisitions, as "name contended/acquisitions". */
+export function hottestLock(locks: Record<string, LockClassStat>): string {
+  let best: [string, LockClassStat] | null = null;
+  for (const e of Object.entries(locks)) if (best === null || e[1].contended > best[1].contended) best = e;
+  return best === null || best[1].contended === 0 ? 'none contended' : `${best[0]} ${int(best[1].contended)}/${int(best[1].acquisitions)}`;
+}
+
+export function totalWaitMs(locks: Record<string, LockClassStat>): number {
+  return Object.values(locks).reduce((a, l) => a + l.waitMs, 0);
+}
+
+/** The scaling table both `ptbench smp` and `ptbench bench --suite scaling` print. */
+export function renderScalingTable(rows: SmpRow[]): string {
+  const t = plainTable(['design', 'CPUs', 'accesses/s (measured)', 'speedup', 'faults', 'table pages', 'lock acquisitions', 'contended (hottest lock)', 'lock wait ms (measured)'],
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'right']);
+  for (const r of rows) {
+    const acq = Object.values(r.locks).reduce((a, l) => a + l.acquisitions, 0);
+    t.push([r.design, String(r.cpus), `${(r.accessesPerSec / 1e6).toFixed(2)} M`, r.speedup === null ? '-' : `${r.speedup.toFixed(2)}x`, int(r.faults), int(r.tablePages), int(acq), hottestLock(r.locks), totalWaitMs(r.locks).toFixed(2)]);
+  }
+  return t.toString();
+}
+
+export async function smpMain(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      design: { type: 'string', default: 'private,ptshare,mshare,threads' },
+      cpus: { type: 'string' },
+      procs: { type: 'string' },
+      size: { type: 'string' },
+      kind: { type: 'string' },
+      rounds: { type: 'string' },
+      seed: { type: 'string' },
+      'pt-pages': { type: 'string' },
+      check: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SMP_HELP);
+    return 0;
+  }
+  const designs = values.design === 'all' ? [...DESIGNS] : values.design.split(',').map((d) => designByName(d.trim()));
+  const cpuList = values.cpus === undefined ? cpuCountsToMeasure() : values.cpus.split(',').map((c) => posInt(c.trim(), '--cpus', 1));
+  if (cpuList.some((c) => c > 64)) throw new UsageError(`--cpus: at most 64 simulated CPUs, got ${values.cpus}`);
+  const procs = posInt(values.procs, '--procs', 8);
+  const rounds = posInt(values.rounds, '--rounds', 5);
+  const seed = posInt(values.seed, '--seed', 1, 0);
+  const ptPages = values['pt-pages'] === undefined ? null : posInt(values['pt-pages'], '--pt-pages', 1);
+  const size = values.size === undefined ? null : parseSize(values.size, '--size');
+  const out = values.out === undefined ? null : resolve(values.out);
+
+  const rows: SmpRow[] = [];
+  for (const design of designs) {
+    const kind = (values.kind ?? (design.name === 'hugetlb-pmd' ? 'hugetlb' : 'shmem')) as RegionKind;
+    if (!['shmem', 'anon', 'file', 'hugetlb'].includes(kind)) throw new UsageError(`--kind: unknown kind '${values.kind}'; kinds: shmem, anon, file, hugetlb`);
+    const huge = kind === 'hugetlb';
+    const w = smpWorkload({ design, procs, size: size ?? (huge ? 8 * 2 ** 30 : 64 * 2 ** 20), kind, page: huge ? '2m' : '4k', write: true, order: 'random', seed });
+    let one: number | null = null;
+    for (const cpus of cpuList) {
+      const pool = await CpuPool.start(cpus);
+      try {
+        const m = ptPages === null ? scenarioMachine(w.scenario, w.capacity) : new Machine({ design, ptPages, frames: w.capacity.folios + 64 });
+        const got: SmpRound[] = [];
+        let equal: boolean | null = values.check && design.name !== 'hugetlb-pmd' ? true : null;
+        for (let r = 0; r < rounds; r++) {
+          got.push(await smpRound(pool, m, w, async (go) => {
+            const res = await go();
+            if (values.check) {
+              const ref = scenarioMachine(w.scenario, w.capacity);
+              runOnMainThread(ref, mapForSmp(ref, w.scenario, w.plan));
+              if (equal !== null && JSON.stringify(machineAccounting(ref)) !== JSON.stringify(machineAccounting(m))) equal = false;
+            }
+            return res;
+          }));
+          const bad = got.at(-1)!.problems;
+          if (bad.length > 0) throw new Error(`${design.name} on ${cpus} CPUs: inconsistent machine after the run: ${bad[0]}`);
+        }
+        got.sort((a, b) => a.run.wallMs - b.run.wallMs);
+        const med = got[Math.floor(got.length / 2)]!;
+        const rate = med.accesses / (med.run.wallMs / 1000);
+        if (cpus === 1) one = rate;
+        rows.push({ design: design.name, cpus, wallMs: med.run.wallMs, accessesPerSec: rate, speedup: one === null ? null : rate / one, accesses: med.accesses, faults: med.faults, tablePages: totalTables(med.acc.tables), locks: med.locks, equalsSingleThreaded: equal });
+      } finally {
+        await pool.close();
+      }
+    }
+  }
+  const doc = { procs, rounds, seed, rows };
+  if (out !== null) writeJsonAtomic(out, doc);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(`ptbench smp: ${procs} processes, median of ${rounds} rounds; times measured (wall clock), faults and tables simulated\n`);
+  process.stdout.write(`${renderScalingTable(rows)}\n`);
+  if (values.check) process.stdout.write(`single-threaded check: ${rows.map((r) => `${r.design}/${r.cpus}: ${r.equalsSingleThreaded === null ? '-' : r.equalsSingleThreaded ? 'equal' : 'DIFFERENT'}`).join(', ')}\n`);
+  if (out !== null) process.stdout.write(`written to ${out}\n`);
+  return 0;
+}

@@ -1,0 +1,150 @@
+/**
+ * Simulated CPUs as a piscina pool of worker threads over one machine's shared memory. The pool has a
+ * fixed size (minThreads = maxThreads = CPUs), a long idle timeout, and is warmed up (every thread
+ * started, the worker module loaded) before anything is timed; close() ends it. Every operation sends
+ * exactly one task per CPU, and the tasks meet at a barrier first, so each CPU runs one and they start
+ * together.
+ *
+ * Workers load the compiled worker (dist/.../cpu_worker.js) when this module runs compiled, and the
+ * TypeScript source through tsx's loader (execArgv --import tsx) when it runs under tsx (npm test).
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { SmpAborted } from '../kernel/spinlock.js';
+import type { Machine } from '../mm/machine.js';
+import type { AccessBatch, AccessRunResult } from './access_batch.js';
+import type { CpuTask, CpuTaskResult, Rendezvous } from './cpu_worker.js';
+import { applyCpuDeltas, machineImage } from './machine_image.js';
+import { SmpError } from './smp_error.js';
+
+/** How long CPUs wait at a barrier for the others before failing (a lost worker must not hang a run). */
+const RENDEZVOUS_TIMEOUT_MS = 60_000;
+
+export { SmpError };
+
+export interface SmpRunResult {
+  /** Measured: wall-clock milliseconds from dispatch to the last CPU's answer, on the main thread. */
+  wallMs: number;
+  /** Measured: each CPU's own milliseconds for its part. */
+  cpuMs: number[];
+  accesses: number;
+  failed: number;
+  firstFailure: AccessRunResult['firstFailure'];
+}
+
+/** The worker module next to this one, and the Node flags a worker needs to load it. */
+function workerEntry(): { filename: string; execArgv: string[] } {
+  const ts = import.meta.url.endsWith('.ts');
+  const filename = fileURLToPath(new URL(ts ? './cpu_worker.ts' : './cpu_worker.js', import.meta.url));
+  const inherited = process.execArgv.filter((a) => !a.startsWith('--test'));
+  const hasTsx = inherited.some((a, i) => a === 'tsx' && inherited[i - 1] === '--import') || inherited.includes('--import=tsx');
+  return { filename, execArgv: ts && !hasTsx ? [...inherited, '--import', 'tsx'] : inherited };
+}
+
+/** CPU counts worth measuring on this machine: 1, 2, 4, ... up to the cores, and the core count. */
+export function cpuCountsToMeasure(cores = availableParallelism()): number[] {
+  const out: number[] = [];
+  for (let n = 1; n <= cores; n *= 2) out.push(n);
+  if (out[out.length - 1] !== cores) out.push(cores);
+  return out;
+}
+
+export class CpuPool {
+  readonly cpus: number;
+  private readonly pool: Piscina<CpuTask, CpuTaskResult>;
+  private attachedUid: string | null = null;
+  private closed = false;
+
+  private constructor(cpus: number) {
+    this.cpus = cpus;
+    const { filename, execArgv } = workerEntry();
+    this.pool = new Piscina<CpuTask, CpuTaskResult>({
+      filename, execArgv, minThreads: cpus, maxThreads: cpus, idleTimeout: 10 * 60_000, concurrentTasksPerWorker: 1,
+      // The main thread's heap limit is not the workers' concern; keep their defaults.
+    });
+  }
+
+  /** A pool of `cpus` simulated CPUs, every thread started and the worker module loaded. */
+  static async start(cpus: number): Promise<CpuPool> {
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw new RangeError(`cpus must be a whole number from 1 to 64, got ${cpus}`);
+    const p = new CpuPool(cpus);
+    try {
+      const r = await p.everyCpu((rendezvous) => ({ op: 'hello', rendezvous }));
+      p.checkDistinct(r);
+    } catch (e) {
+      await p.close();
+      throw e;
+    }
+    return p;
+  }
+
+  /**
+   * Send one task to every CPU (they meet at a barrier first). If any fails, the others are stopped
+   * through the abort word (when the caller gave one) and the first real failure is thrown as one line.
+   */
+  private async everyCpu(make: (rv: Rendezvous) => CpuTask, abort?: Int32Array): Promise<CpuTaskResult[]> {
+    if (this.closed) throw new Error('BUG: the CPU pool is closed');
+    const rv: Rendezvous = { barrier: new SharedArrayBuffer(4), parties: this.cpus, timeoutMs: RENDEZVOUS_TIMEOUT_MS };
+    const settled = await Promise.allSettled(Array.from({ length: this.cpus }, () => this.pool.run(make(rv))));
+    const failures = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ cpu: i, e: s.reason as Error }] : []));
+    if (failures.length > 0) {
+      if (abort) Atomics.store(abort, 0, 1);
+      const first = failures.find((f) => !(f.e instanceof SmpAborted) && !/another simulated CPU failed/.test(String(f.e?.message))) ?? failures[0]!;
+      const msg = String(first.e?.message ?? first.e).split('\n')[0];
+      throw new SmpError(`simulated CPU ${first.cpu} of ${this.cpus} failed: ${msg}`);
+    }
+    return settled.map((s) => (s as PromiseFulfilledResult<CpuTaskResult>).value);
+  }
+
+  private checkDistinct(r: CpuTaskResult[]): void {
+    const ids = new Set(r.map((x) => x.threadId));
+    if (ids.size !== this.cpus) throw new SmpError(`the pool ran ${this.cpus} CPU tasks on only ${ids.size} threads`);
+  }
+
+  /**
+   * Every CPU attaches to `m` (prepared with smp_prepare): the shared buffers and a copy of its mms,
+   * VMAs, files and design state. Again after any change to those (mmap, munmap, fork, exit).
+   */
+  async attach(m: Machine): Promise<void> {
+    const image = machineImage(m);
+    this.checkDistinct(await this.everyCpu((rendezvous) => ({ op: 'attach', rendezvous, image })));
+    this.attachedUid = m.uid;
+  }
+
+  /**
+   * Run a batch: CPU i runs the access ranges ranges[i] ([from, to) pairs). The CPUs' counters are added
+   * to `m` afterwards. Throws SmpError if a CPU fails (the machine is then in a partial state).
+   */
+  async run(m: Machine, batch: AccessBatch, ranges: number[][]): Promise<SmpRunResult> {
+    if (this.attachedUid !== m.uid) throw new Error('BUG: CpuPool.run on a machine the CPUs are not attached to');
+    if (ranges.length !== this.cpus) throw new RangeError(`ranges for ${ranges.length} CPUs, the pool has ${this.cpus}`);
+    Atomics.store(m.locks, 0, 0);
+    const uid = m.uid;
+    let cpu = 0;
+    const t0 = performance.now();
+    // Each task takes the next CPU's ranges; which thread runs which does not matter (all are attached).
+    const results = await this.everyCpu((rendezvous) => ({ op: 'run', rendezvous, uid, batch, ranges: ranges[cpu++]! }), m.locks);
+    const wallMs = performance.now() - t0;
+    this.checkDistinct(results);
+    let accesses = 0;
+    let failed = 0;
+    let firstFailure: AccessRunResult['firstFailure'] = null;
+    const cpuMs: number[] = [];
+    for (const r of results) {
+      const x = r.run!;
+      applyCpuDeltas(m, x.deltas);
+      accesses += x.accesses;
+      failed += x.failed;
+      firstFailure ??= x.firstFailure;
+      cpuMs.push(x.ms);
+    }
+    return { wallMs, cpuMs, accesses, failed, firstFailure };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
+  }
+}

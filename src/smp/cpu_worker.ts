@@ -1,0 +1,83 @@
+/**
+ * The body of a simulated CPU: a piscina worker thread. It attaches once to a machine's shared
+ * buffers (page tables, frame table, page caches, lock words), keeps that view while the machine is
+ * the same, and runs batches of accesses for the processes scheduled on it. Every task first waits at
+ * a barrier until all CPUs of the pool hold one, so each CPU runs exactly one task and they start
+ * together. A failure sets the machine's abort word, so CPUs spinning on a lock the failed one will
+ * never release stop instead of hanging, and is rethrown to the main thread.
+ */
+import { threadId } from 'node:worker_threads';
+import { attachMachine, takeCpuDeltas, type CpuDeltas, type MachineImage } from './machine_image.js';
+import { run_accesses, type AccessBatch, type AccessRunResult } from './access_batch.js';
+import type { Machine } from '../mm/machine.js';
+import type { MmStruct } from '../mm/mm_types.js';
+
+export interface Rendezvous {
+  /** Int32 word 0: CPUs arrived. */
+  barrier: SharedArrayBuffer;
+  parties: number;
+  timeoutMs: number;
+}
+
+export type CpuTask =
+  | { op: 'hello'; rendezvous: Rendezvous }
+  | { op: 'attach'; rendezvous: Rendezvous; image: MachineImage }
+  | { op: 'run'; rendezvous: Rendezvous; uid: string; batch: AccessBatch; ranges: number[] };
+
+export interface CpuTaskResult {
+  threadId: number;
+  run?: AccessRunResult & { ms: number; deltas: CpuDeltas };
+}
+
+let view: { uid: string; m: Machine; mms: (MmStruct | undefined)[] } | null = null;
+
+/** Arrive at the barrier and wait (Atomics.wait, bounded) until every party has. */
+function rendezvous(r: Rendezvous): void {
+  const b = new Int32Array(r.barrier);
+  Atomics.add(b, 0, 1);
+  Atomics.notify(b, 0);
+  const deadline = performance.now() + r.timeoutMs;
+  for (;;) {
+    const n = Atomics.load(b, 0);
+    if (n >= r.parties) return;
+    const left = deadline - performance.now();
+    if (left <= 0) throw new Error(`only ${n} of ${r.parties} simulated CPUs started within ${r.timeoutMs} ms (is the pool smaller than the CPUs asked for?)`);
+    Atomics.wait(b, 0, n, left);
+  }
+}
+
+export default function cpuTask(task: CpuTask): CpuTaskResult {
+  rendezvous(task.rendezvous);
+  if (task.op === 'hello') return { threadId };
+  if (task.op === 'attach') {
+    const m = attachMachine(task.image);
+    const mms: (MmStruct | undefined)[] = [];
+    for (const mm of m.mms) mms[mm.id] = mm;
+    view = { uid: task.image.buffers.uid, m, mms };
+    return { threadId };
+  }
+  if (view === null || view.uid !== task.uid) throw new Error('BUG: a run task reached a CPU that is not attached to its machine');
+  const { m, mms } = view;
+  const addr = new Float64Array(task.batch.addr);
+  const who = new Int32Array(task.batch.who);
+  const abort = m.locks;
+  const stop = () => Atomics.load(abort, 0) !== 0;
+  try {
+    const t0 = performance.now();
+    let accesses = 0;
+    let failed = 0;
+    let firstFailure: AccessRunResult['firstFailure'] = null;
+    for (let i = 0; i < task.ranges.length; i += 2) {
+      const r = run_accesses(m, mms, addr, who, task.ranges[i]!, task.ranges[i + 1]!, stop);
+      accesses += r.accesses;
+      failed += r.failed;
+      firstFailure ??= r.firstFailure;
+      if (stop()) break;
+    }
+    const ms = performance.now() - t0;
+    return { threadId, run: { accesses, failed, firstFailure, ms, deltas: takeCpuDeltas(m) } };
+  } catch (e) {
+    Atomics.store(abort, 0, 1);
+    throw e;
+  }
+}
