@@ -12,7 +12,7 @@ import { CpuPool, SmpError } from '../src/smp/cpu_pool.js';
 import { designByName } from '../src/share/index.js';
 import { countScenario } from '../src/count/pgtable_count.js';
 import { scenarioMachine, teardownScenario, type Scenario } from '../src/workload/scenario.js';
-import { mapForSmp, planAccesses, runOnCpus, runOnMainThread, smpRound, smpWorkload } from '../src/workload/smp_run.js';
+import { mapForSmp, planAccesses, runOnCpus, runOnMainThread, smpCapacity, smpRound, smpWorkload } from '../src/workload/smp_run.js';
 
 const MiB = 2 ** 20;
 const SHARED = 0x7f0000000000;
@@ -49,7 +49,7 @@ describe('simulated CPUs in worker threads', () => {
   for (const design of ['private', 'ptshare', 'mshare', 'file-pt', 'threads']) {
     it(`${design}: ${CPUS} CPUs fault shared and private regions in random orders; same end state as one CPU`, async () => {
       const sc = stressScenario(design);
-      const counted = countScenario(sc);
+      const counted = smpCapacity(countScenario(sc));
       // In address order the CPUs meet on the same pages at the same time (races on nearly every
       // page); in random orders they meet less often but anywhere.
       const plans = [planAccesses(sc, 6, 'seq', 0), planAccesses(sc, 6, 'random', 7), planAccesses(sc, 6, 'random', 8)];

@@ -123,8 +123,12 @@ export function smpWorkload(s: Omit<SgaScenario, 'touch' | 'offset' | 'levels'> 
   const counted = countScenario(scenario);
   // Racing first faults of hugetlb PMD sharing may each allocate a PMD table (as in the kernel): room for one per process and GiB.
   const extra = s.procs * Math.ceil(s.size / PUD_SIZE);
-  // Free folios can sit on other CPUs' per-CPU page lists (up to 320 each, src/mm/folio.ts): room for 64 CPUs' worth.
-  return { scenario, plan: planAccesses(scenario, s.procs, s.order, s.seed), processes: s.procs, capacity: { tablePages: counted.tablePages + extra, folios: counted.folios + 64 * 320 } };
+  return { scenario, plan: planAccesses(scenario, s.procs, s.order, s.seed), processes: s.procs, capacity: smpCapacity({ tablePages: counted.tablePages + extra, folios: counted.folios }) };
+}
+
+/** Capacity for concurrent CPUs: free folios can sit on other CPUs' per-CPU page lists (up to 320 each, src/mm/folio.ts), so room for 64 CPUs' worth. */
+export function smpCapacity(c: { tablePages: number; folios: number }): { tablePages: number; folios: number } {
+  return { tablePages: c.tablePages, folios: c.folios + 64 * 320 };
 }
 
 /** What one round of the workload did (simulated counts, except where marked measured). */
