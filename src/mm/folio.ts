@@ -117,14 +117,8 @@ export class FolioTable {
     const h = this.header;
     spin_lock(h, H_LOCK, smp.lockstat, LOCK_ZONE, smp.abort);
     while (this.pcpCount < PCP_BATCH) {
-      let f = h[H_FREE_HEAD]!;
-      if (f >= 0) {
-        h[H_FREE_HEAD] = this.next[f]!;
-      } else {
-        f = h[H_NEVER_USED]!;
-        if (f >= this.capacity) break;
-        h[H_NEVER_USED] = f + 1;
-      }
+      const f = this.rmqueue();
+      if (f < 0) break;
       this.pcp[this.pcpCount++] = f;
     }
     spin_unlock(h, H_LOCK);
@@ -136,16 +130,32 @@ export class FolioTable {
     const smp = this.smp!;
     const h = this.header;
     spin_lock(h, H_LOCK, smp.lockstat, LOCK_ZONE, smp.abort);
-    for (let i = 0; i < n && this.pcpCount > 0; i++) {
-      const f = this.pcp[--this.pcpCount]!;
-      this.next[f] = h[H_FREE_HEAD]!;
-      h[H_FREE_HEAD] = f;
-    }
+    for (let i = 0; i < n && this.pcpCount > 0; i++) this.free_one(this.pcp[--this.pcpCount]!);
     h[H_ALLOCS]! += this.pcpAllocs;
     h[H_FREES]! += this.pcpFrees;
     this.pcpAllocs = 0;
     this.pcpFrees = 0;
     spin_unlock(h, H_LOCK);
+  }
+
+  /** __rmqueue: one folio off the shared free list, else from the never-used region; -1 when none is left. */
+  private rmqueue(): number {
+    const h = this.header;
+    const f = h[H_FREE_HEAD]!;
+    if (f >= 0) {
+      h[H_FREE_HEAD] = this.next[f]!;
+      return f;
+    }
+    const n = h[H_NEVER_USED]!;
+    if (n >= this.capacity) return -1;
+    h[H_NEVER_USED] = n + 1;
+    return n;
+  }
+
+  /** Put folio `f` on the shared free list (LIFO). */
+  private free_one(f: number): void {
+    this.next[f] = this.header[H_FREE_HEAD]!;
+    this.header[H_FREE_HEAD] = f;
   }
 
   /** drain_local_pages: at the end of a batch, every folio of this CPU's list goes back (a no-op on a single-CPU machine). */
@@ -164,18 +174,9 @@ export class FolioTable {
       f = this.pcp[--this.pcpCount]!;
       this.pcpAllocs++;
     } else {
-      const h = this.header;
-      f = h[H_FREE_HEAD]!;
-      if (f >= 0) {
-        h[H_FREE_HEAD] = this.next[f]!;
-      } else {
-        f = h[H_NEVER_USED]!;
-        if (f >= this.capacity) {
-          fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise MachineOptions.frames`);
-        }
-        h[H_NEVER_USED] = f + 1;
-      }
-      h[H_ALLOCS]!++;
+      f = this.rmqueue();
+      if (f < 0) fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise MachineOptions.frames`);
+      this.header[H_ALLOCS]!++;
     }
     // pincount and content are already zero: the SharedArrayBuffer starts zeroed and free() clears
     // them, as free_pages_prepare does, so the fault path writes only what it sets.
@@ -222,7 +223,6 @@ export class FolioTable {
 
   private free(f: number): void {
     if (this.mapcount[f] !== 0) throw new Error(`BUG: folio ${f} freed while mapped ${this.mapcount[f]} times`);
-    const h = this.header;
     if (this.pincount[f] !== 0) throw new Error(`BUG: folio ${f} freed while pinned ${this.pincount[f]} times`);
     this.flags[f] = 0;
     this.content[f] = 0;
@@ -233,9 +233,8 @@ export class FolioTable {
       if (this.pcpCount >= PCP_HIGH) this.free_pcppages_bulk(PCP_BATCH);
       return;
     }
-    this.next[f] = h[H_FREE_HEAD]!;
-    h[H_FREE_HEAD] = f;
-    h[H_FREES]!++;
+    this.free_one(f);
+    this.header[H_FREES]!++;
   }
 
   /** folio_maybe_dma_pinned (include/linux/mm.h). */

@@ -11,8 +11,8 @@ import * as pgtable_types from '../arch/pgtable_types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_uptodate } from './folio.js';
 import type { Machine } from './machine.js';
-import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, pgtable_alloc, ptl_class, ptl_index, VM_FAULT_SIGBUS } from './memory.js';
-import { LOCK_HUGETLB_FAULT, LOCK_I_PAGES, spin_lock, spin_unlock } from '../kernel/spinlock.js';
+import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, pgtable_alloc, ptl_lock, ptl_unlock, VM_FAULT_SIGBUS, xa_lock, xa_unlock } from './memory.js';
+import { LOCK_HUGETLB_FAULT, spin_lock, spin_unlock } from '../kernel/spinlock.js';
 import { type VmAreaStruct } from './vma.js';
 import type { AddressSpace } from './address_space.js';
 import * as vm_flags from './vma.js';
@@ -51,15 +51,6 @@ export const HUGETLB_FAULT_MUTEXES = 64;
 /** The huge page index of `haddr` in `vma`'s file. */
 function hugetlb_index(vma: VmAreaStruct, haddr: number): number {
   return ((haddr - vma.vm_start) / 4096 + vma.vm_pgoff) / 2 ** (vma.vm_file!.pageShift - 12);
-}
-
-/** huge_pte_lock around one leaf write: the PMD table's split lock (2 MiB) or page_table_lock (1 GiB); concurrent CPUs only. */
-function huge_pte_lock(m: Machine, vma: VmAreaStruct, off: number, leaf: number): void {
-  if (m.smp) spin_lock(m.pool.ptl, ptl_index(vma.vm_mm, off, leaf), m.lockstat, ptl_class(leaf), m.locks);
-}
-
-function huge_pte_unlock(m: Machine, vma: VmAreaStruct, off: number, leaf: number): void {
-  if (m.smp) spin_unlock(m.pool.ptl, ptl_index(vma.vm_mm, off, leaf));
 }
 
 /** hugetlb_fault for m.vmf.address; like the kernel's, the vm_fault carries the huge-page-aligned address. */
@@ -115,9 +106,9 @@ function hugetlb_fault_leaf(m: Machine, vma: VmAreaStruct, flags: number, haddr:
     if ((flags & FAULT_FLAG_WRITE) !== 0 && (lo & _PAGE_UFFD_WP) !== 0 && (vma.vm_flags & VM_UFFD_WP) !== 0) return handle_userfault_wp(m, 0);
     return hugetlb_wp(m, vma, off, haddr, leaf, (flags & FAULT_FLAG_WRITE) === 0);
   }
-  huge_pte_lock(m, vma, off, leaf);
+  ptl_lock(m, vma.vm_mm, off, leaf); // huge_pte_lock
   ent[off] = ent[off]! | _PAGE_ACCESSED | ((flags & FAULT_FLAG_WRITE) !== 0 ? PTE_MKDIRTY : 0);
-  huge_pte_unlock(m, vma, off, leaf);
+  ptl_unlock(m, vma.vm_mm, off, leaf);
   return 0;
 }
 
@@ -146,9 +137,9 @@ function hugetlb_no_page(m: Machine, vma: VmAreaStruct, haddr: number, off: numb
   // make_huge_pte(vma, folio, writable = VM_WRITE && VM_SHARED)
   const writable = (vma.vm_flags & VM_WRITE) !== 0 && (vma.vm_flags & VM_SHARED) !== 0;
   const lo = writable ? vma.prot_lo | _PAGE_RW | PTE_MKDIRTY : vma.prot_lo & ~_PAGE_RW;
-  huge_pte_lock(m, vma, off, leaf);
+  ptl_lock(m, vma.vm_mm, off, leaf); // huge_pte_lock
   set_huge_pte(m.pool.entries, off, f, lo, vma.prot_hi);
-  huge_pte_unlock(m, vma, off, leaf);
+  ptl_unlock(m, vma.vm_mm, off, leaf);
   vma.vm_mm.hugetlb_usage += 1 << order;
   return 0;
 }
@@ -159,25 +150,25 @@ function hugetlb_no_page(m: Machine, vma: VmAreaStruct, haddr: number, off: numb
  * fault mutex, but other indexes of the file share the lock.
  */
 function hugetlb_add_to_page_cache(m: Machine, file: AddressSpace, idx: number, order: number): number {
-  if (m.smp) spin_lock(file.xa_lock, 0, m.lockstat, LOCK_I_PAGES, m.locks);
+  xa_lock(m, file);
   try {
     const f = m.folios.alloc(order, 1, 0, PG_hugetlb | PG_uptodate, file.id, idx);
     file.pages[idx] = f + 1;
     file.nrpages++;
     return f;
   } finally {
-    if (m.smp) spin_unlock(file.xa_lock, 0);
+    xa_unlock(m, file);
   }
 }
 
 /** hugetlb_wp: reuse an anonymous folio mapped once (or exclusive), else copy. */
 function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, leaf: number, unshare: boolean): number {
   // The fault mutex keeps other faults off this entry; the leaf lock is taken for the whole step.
-  huge_pte_lock(m, vma, off, leaf);
+  ptl_lock(m, vma.vm_mm, off, leaf); // huge_pte_lock
   try {
     return hugetlb_wp_locked(m, vma, off, haddr, unshare);
   } finally {
-    huge_pte_unlock(m, vma, off, leaf);
+    ptl_unlock(m, vma.vm_mm, off, leaf);
   }
 }
 

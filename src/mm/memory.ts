@@ -17,6 +17,7 @@ import * as mm_counters from './mm_types.js';
 import { type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 import type { MmStruct } from './mm_types.js';
+import type { AddressSpace } from './address_space.js';
 import * as spinlock from '../kernel/spinlock.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
@@ -188,52 +189,63 @@ export function handle_pte_level_fault(m: Machine, vma: VmAreaStruct, flags: num
  * existing table. (The address is not an argument: passing it would box it on every fault.)
  */
 export function pgtable_alloc(m: Machine, vma: VmAreaStruct, level: number, parentOff: number): number {
-  if (m.smp) return pgtable_alloc_locked(m, vma, level, parentOff);
+  // The single-CPU path stays free of locks and try/finally: it is inlined into the fault walk.
+  if (!m.smp) return install_new_table(m, vma, level, parentOff);
+  // On concurrent CPUs, under the upper table's lock, with the entry checked again: another CPU may
+  // have populated it (the kernel then frees the table it allocated before taking the lock; here the
+  // table is allocated under the lock, so the pool's allocation counts stay those of one CPU).
+  const mm = vma.vm_mm;
+  ptl_lock(m, mm, parentOff, level + 1);
+  try {
+    const ent = m.pool.entries;
+    if (!pte_none(ent, parentOff)) return (ent[parentOff]! >>> 12) | ((ent[parentOff + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    return install_new_table(m, vma, level, parentOff);
+  } finally {
+    ptl_unlock(m, mm, parentOff, level + 1);
+  }
+}
+
+/** A table of `level` from the design (or a fresh one) linked at the empty entry `parentOff`. */
+function install_new_table(m: Machine, vma: VmAreaStruct, level: number, parentOff: number): number {
   let t = m.design.shareTable(m, vma, m.vmf.address, level);
   if (t < 0) t = m.pool.alloc(level);
-  const ent = m.pool.entries;
-  ent[parentOff] = (t << 12) | _PAGE_TABLE;
-  ent[parentOff + 1] = t >>> 20;
+  set_table_entry(m.pool.entries, parentOff, t);
   vma.vm_mm.nr[level]!++;
   return t;
 }
 
 /**
- * The lock that guards the entries of the table of `tableLevel` holding word `off` in `mm`: the table's
- * own split lock for PTE and PMD tables (pte_lockptr, pmd_lockptr), mm->page_table_lock above (pud_lock
- * and the p4d/pgd populate paths); the pgd's ptl word stands for mm->page_table_lock.
+ * pmd_populate & co.: point the upper entry at word `off` to table `t`. The high word first, then the
+ * low word with a releasing store (smp_wmb), so a CPU that sees the entry also sees the zeroed table.
  */
-export function ptl_index(mm: MmStruct, off: number, tableLevel: number): number {
-  return tableLevel <= 1 ? (off >>> 10) : mm.pgd;
-}
-
-export function ptl_class(tableLevel: number): number {
-  return tableLevel === 0 ? LOCK_PTE_PTL : tableLevel === 1 ? LOCK_PMD_PTL : LOCK_PAGE_TABLE;
+function set_table_entry(ent: Int32Array, off: number, t: number): void {
+  ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
+  Atomics.store(ent, off, (t << 12) | _PAGE_TABLE);
 }
 
 /**
- * pgtable_alloc on concurrent CPUs (__pte_alloc, __pmd_alloc, ...): under the upper table's lock,
- * check the entry again; another CPU may have populated it (the kernel then frees the table it
- * allocated before taking the lock; here the table is allocated under the lock, so the pool's
- * allocation counts stay those of a single-threaded run).
+ * The lock that guards the entries of the table of `tableLevel` holding word `off` in `mm`: the table's
+ * own split lock for PTE and PMD tables (pte_lockptr, pmd_lockptr), mm->page_table_lock above (pud_lock
+ * and the p4d/pgd populate paths); the pgd's ptl word stands for mm->page_table_lock. Taken only on
+ * concurrent CPUs.
  */
-function pgtable_alloc_locked(m: Machine, vma: VmAreaStruct, level: number, parentOff: number): number {
-  const ent = m.pool.entries;
-  const mm = vma.vm_mm;
-  const lk = ptl_index(mm, parentOff, level + 1);
-  spin_lock(m.pool.ptl, lk, m.lockstat, ptl_class(level + 1), m.locks);
-  try {
-    const lo = ent[parentOff]!;
-    if (lo !== 0 || ent[parentOff + 1] !== 0) return (lo >>> 12) | ((ent[parentOff + 1]! & PFN_HI_SHIFTED_MASK) << 20);
-    let t = m.design.shareTable(m, vma, m.vmf.address, level);
-    if (t < 0) t = m.pool.alloc(level);
-    ent[parentOff + 1] = t >>> 20;
-    Atomics.store(ent, parentOff, (t << 12) | _PAGE_TABLE); // pmd_populate after the table is zeroed (smp_wmb)
-    mm.nr[level]!++;
-    return t;
-  } finally {
-    spin_unlock(m.pool.ptl, lk);
-  }
+export function ptl_lock(m: Machine, mm: MmStruct, off: number, tableLevel: number): void {
+  if (!m.smp) return;
+  const cls = tableLevel === 0 ? LOCK_PTE_PTL : tableLevel === 1 ? LOCK_PMD_PTL : LOCK_PAGE_TABLE;
+  spin_lock(m.pool.ptl, tableLevel <= 1 ? off >>> 10 : mm.pgd, m.lockstat, cls, m.locks);
+}
+
+export function ptl_unlock(m: Machine, mm: MmStruct, off: number, tableLevel: number): void {
+  if (m.smp) spin_unlock(m.pool.ptl, tableLevel <= 1 ? off >>> 10 : mm.pgd);
+}
+
+/** The mapping's xa_lock around page-cache insertion, taken only on concurrent CPUs. */
+export function xa_lock(m: Machine, file: AddressSpace): void {
+  if (m.smp) spin_lock(file.xa_lock, 0, m.lockstat, LOCK_I_PAGES, m.locks);
+}
+
+export function xa_unlock(m: Machine, file: AddressSpace): void {
+  if (m.smp) spin_unlock(file.xa_lock, 0);
 }
 
 /** handle_pte_fault. */
@@ -279,7 +291,7 @@ function pte_mkyoung(m: Machine, vmf: VmFault, lo: number, hi: number, bits: num
   return 0;
 }
 
-/** pte_offset_map_lock / pte_unmap_unlock: the PTE table's split lock, taken only on concurrent CPUs. */
+/** pte_offset_map_lock / pte_unmap_unlock: ptl_lock of the fault's PTE table, kept apart for the hot path (no level to decode). */
 function pte_lock(m: Machine, vmf: VmFault): void {
   if (m.smp) spin_lock(m.pool.ptl, vmf.table, m.lockstat, LOCK_PTE_PTL, m.locks);
 }
@@ -367,24 +379,16 @@ export function walk_alloc(m: Machine, vma: VmAreaStruct, level: number): number
 export function link_shared_table(m: Machine, vma: VmAreaStruct, level: number, t: number): void {
   const off = walk_alloc(m, vma, level);
   const ent = m.pool.entries;
-  if (ent[off] !== 0 || ent[off + 1] !== 0) return;
-  if (m.smp) {
-    // Under the upper table's lock, as pgtable_alloc: another CPU of this mm may have linked it.
-    const lk = ptl_index(vma.vm_mm, off, level + 1);
-    spin_lock(m.pool.ptl, lk, m.lockstat, ptl_class(level + 1), m.locks);
-    if (ent[off] === 0 && ent[off + 1] === 0) {
-      Atomics.add(m.pool.shareCount, t, 1);
-      ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
-      Atomics.store(ent, off, (t << 12) | _PAGE_TABLE);
-      vma.vm_mm.nr[level]!++;
-    }
-    spin_unlock(m.pool.ptl, lk);
-    return;
+  if (!pte_none(ent, off)) return;
+  // Under the upper table's lock, as pgtable_alloc: another CPU of this mm may have linked it.
+  const mm = vma.vm_mm;
+  ptl_lock(m, mm, off, level + 1);
+  if (pte_none(ent, off)) {
+    m.pool.shareInc(t);
+    set_table_entry(ent, off, t);
+    mm.nr[level]!++;
   }
-  ent[off] = (t << 12) | _PAGE_TABLE;
-  ent[off + 1] = (t >>> 20) & PFN_HI_SHIFTED_MASK;
-  m.pool.shareCount[t]!++;
-  vma.vm_mm.nr[level]!++;
+  ptl_unlock(m, mm, off, level + 1);
 }
 
 /** pte_alloc: install the PTE table under the empty PMD entry of this fault. */
@@ -475,24 +479,24 @@ function filemap_get_folio(m: Machine, vmf: VmFault): number {
  * references, the page cache's and the caller's. Shmem pages start zeroed; file pages are read in.
  */
 function filemap_add_folio(m: Machine, vmf: VmFault): number {
-  if (!m.smp) return filemap_add_folio_locked(m, vmf);
+  if (!m.smp) return filemap_insert_new_folio(m, vmf); // no try/finally on the single-CPU fault path
   // On concurrent CPUs the insertion is under the mapping's xa_lock, and another CPU may have added
   // the folio since the lockless lookup (filemap_add_folio's -EEXIST: take the one in the cache).
   const file = vmf.vma!.vm_file!;
-  spin_lock(file.xa_lock, 0, m.lockstat, LOCK_I_PAGES, m.locks);
+  xa_lock(m, file);
   try {
-    const f = file.pages[vmf.pgoff]! - 1;
-    if (f >= 0) {
-      m.folios.get(f);
-      return f;
+    const cached = file.pages[vmf.pgoff]! - 1;
+    if (cached >= 0) {
+      m.folios.get(cached);
+      return cached;
     }
-    return filemap_add_folio_locked(m, vmf);
+    return filemap_insert_new_folio(m, vmf);
   } finally {
-    spin_unlock(file.xa_lock, 0);
+    xa_unlock(m, file);
   }
 }
 
-function filemap_add_folio_locked(m: Machine, vmf: VmFault): number {
+function filemap_insert_new_folio(m: Machine, vmf: VmFault): number {
   const file = vmf.vma!.vm_file!;
   const pgoff = vmf.pgoff;
   const f = m.folios.alloc(0, 2, 0, file.folioFlags, file.id, pgoff);

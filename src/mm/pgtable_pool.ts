@@ -135,6 +135,12 @@ export class PgtablePool {
     h[H_LEVEL_BASE + lvl]!--;
   }
 
+  /** ptdesc_pmd_pts_inc: one more extra sharer of table `t` (atomic on concurrent CPUs). */
+  shareInc(t: number): void {
+    if (this.smp === null) this.shareCount[t]!++;
+    else Atomics.add(this.shareCount, t, 1);
+  }
+
   get inUse(): number { return this.header[H_IN_USE]!; }
   get allocs(): number { return this.header[H_ALLOCS]!; }
   get frees(): number { return this.header[H_FREES]!; }

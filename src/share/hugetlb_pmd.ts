@@ -48,9 +48,7 @@ function huge_pmd_share(m: Machine, vma: VmAreaStruct, addr: number): number {
     if (!shareable(svma, saddr)) continue;
     const t = table_of(m, svma.vm_mm, saddr, LEVEL_PMD);
     if (t < 0) continue;
-    // ptdesc_pmd_pts_inc: an atomic increment (taken before the PUD lock in the kernel too).
-    if (m.smp) Atomics.add(m.pool.shareCount, t, 1);
-    else m.pool.shareCount[t]!++;
+    m.pool.shareInc(t); // ptdesc_pmd_pts_inc, before the PUD lock as in the kernel
     return t;
   }
   return -1;

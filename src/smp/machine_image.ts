@@ -166,12 +166,6 @@ export function attachMachine(image: MachineImage): Machine {
   return m;
 }
 
-/** The mm with id `id` on `m`. */
-export function mmById(m: Machine, id: number): MmStruct {
-  for (const mm of m.mms) if (mm.id === id) return mm;
-  throw new Error(`BUG: no mm ${id} on this machine`);
-}
-
 /** Take what a CPU's view counted since the last call, and reset it (percpu counters folded). */
 export function takeCpuDeltas(m: Machine): CpuDeltas {
   m.folios.drain_pages();
@@ -201,8 +195,11 @@ export function takeCpuDeltas(m: Machine): CpuDeltas {
 export function applyCpuDeltas(m: Machine, d: CpuDeltas): void {
   const ev = m.events as unknown as Record<string, number>;
   for (const [k, v] of Object.entries(d.events)) ev[k] = (ev[k] ?? 0) + v;
+  const mms = new Map<number, MmStruct>();
+  for (const mm of m.mms) mms.set(mm.id, mm);
   for (const x of d.mms) {
-    const mm = mmById(m, x.id);
+    const mm = mms.get(x.id);
+    if (mm === undefined) throw new Error(`BUG: a CPU counted for mm ${x.id}, which is not on this machine`);
     for (let i = 0; i < mm.rss.length; i++) mm.rss[i]! += x.rss[i]!;
     for (let i = 0; i < mm.nr.length; i++) mm.nr[i]! += x.nr[i]!;
     mm.hugetlb_usage += x.hugetlb;

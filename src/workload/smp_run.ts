@@ -27,7 +27,6 @@ export interface ScenarioAccessPlan {
   builder: AccessBatchBuilder;
   /** Per access: the process number (the batch holds mm ids, filled in per run by `bindProcesses`). */
   proc: Int32Array;
-  write: Uint8Array;
   starts: number[];
 }
 
@@ -64,13 +63,13 @@ export function planAccesses(sc: Scenario, processes: number, order: AccessOrder
   }
   const builder = new AccessBatchBuilder(addrs.length);
   for (let i = 0; i < addrs.length; i++) builder.push(0, addrs[i]!, writes[i]!);
-  return { builder, proc: Int32Array.from(procs), write: Uint8Array.from(writes, (x) => (x ? 1 : 0)), starts };
+  return { builder, proc: Int32Array.from(procs), starts };
 }
 
 /** Write the mm id of each access's process into the batch (mm ids change from one mapping of the scenario to the next). */
 export function bindProcesses(plan: ScenarioAccessPlan, processMms: readonly MmStruct[]): AccessBatch {
   const who = plan.builder.who;
-  for (let i = 0; i < who.length && i < plan.proc.length; i++) who[i] = (processMms[plan.proc[i]!]!.id << 1) | plan.write[i]!;
+  for (let i = 0; i < plan.proc.length; i++) who[i] = (processMms[plan.proc[i]!]!.id << 1) | (who[i]! & 1);
   return plan.builder.batch();
 }
 
