@@ -19,6 +19,7 @@ import * as vm_flags from './vma.js';
 import type { MmStruct } from './mm_types.js';
 import type { AddressSpace } from './address_space.js';
 import * as spinlock from '../kernel/spinlock.js';
+import { PTL_STRIDE } from './pgtable_pool.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -232,11 +233,11 @@ function set_table_entry(ent: Int32Array, off: number, t: number): void {
 export function ptl_lock(m: Machine, mm: MmStruct, off: number, tableLevel: number): void {
   if (!m.smp) return;
   const cls = tableLevel === 0 ? LOCK_PTE_PTL : tableLevel === 1 ? LOCK_PMD_PTL : LOCK_PAGE_TABLE;
-  spin_lock(m.pool.ptl, tableLevel <= 1 ? off >>> 10 : mm.pgd, m.lockstat, cls, m.locks);
+  spin_lock(m.pool.ptl, (tableLevel <= 1 ? off >>> 10 : mm.pgd) * PTL_STRIDE, m.lockstat, cls, m.locks);
 }
 
 export function ptl_unlock(m: Machine, mm: MmStruct, off: number, tableLevel: number): void {
-  if (m.smp) spin_unlock(m.pool.ptl, tableLevel <= 1 ? off >>> 10 : mm.pgd);
+  if (m.smp) spin_unlock(m.pool.ptl, (tableLevel <= 1 ? off >>> 10 : mm.pgd) * PTL_STRIDE);
 }
 
 /** The mapping's xa_lock around page-cache insertion, taken only on concurrent CPUs. */
@@ -293,11 +294,11 @@ function pte_mkyoung(m: Machine, vmf: VmFault, lo: number, hi: number, bits: num
 
 /** pte_offset_map_lock / pte_unmap_unlock: ptl_lock of the fault's PTE table, kept apart for the hot path (no level to decode). */
 function pte_lock(m: Machine, vmf: VmFault): void {
-  if (m.smp) spin_lock(m.pool.ptl, vmf.table, m.lockstat, LOCK_PTE_PTL, m.locks);
+  if (m.smp) spin_lock(m.pool.ptl, vmf.table * PTL_STRIDE, m.lockstat, LOCK_PTE_PTL, m.locks);
 }
 
 function pte_unlock(m: Machine, vmf: VmFault): void {
-  if (m.smp) spin_unlock(m.pool.ptl, vmf.table);
+  if (m.smp) spin_unlock(m.pool.ptl, vmf.table * PTL_STRIDE);
 }
 
 /** pte_none at word `poff` (rechecked under the PTE lock: another CPU may have filled it). */

@@ -24,10 +24,15 @@ const H_LEVEL_BASE = 5;
 const H_LOCK = 10;
 const HEADER_WORDS = 16;
 
+/** Int32 words between two tables' lock words: each lock in its own 64-byte line, as ptdesc->ptl is. */
+export const PTL_STRIDE = 16;
+
 export interface PgtablePoolBuffers {
   capacity: number;
   entries: SharedArrayBuffer;
   meta: SharedArrayBuffer;
+  /** The split locks (see PgtablePool.ptl), made by enableSplitLocks before CPUs attach. */
+  ptl: SharedArrayBuffer | null;
 }
 
 export class PgtablePool {
@@ -41,10 +46,12 @@ export class PgtablePool {
   /** Free-list link of free tables. */
   readonly next: Int32Array;
   /**
-   * ptdesc->ptl: the split page-table lock of each table (one word, 0 = free), taken by simulated CPUs
-   * in worker threads (src/kernel/spinlock.ts). A PGD table's word stands for its mm's page_table_lock.
+   * ptdesc->ptl: the split page-table lock of each table, word t * PTL_STRIDE (0 = free), taken by
+   * simulated CPUs in worker threads (src/kernel/spinlock.ts). A PGD table's word stands for its mm's
+   * page_table_lock. Each lock has a cache line to itself, as in the kernel, where it lives in the
+   * table's struct ptdesc. Empty until enableSplitLocks (single-CPU machines never lock).
    */
-  readonly ptl: Int32Array;
+  ptl: Int32Array;
   readonly header: Int32Array;
   readonly buffers: PgtablePoolBuffers;
 
@@ -54,19 +61,26 @@ export class PgtablePool {
     }
     this.capacity = capacity;
     const entriesSab = buffers?.entries ?? new SharedArrayBuffer(capacity * TABLE_BYTES);
-    const metaBytes = HEADER_WORDS * 4 + capacity * 4 * 3 + capacity;
+    const metaBytes = HEADER_WORDS * 4 + capacity * 4 * 2 + capacity;
     const metaSab = buffers?.meta ?? new SharedArrayBuffer(metaBytes);
-    this.buffers = { capacity, entries: entriesSab, meta: metaSab };
+    this.buffers = { capacity, entries: entriesSab, meta: metaSab, ptl: buffers?.ptl ?? null };
     this.entries = new Int32Array(entriesSab);
     this.header = new Int32Array(metaSab, 0, HEADER_WORDS);
     this.shareCount = new Int32Array(metaSab, HEADER_WORDS * 4, capacity);
     this.next = new Int32Array(metaSab, HEADER_WORDS * 4 + capacity * 4, capacity);
-    this.ptl = new Int32Array(metaSab, HEADER_WORDS * 4 + capacity * 8, capacity);
-    this.level = new Int8Array(metaSab, HEADER_WORDS * 4 + capacity * 12, capacity);
+    this.ptl = new Int32Array(this.buffers.ptl ?? new SharedArrayBuffer(0));
+    this.level = new Int8Array(metaSab, HEADER_WORDS * 4 + capacity * 8, capacity);
     if (!buffers) {
       this.header[H_FREE_HEAD] = -1;
       this.level.fill(-1);
     }
+  }
+
+  /** Make the split locks (capacity x 64 bytes), once, before concurrent CPUs attach (smp_prepare). */
+  enableSplitLocks(): void {
+    if (this.buffers.ptl !== null) return;
+    this.buffers.ptl = new SharedArrayBuffer(this.capacity * PTL_STRIDE * 4);
+    this.ptl = new Int32Array(this.buffers.ptl);
   }
 
   /** Set by a worker's machine: allocate under the lock, counting into `lockstat`. */

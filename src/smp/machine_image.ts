@@ -94,11 +94,13 @@ export function smp_prepare(m: Machine): void {
       if ((v.vm_flags & VM_SHARED) === 0) anon_vma_prepare(m, v);
     }
   }
+  m.pool.enableSplitLocks();
   m.design.smpPrepare?.(m);
 }
 
 /** The image of a prepared machine (see smp_prepare). */
 export function machineImage(m: Machine): MachineImage {
+  if (m.pool.buffers.ptl === null) throw new Error('BUG: machineImage of a machine smp_prepare has not prepared (no split page-table locks)');
   const vmaIndex = new Map<VmAreaStruct, [number, number]>();
   const mms: MmImage[] = [];
   for (const mm of m.mms) {
