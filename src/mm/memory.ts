@@ -480,27 +480,32 @@ function filemap_get_folio(m: Machine, vmf: VmFault): number {
  * references, the page cache's and the caller's. Shmem pages start zeroed; file pages are read in.
  */
 function filemap_add_folio(m: Machine, vmf: VmFault): number {
-  if (!m.smp) return filemap_insert_new_folio(m, vmf); // no try/finally on the single-CPU fault path
-  // On concurrent CPUs the insertion is under the mapping's xa_lock, and another CPU may have added
-  // the folio since the lockless lookup (filemap_add_folio's -EEXIST: take the one in the cache).
   const file = vmf.vma!.vm_file!;
+  // shmem_alloc_folio / filemap_alloc_folio: two references, the page cache's and the caller's.
+  const f = m.folios.alloc(0, 2, 0, file.folioFlags, file.id, vmf.pgoff);
+  if (!m.smp) return filemap_insert_new_folio(m, vmf, f); // no lock, no try/finally on the single-CPU fault path
+  // On concurrent CPUs the folio is allocated before the mapping's xa_lock is taken (as
+  // shmem_add_to_page_cache does), and another CPU may have added one since the lockless lookup:
+  // -EEXIST, the new folio is dropped and the cached one taken.
   xa_lock(m, file);
+  const cached = file.pages[vmf.pgoff]! - 1;
+  if (cached >= 0) {
+    m.folios.get(cached);
+    xa_unlock(m, file);
+    m.folios.put(f);
+    m.folios.put(f);
+    return cached;
+  }
   try {
-    const cached = file.pages[vmf.pgoff]! - 1;
-    if (cached >= 0) {
-      m.folios.get(cached);
-      return cached;
-    }
-    return filemap_insert_new_folio(m, vmf);
+    return filemap_insert_new_folio(m, vmf, f);
   } finally {
     xa_unlock(m, file);
   }
 }
 
-function filemap_insert_new_folio(m: Machine, vmf: VmFault): number {
+function filemap_insert_new_folio(m: Machine, vmf: VmFault, f: number): number {
   const file = vmf.vma!.vm_file!;
   const pgoff = vmf.pgoff;
-  const f = m.folios.alloc(0, 2, 0, file.folioFlags, file.id, pgoff);
   file.pages[pgoff] = f + 1;
   file.nrpages++;
   if (file.swapped !== null) {
