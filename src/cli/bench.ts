@@ -266,11 +266,11 @@ export async function benchMain(argv: string[]): Promise<number> {
       const rows: SmpRow[] = scaling.map((t) => {
         const one = scaling.find((u) => u.design === t.design && u.smp!.cpus === 1);
         return {
-          design: t.design, cpus: t.smp!.cpus, wallMs: t.latencyMs.p50, accessesPerSec: t.opsPerSec.median, speedup: one ? t.opsPerSec.median / one.opsPerSec.median : null,
+          design: t.design, cpus: t.smp!.cpus, runMs: t.latencyMs.p50, harnessMs: t.smp!.harnessMs ?? 0, accessesPerSec: t.opsPerSec.median, speedup: one ? t.opsPerSec.median / one.opsPerSec.median : null,
           accesses: t.opsPerCall, faults: t.smp!.faults, tablePages: t.smp!.tablePages, locks: t.smp!.locks, equalsSingleThreaded: null,
         };
       });
-      say('  scaling: accesses/s and speedup measured (median call); faults, table pages and lock acquisitions of the last call simulated, lock waits measured');
+      say('  scaling: accesses/s and speedup measured (median call, timed from the first simulated CPU starting to the last finishing); harness ms = dispatch to the worker threads and back, measured, last call, not in accesses/s; faults, table pages and lock acquisitions of the last call simulated, lock waits measured');
       for (const line of renderScalingTable(rows).split('\n')) say(`  ${line}`);
     }
     if (suite === 'default' || suite === 'mem') {

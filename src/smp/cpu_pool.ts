@@ -28,6 +28,12 @@ export interface SmpRunResult {
   wallMs: number;
   /** Measured: each CPU's own milliseconds for its part. */
   cpuMs: number[];
+  /**
+   * Measured: from the first CPU starting its accesses (after the barrier) to the last one finishing,
+   * the time the simulated CPUs ran. wallMs - parallelMs is the harness's own cost (piscina dispatch,
+   * waking the threads, returning and folding the counters), which is no part of the simulated machine.
+   */
+  parallelMs: number;
   accesses: number;
   failed: number;
   firstFailure: AccessRunResult['firstFailure'];
@@ -131,6 +137,8 @@ export class CpuPool {
     let failed = 0;
     let firstFailure: AccessRunResult['firstFailure'] = null;
     const cpuMs: number[] = [];
+    let first = Infinity;
+    let last = -Infinity;
     for (const r of results) {
       const x = r.run!;
       applyCpuDeltas(m, x.deltas);
@@ -138,8 +146,10 @@ export class CpuPool {
       failed += x.failed;
       firstFailure ??= x.firstFailure;
       cpuMs.push(x.ms);
+      first = Math.min(first, x.start);
+      last = Math.max(last, x.end);
     }
-    return { wallMs, cpuMs, accesses, failed, firstFailure };
+    return { wallMs, cpuMs, parallelMs: last - first, accesses, failed, firstFailure };
   }
 
   async close(): Promise<void> {

@@ -26,7 +26,8 @@ export type CpuTask =
 
 export interface CpuTaskResult {
   threadId: number;
-  run?: AccessRunResult & { ms: number; deltas: CpuDeltas };
+  /** ms: this CPU's running time; start/end: when it ran, on the clock every thread shares (performance.timeOrigin + now). */
+  run?: AccessRunResult & { ms: number; start: number; end: number; deltas: CpuDeltas };
 }
 
 let view: { uid: string; m: Machine; mms: (MmStruct | undefined)[] } | null = null;
@@ -74,8 +75,8 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
       firstFailure ??= r.firstFailure;
       if (stop()) break;
     }
-    const ms = performance.now() - t0;
-    return { threadId, run: { accesses, failed, firstFailure, ms, deltas: takeCpuDeltas(m) } };
+    const t1 = performance.now();
+    return { threadId, run: { accesses, failed, firstFailure, ms: t1 - t0, start: performance.timeOrigin + t0, end: performance.timeOrigin + t1, deltas: takeCpuDeltas(m) } };
   } catch (e) {
     Atomics.store(abort, 0, 1);
     throw e;
