@@ -132,14 +132,11 @@ export async function smpMain(argv: string[]): Promise<number> {
         const got: SmpRound[] = [];
         let equal: boolean | null = values.check && design.name !== 'hugetlb-pmd' ? true : null;
         for (let r = 0; r < rounds; r++) {
-          got.push(await smpRound(pool, m, w, async (go) => {
-            const res = await go();
-            if (values.check) {
-              const ref = scenarioMachine(w.scenario, w.capacity);
-              runOnMainThread(ref, mapForSmp(ref, w.scenario, w.plan));
-              if (equal !== null && JSON.stringify(machineAccounting(ref)) !== JSON.stringify(machineAccounting(m))) equal = false;
-            }
-            return res;
+          got.push(await smpRound(pool, m, w, () => {
+            if (!values.check) return;
+            const ref = scenarioMachine(w.scenario, w.capacity);
+            runOnMainThread(ref, mapForSmp(ref, w.scenario, w.plan));
+            if (equal !== null && JSON.stringify(machineAccounting(ref)) !== JSON.stringify(machineAccounting(m))) equal = false;
           }));
           const bad = got.at(-1)!.problems;
           if (bad.length > 0) throw new Error(`${design.name} on ${cpus} CPUs: inconsistent machine after the run: ${bad[0]}`);

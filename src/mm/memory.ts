@@ -233,11 +233,16 @@ function set_table_entry(ent: Int32Array, off: number, t: number): void {
 export function ptl_lock(m: Machine, mm: MmStruct, off: number, tableLevel: number): void {
   if (!m.smp) return;
   const cls = tableLevel === 0 ? LOCK_PTE_PTL : tableLevel === 1 ? LOCK_PMD_PTL : LOCK_PAGE_TABLE;
-  spin_lock(m.pool.ptl, (tableLevel <= 1 ? off >>> 10 : mm.pgd) * PTL_STRIDE, m.lockstat, cls, m.locks);
+  spin_lock(m.pool.ptl, ptl_word(mm, off, tableLevel), m.lockstat, cls, m.locks);
 }
 
 export function ptl_unlock(m: Machine, mm: MmStruct, off: number, tableLevel: number): void {
-  if (m.smp) spin_unlock(m.pool.ptl, (tableLevel <= 1 ? off >>> 10 : mm.pgd) * PTL_STRIDE);
+  if (m.smp) spin_unlock(m.pool.ptl, ptl_word(mm, off, tableLevel));
+}
+
+/** The lock word of that table: its own for PTE and PMD tables, the PGD's (page_table_lock) above. */
+function ptl_word(mm: MmStruct, off: number, tableLevel: number): number {
+  return (tableLevel <= 1 ? off >>> 10 : mm.pgd) * PTL_STRIDE;
 }
 
 /** The mapping's xa_lock around page-cache insertion, taken only on concurrent CPUs. */

@@ -153,14 +153,15 @@ export interface SmpRound {
  * One round on `m` (which must be empty: the workload is mapped, run, and torn down again, leaving
  * the machine as it was so the CPUs' attachment to its buffers is reused). Throws SmpError if a CPU
  * fails, and an Error if any access failed or the machine is left inconsistent or leaking.
+ * `afterRun` sees the machine right after the CPUs ran, before anything is checked or torn down.
  */
-export async function smpRound(pool: CpuPool, m: Machine, w: SmpWorkload, measure?: (run: () => Promise<SmpRunResult>) => Promise<SmpRunResult>): Promise<SmpRound> {
+export async function smpRound(pool: CpuPool, m: Machine, w: SmpWorkload, afterRun?: () => void): Promise<SmpRound> {
   const mapped = mapForSmp(m, w.scenario, w.plan);
   await pool.attach(m);
   const faults0 = m.events.pgfault;
   m.lockstat.fill(0);
-  const go = () => pool.run(m, mapped.batch, scheduleProcesses(w.plan, pool.cpus));
-  const run = measure ? await measure(go) : await go();
+  const run = await pool.run(m, mapped.batch, scheduleProcesses(w.plan, pool.cpus));
+  afterRun?.();
   if (run.failed > 0) {
     const f = run.firstFailure!;
     throw new Error(`${run.failed} simulated access(es) failed, the first at 0x${f.addr.toString(16)} with VM_FAULT 0x${f.code.toString(16)}`);
