@@ -11,7 +11,7 @@ import { RunFailed } from '../lib/run_failed.js';
 import { renderScalingTable, type SmpRow } from './smp.js';
 import { inDefaultSuite, timedTasks, type BenchTaskDef, type SmpFigures } from '../../bench/tasks.js';
 import { int } from '../lib/format.js';
-import { UsageError } from '../lib/size.js';
+import { intInRange, UsageError } from '../lib/size.js';
 import { runEnvironment } from '../results/env.js';
 import { removePendingTemp, writeJsonAtomic } from '../results/write.js';
 import { DESIGNS, designByName } from '../share/index.js';
@@ -219,8 +219,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   const timeMs = values.time !== undefined ? Number(values.time) : quick ? 200 : 1500;
   if (!Number.isFinite(timeMs) || timeMs <= 0) throw new UsageError(`--time: '${values.time}' is not a positive number of milliseconds`);
   // 5 processes a side is the fewest whose exact Mann-Whitney p can reach 0.01 (2/252); 3 never goes below 0.1.
-  const processes = values.processes !== undefined ? Number(values.processes) : quick ? 1 : 5;
-  if (!Number.isInteger(processes) || processes < 1 || processes > 50) throw new UsageError(`--processes: '${values.processes}' is not a whole number from 1 to 50`);
+  const processes = values.processes !== undefined ? intInRange(values.processes, '--processes', 1, 50) : quick ? 1 : 5;
   const warmupMs = quick ? 50 : 300;
   const minCalls = quick ? 5 : 20;
   const repo = process.cwd();

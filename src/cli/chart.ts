@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import asciichart from 'asciichart';
 import { iec } from '../lib/format.js';
-import { UsageError } from '../lib/size.js';
+import { intInRange, UsageError } from '../lib/size.js';
 import { loadMemorySource, resultsFileArg, type MemorySource } from '../results/load.js';
 import { writeTextAtomic } from '../results/write.js';
 import type { ResultsFile } from './bench.js';
@@ -190,10 +190,8 @@ export function chartMain(argv: string[]): number {
     process.stdout.write(CHART_HELP);
     return 0;
   }
-  const height = Number(values.height);
-  const width = Number(values.width);
-  if (!Number.isInteger(height) || height < 4 || height > 100) throw new UsageError(`--height: '${values.height}' is not a whole number of rows from 4 to 100`);
-  if (!Number.isInteger(width) || width < 16 || width > 400) throw new UsageError(`--width: '${values.width}' is not a whole number of columns from 16 to 400`);
+  const height = intInRange(values.height, '--height', 4, 100, 'rows');
+  const width = intInRange(values.width, '--width', 16, 400, 'columns');
   const path = resultsFileArg(positionals);
   const r = loadMemorySource(path);
   let all = seriesOf(r);

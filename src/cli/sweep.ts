@@ -10,7 +10,7 @@ import type { MemScenarioResult } from '../../bench/memory.js';
 import type { PagingLevels } from '../arch/pgtable_64_types.js';
 import { countScenario } from '../count/pgtable_count.js';
 import { bytesSI, iec, int, plainTable } from '../lib/format.js';
-import { parseSize, UsageError } from '../lib/size.js';
+import { intInRange, parseSize, UsageError } from '../lib/size.js';
 import { runEnvironment, type RunEnvironment } from '../results/env.js';
 import { writeJsonAtomic } from '../results/write.js';
 import type { PtShareDesign } from '../share/design.js';
@@ -141,8 +141,7 @@ export function sweepMain(argv: string[]): number {
   const sizes = list(values.sizes, '--sizes').map((text) => ({ text, bytes: parseSize(text, '--sizes') }));
   const designs = values.design === 'all' ? [...DESIGNS] : list(values.design, '--design').map((d) => designByName(d));
   const { kind, page, levels } = parseRegionShape(values.kind, values.page, values.levels);
-  const height = Number(values.height);
-  if (!Number.isInteger(height) || height < 4 || height > 100) throw new UsageError(`--height: '${values.height}' is not a whole number of rows from 4 to 100`);
+  const height = intInRange(values.height, '--height', 4, 100, 'rows');
   const s = runSweep({ procs, sizes, designs, kind, page, levels });
   const file: SweepFile = { ...s, date: new Date().toISOString(), environment: runEnvironment(process.cwd()) };
   if (values.out !== undefined) writeJsonAtomic(resolve(values.out), file);

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from 'simple-statistics';
 import { bytesIEC, iec, plainTable } from '../lib/format.js';
-import { UsageError } from '../lib/size.js';
+import { intInRange, UsageError } from '../lib/size.js';
 import { listResults, loadResults } from '../results/load.js';
 import { runEnvironment } from '../results/env.js';
 import { writeJsonAtomic } from '../results/write.js';
@@ -83,8 +83,7 @@ export async function validateMain(argv: string[]): Promise<number> {
     process.stdout.write(VALIDATE_HELP);
     return 0;
   }
-  const reps = Number(values.reps);
-  if (!Number.isInteger(reps) || reps < 1 || reps > 50) throw new UsageError(`--reps: '${values.reps}' is not a whole number from 1 to 50`);
+  const reps = intInRange(values.reps, '--reps', 1, 50);
   const tolerance = Number(values.tolerance);
   if (!(tolerance > 0 && tolerance < 100)) throw new UsageError(`--tolerance: '${values.tolerance}' is not a percentage between 0 and 100`);
   let scenarios = defaultScenarios();

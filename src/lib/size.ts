@@ -39,6 +39,16 @@ export function roundUp(bytes: number, unit: number): number {
   return Math.ceil(bytes / unit) * unit;
 }
 
+/**
+ * A whole-number CLI option from `lo` to `hi`, counted in `unit` ("rows", ...) when given; a UsageError
+ * naming the option otherwise. (Number() parsing: '1e1' reads as 10, as these options always did.)
+ */
+export function intInRange(text: string, field: string, lo: number, hi: number, unit?: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`${field}: '${text}' is not a whole number${unit ? ` of ${unit}` : ''} from ${lo} to ${hi}`);
+  return n;
+}
+
 /** A whole-number CLI option >= `min` (or `dflt` when absent); a UsageError naming the option otherwise. */
 export function posInt(text: string | undefined, field: string, dflt: number, min = 1): number {
   if (text === undefined) return dflt;
