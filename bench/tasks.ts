@@ -62,6 +62,12 @@ export interface SmpFigures {
   locks: Record<string, LockClassStat>;
   /** Measured: the harness's own part of the last call (dispatch to the worker threads and back), left out of its time. */
   harnessMs?: number;
+  /**
+   * Measured, N > 1 CPUs: each call's speedup over a 1-CPU round of the same workload run just before
+   * it (1-CPU time / N-CPU time), so both see the host in the same state (its speed drifts by up to 2x
+   * over seconds on the 2-core VM, which a ratio of two tasks' medians taken minutes apart inherits).
+   */
+  pairedSpeedups?: number[];
 }
 
 const BASE = 0x7f0000000000;
@@ -412,9 +418,11 @@ export function scalingRegion(design: PtShareDesign, quick: boolean): { kind: 's
 
 /**
  * Suite `scaling`: for each design and each CPU count worth measuring here (1, 2, ... cores), one
- * call maps the workload, runs its accesses on the simulated CPUs (piscina workers, process p on CPU
- * p mod N) — the timed part — and tears it down. The pool is started and warmed before timing, and its
- * CPUs attach to the machine's buffers once; the machine is reused by every call.
+ * call maps the workload, runs its accesses on the simulated CPUs (piscina workers, each taking the next
+ * process from a run queue when it finishes one) — the timed part — and tears it down. The pool is
+ * started and warmed before timing, and its CPUs attach to the machine's buffers once; the machine is
+ * reused by every call. With more than one CPU, each call first runs the same workload on a 1-CPU pool
+ * of its own (not timed) for the paired speedup (SmpFigures.pairedSpeedups).
  */
 export function scalingTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean): BenchTaskDef[] {
   const out: BenchTaskDef[] = [];
@@ -425,31 +433,46 @@ export function scalingTasks(designs: readonly PtShareDesign[], seed: number, qu
       let w: ReturnType<typeof smpWorkload> | null = null;
       let pool: CpuPool | null = null;
       let m: Machine | null = null;
+      let ref: { pool: CpuPool; m: Machine } | null = null;
       let last: SmpRound | null = null;
+      let paired: number[] = [];
+      const round = async (p: CpuPool, on: Machine): Promise<SmpRound> => {
+        const r = await smpRound(p, on, w!);
+        if (r.problems.length > 0) throw new Error(`scaling/${cpus}cpu [${d.name}]: ${r.problems[0]}`);
+        return r;
+      };
       out.push({
         name: `scaling/${cpus}cpu`, design: d.name, unit: 'accesses', opsPerCall: accesses,
-        what: `the database workload on ${cpus} simulated CPU${cpus > 1 ? 's' : ''} (worker threads): ${SCALING_PROCS} processes first-touch (write) ${region.size / 2 ** 20} MiB of ${region.kind} (${region.page} pages), each in its own random order (seed ${seed}), process p on CPU p mod ${cpus}`,
+        what: `the database workload on ${cpus} simulated CPU${cpus > 1 ? 's' : ''} (worker threads): ${SCALING_PROCS} processes first-touch (write) ${region.size / 2 ** 20} MiB of ${region.kind} (${region.page} pages), each in its own random order (seed ${seed}), each CPU taking the next process from a run queue${cpus > 1 ? '; each call paired with a 1-CPU round just before it' : ''}`,
         async beforeAll() {
           w = smpWorkload({ design: d, procs: SCALING_PROCS, ...region, write: true, order: 'random', seed });
           pool = await CpuPool.start(cpus);
           m = scenarioMachine(w.scenario, w.capacity);
+          if (cpus > 1) ref = { pool: await CpuPool.start(1), m: scenarioMachine(w.scenario, w.capacity) };
+          paired = [];
         },
         async call(now) {
           const t0 = now();
-          last = await smpRound(pool!, m!, w!);
-          if (last.problems.length > 0) throw new Error(`scaling/${cpus}cpu [${d.name}]: ${last.problems[0]}`);
+          const one = ref === null ? null : await round(ref.pool, ref.m);
+          last = await round(pool!, m!);
+          if (one !== null) paired.push(one.run.parallelMs / last.run.parallelMs);
           // The simulated CPUs' running time (first start after the barrier to last finish); the
           // harness's dispatch and result messages are reported apart (smp().harnessMs).
           return { measured: last.run.parallelMs, total: now() - t0 };
         },
         async afterAll() {
           await pool?.close();
-          const leaks = m?.leakCheck() ?? [];
+          await ref?.pool.close();
+          const leaks = [...(m?.leakCheck() ?? []), ...(ref?.m.leakCheck() ?? [])];
+          ref = null;
           if (leaks.length) throw new Error(`scaling/${cpus}cpu [${d.name}]: ${leaks.join('; ')}`);
         },
         // Deterministic for any interleaving (tables too, except hugetlb-pmd's racing shares: see smp()).
         counts: () => ({ accesses, processes: SCALING_PROCS, cpus, ...(d.name === 'hugetlb-pmd' ? {} : { tablePages: last ? totalTables(last.acc.tables) : 0 }) }),
-        smp: () => ({ cpus, faults: last?.faults ?? 0, tablePages: last ? totalTables(last.acc.tables) : 0, locks: last?.locks ?? {}, harnessMs: last ? last.run.wallMs - last.run.parallelMs : 0 }),
+        smp: () => ({
+          cpus, faults: last?.faults ?? 0, tablePages: last ? totalTables(last.acc.tables) : 0, locks: last?.locks ?? {}, harnessMs: last ? last.run.wallMs - last.run.parallelMs : 0,
+          ...(cpus > 1 ? { pairedSpeedups: paired } : {}),
+        }),
       });
     }
   }

@@ -166,6 +166,13 @@ test('export: github-action-benchmark entries, measured throughput bigger-is-bet
   assert.equal(JSON.parse(readFileSync(join(dir, 'smaller-is-better.json'), 'utf8')).length, 4);
 });
 
+test('scaling tasks: the paired speedups of every process are kept when the processes are combined', async () => {
+  const { combineProcesses } = await import('../src/cli/bench.js');
+  const smp = (paired: number[]) => ({ cpus: 2, faults: 1, tablePages: 1, locks: {}, pairedSpeedups: paired });
+  const runs = [[1.5, 1.7], [1.9], [1.6, 1.8, 2.0]].map((p, i) => ({ ...task('scaling/2cpu', 'private', samples(30 + i, 5, 10, 0.01)), smp: smp(p) }));
+  assert.deepEqual(combineProcesses(runs).smp!.pairedSpeedups, [1.5, 1.7, 1.9, 1.6, 1.8, 2.0]);
+});
+
 test('with >= 3 processes per side, compare tests the per-process medians (the process is the unit)', async () => {
   const { combineProcesses } = await import('../src/cli/bench.js');
   const runs = [1.0, 1.1, 0.9].map((ms, i) => task('fault/x', 'private', samples(10 + i, 21, ms, 0.01)));

@@ -60,6 +60,9 @@ describe('simulated CPUs in worker threads', () => {
         // 6 processes x (2,048 shared + 512 private pages) = 15,360 accesses, none failing.
         assert.equal(r.accesses, 15_360);
         assert.equal(r.failed, 0);
+        // The run queue holds one task per process; each was taken by exactly one CPU.
+        assert.equal(r.cpuTasks.length, CPUS);
+        assert.equal(r.cpuTasks.reduce((a, b) => a + b, 0), 6);
         // The CPUs' running time lies within the round's wall time and covers the slowest CPU's own (to the
         // 0.01 ms the shared clock keeps: timeOrigin + now() is an epoch time in a double).
         assert.ok(r.parallelMs > 0 && r.parallelMs <= r.wallMs && r.parallelMs >= Math.max(...r.cpuMs) - 0.01, `parallelMs ${r.parallelMs}, wallMs ${r.wallMs}, cpuMs ${r.cpuMs}`);

@@ -6,6 +6,7 @@ import { fork } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { median } from 'simple-statistics';
 import { Bench } from 'tinybench';
 import { RunFailed } from '../lib/run_failed.js';
 import { renderScalingTable, type SmpRow } from './smp.js';
@@ -134,6 +135,7 @@ export function combineProcesses(runs: TaskResultRecord[]): TaskResultRecord {
     calls: all.length,
     warnings: runs.flatMap((r) => r.warnings),
     processMediansMs: runs.map((r) => r.latencyMs.p50),
+    ...(first.smp?.pairedSpeedups ? { smp: { ...first.smp, pairedSpeedups: runs.flatMap((r) => r.smp?.pairedSpeedups ?? []) } } : {}),
   };
 }
 
@@ -264,12 +266,14 @@ export async function benchMain(argv: string[]): Promise<number> {
     if (scaling.length > 0) {
       const rows: SmpRow[] = scaling.map((t) => {
         const one = scaling.find((u) => u.design === t.design && u.smp!.cpus === 1);
+        const paired = t.smp!.pairedSpeedups ?? [];
         return {
-          design: t.design, cpus: t.smp!.cpus, runMs: t.latencyMs.p50, harnessMs: t.smp!.harnessMs ?? 0, accessesPerSec: t.opsPerSec.median, speedup: one ? t.opsPerSec.median / one.opsPerSec.median : null,
+          design: t.design, cpus: t.smp!.cpus, runMs: t.latencyMs.p50, harnessMs: t.smp!.harnessMs ?? 0, accessesPerSec: t.opsPerSec.median,
+          speedup: paired.length > 0 ? median(paired) : t.smp!.cpus === 1 && one ? 1 : null, speedupOfMedians: one ? t.opsPerSec.median / one.opsPerSec.median : null,
           accesses: t.opsPerCall, faults: t.smp!.faults, tablePages: t.smp!.tablePages, locks: t.smp!.locks, equalsSingleThreaded: null,
         };
       });
-      say('  scaling: accesses/s and speedup measured (median call, timed from the first simulated CPU starting to the last finishing); harness ms = dispatch to the worker threads and back, measured, last call, not in accesses/s; faults, table pages and lock acquisitions of the last call simulated, lock waits measured');
+      say('  scaling: accesses/s measured (median call, timed from the first simulated CPU starting to the last finishing); speedup measured, the median over calls of a 1-CPU round\'s time over the N-CPU round run right after it (paired; the ratio of the two tasks\' medians is in the results file as speedupOfMedians); harness ms = dispatch to the worker threads and back, measured, last call, not in accesses/s; faults, table pages and lock acquisitions of the last call simulated, lock waits measured');
       for (const line of renderScalingTable(rows).split('\n')) say(`  ${line}`);
     }
     if (suite === 'default' || suite === 'mem') {

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { median } from 'simple-statistics';
 import { int, plainTable } from '../lib/format.js';
 import { UsageError, parseSize, posInt } from '../lib/size.js';
 import { Machine } from '../mm/machine.js';
@@ -21,8 +22,12 @@ import { writeJsonAtomic } from '../results/write.js';
 export const SMP_HELP = `usage: ptbench smp [options]
 
 The database workload on simulated CPUs in worker threads: N processes map one region and each
-first-touches (writes) all of it in its own random order; process p runs on CPU p mod CPUs. Each
-CPU count runs --rounds times; the median round is reported. Times are measured (wall clock):
+first-touches (writes) all of it in its own random order; each CPU takes the next process from a
+run queue whenever it finishes one (a process runs on one CPU from start to end). Each
+CPU count runs --rounds times, the CPU counts taking turns round by round; the median round is
+reported, and the speedup is paired: the median over rounds of the 1-CPU round's time over the
+N-CPU round's time in the same turn (the host's speed drifts, so rounds far apart compare badly).
+Times are measured (wall clock):
 accesses/s from the CPUs' running time (the first CPU starting after the barrier to the last one
 finishing), and apart from it the harness's own time (piscina dispatch and the results coming back).
 Faults, tables and lock acquisitions are simulated counts (lock waits are measured).
@@ -52,8 +57,14 @@ export interface SmpRow {
   runMs: number;
   accessesPerSec: number;
   harnessMs: number;
-  /** Measured: accesses/s relative to 1 CPU (null without a 1-CPU row). */
+  /**
+   * Measured: the speedup over 1 CPU, paired: the median over rounds of the 1-CPU round's time over the
+   * N-CPU round run right after it (null without 1-CPU rounds). The host's speed drifts (by up to 2x
+   * over seconds on the 2-core VM), and a paired ratio sees both rounds in the same state.
+   */
   speedup: number | null;
+  /** Measured: accesses/s over the 1-CPU row's accesses/s (the unpaired ratio of the two medians). */
+  speedupOfMedians?: number | null;
   accesses: number;
   /** Simulated: faults and page-table pages of the median round. */
   faults: number;
@@ -84,6 +95,11 @@ export function renderScalingTable(rows: SmpRow[]): string {
     t.push([r.design, String(r.cpus), `${(r.accessesPerSec / 1e6).toFixed(2)} M`, r.speedup === null ? '-' : `${r.speedup.toFixed(2)}x`, r.harnessMs.toFixed(2), int(r.faults), int(r.tablePages), int(acq), hottestLock(r.locks), totalWaitMs(r.locks).toFixed(2)]);
   }
   return t.toString();
+}
+
+/** The round of median running time. */
+function medianRound(got: readonly SmpRound[]): SmpRound {
+  return [...got].sort((a, b) => a.run.parallelMs - b.run.parallelMs)[Math.floor(got.length / 2)]!;
 }
 
 export async function smpMain(argv: string[]): Promise<number> {
@@ -124,31 +140,47 @@ export async function smpMain(argv: string[]): Promise<number> {
     if (!['shmem', 'anon', 'file', 'hugetlb'].includes(kind)) throw new UsageError(`--kind: unknown kind '${values.kind}'; kinds: shmem, anon, file, hugetlb`);
     const huge = kind === 'hugetlb';
     const w = smpWorkload({ design, procs, size: size ?? (huge ? 8 * 2 ** 30 : 64 * 2 ** 20), kind, page: huge ? '2m' : '4k', write: true, order: 'random', seed });
-    let one: number | null = null;
-    for (const cpus of cpuList) {
-      const pool = await CpuPool.start(cpus);
-      try {
+    // One pool and machine per CPU count, and the rounds interleaved (round r on 1 CPU, then on 2, ...),
+    // so that every CPU count sees the host in the same states.
+    const runs: { cpus: number; pool: CpuPool; m: Machine; got: SmpRound[]; equal: boolean | null }[] = [];
+    // --check: the single-threaded run's accounting, made once before the rounds (building it between
+    // timed rounds would leave the main thread's garbage collector busy on a core the CPUs need).
+    let expected = '';
+    if (values.check) {
+      const ref = scenarioMachine(w.scenario, w.capacity);
+      runOnMainThread(ref, mapForSmp(ref, w.scenario, w.plan));
+      expected = JSON.stringify(machineAccounting(ref));
+    }
+    try {
+      for (const cpus of cpuList) {
+        const pool = await CpuPool.start(cpus);
         const m = ptPages === null ? scenarioMachine(w.scenario, w.capacity) : new Machine({ design, ptPages, frames: w.capacity.folios + 64 });
-        const got: SmpRound[] = [];
-        let equal: boolean | null = values.check && design.name !== 'hugetlb-pmd' ? true : null;
-        for (let r = 0; r < rounds; r++) {
-          got.push(await smpRound(pool, m, w, () => {
-            if (!values.check) return;
-            const ref = scenarioMachine(w.scenario, w.capacity);
-            runOnMainThread(ref, mapForSmp(ref, w.scenario, w.plan));
-            if (equal !== null && JSON.stringify(machineAccounting(ref)) !== JSON.stringify(machineAccounting(m))) equal = false;
-          }));
-          const bad = got.at(-1)!.problems;
-          if (bad.length > 0) throw new Error(`${design.name} on ${cpus} CPUs: inconsistent machine after the run: ${bad[0]}`);
-        }
-        got.sort((a, b) => a.run.parallelMs - b.run.parallelMs);
-        const med = got[Math.floor(got.length / 2)]!;
-        const rate = med.accesses / (med.run.parallelMs / 1000);
-        if (cpus === 1) one = rate;
-        rows.push({ design: design.name, cpus, runMs: med.run.parallelMs, harnessMs: med.run.wallMs - med.run.parallelMs, accessesPerSec: rate, speedup: one === null ? null : rate / one, accesses: med.accesses, faults: med.faults, tablePages: totalTables(med.acc.tables), locks: med.locks, equalsSingleThreaded: equal });
-      } finally {
-        await pool.close();
+        runs.push({ cpus, pool, m, got: [], equal: values.check && design.name !== 'hugetlb-pmd' ? true : null });
       }
+      for (let r = 0; r < rounds; r++) {
+        for (const run of runs) {
+          const { m } = run;
+          run.got.push(await smpRound(run.pool, m, w, () => {
+            if (run.equal !== null && JSON.stringify(machineAccounting(m)) !== expected) run.equal = false;
+          }));
+          const bad = run.got.at(-1)!.problems;
+          if (bad.length > 0) throw new Error(`${design.name} on ${run.cpus} CPUs: inconsistent machine after the run: ${bad[0]}`);
+        }
+      }
+    } finally {
+      for (const run of runs) await run.pool.close();
+    }
+    const one = runs.find((x) => x.cpus === 1) ?? null;
+    const rateOf = (x: SmpRound) => x.accesses / (x.run.parallelMs / 1000);
+    const oneMed = one === null ? null : medianRound(one.got);
+    for (const run of runs) {
+      const med = medianRound(run.got);
+      const paired = one === null ? null : median(run.got.map((x, r) => one.got[r]!.run.parallelMs / x.run.parallelMs));
+      rows.push({
+        design: design.name, cpus: run.cpus, runMs: med.run.parallelMs, harnessMs: med.run.wallMs - med.run.parallelMs, accessesPerSec: rateOf(med),
+        speedup: paired, speedupOfMedians: oneMed === null ? null : rateOf(med) / rateOf(oneMed),
+        accesses: med.accesses, faults: med.faults, tablePages: totalTables(med.acc.tables), locks: med.locks, equalsSingleThreaded: run.equal,
+      });
     }
   }
   const doc = { procs, rounds, seed, rows };

@@ -28,6 +28,8 @@ export interface SmpRunResult {
   wallMs: number;
   /** Measured: each CPU's own milliseconds for its part. */
   cpuMs: number[];
+  /** How many tasks (processes) of the run queue each CPU ran: it depends on how fast each ran. */
+  cpuTasks: number[];
   /**
    * Measured: from the first CPU starting its accesses (after the barrier) to the last one finishing,
    * the time the simulated CPUs ran. wallMs - parallelMs is the harness's own cost (piscina dispatch,
@@ -119,24 +121,26 @@ export class CpuPool {
   }
 
   /**
-   * Run a batch: CPU i runs the access ranges ranges[i] ([from, to) pairs). The CPUs' counters are added
-   * to `m` afterwards. Throws SmpError if a CPU fails (the machine is then in a partial state).
+   * Run a batch: `runqueue` holds one [from, to) pair of access indexes per task (a process's accesses,
+   * run in order on one CPU); each CPU takes the next untaken task whenever it is free, as an idle CPU
+   * pulls a runnable task. The CPUs' counters are added to `m` afterwards. Throws SmpError if a CPU
+   * fails (the machine is then in a partial state).
    */
-  async run(m: Machine, batch: AccessBatch, ranges: number[][]): Promise<SmpRunResult> {
+  async run(m: Machine, batch: AccessBatch, runqueue: number[]): Promise<SmpRunResult> {
     if (this.attachedUid !== m.uid) throw new Error('BUG: CpuPool.run on a machine the CPUs are not attached to');
-    if (ranges.length !== this.cpus) throw new RangeError(`ranges for ${ranges.length} CPUs, the pool has ${this.cpus}`);
+    if (runqueue.length % 2 !== 0) throw new RangeError(`the run queue must hold [from, to) pairs, got ${runqueue.length} numbers`);
     Atomics.store(m.locks, 0, 0);
     const uid = m.uid;
-    let cpu = 0;
+    const next = new SharedArrayBuffer(4);
     const t0 = performance.now();
-    // Each task takes the next CPU's ranges; which thread runs which does not matter (all are attached).
-    const results = await this.everyCpu((rendezvous) => ({ op: 'run', rendezvous, uid, batch, ranges: ranges[cpu++]! }), m.locks);
+    const results = await this.everyCpu((rendezvous) => ({ op: 'run', rendezvous, uid, batch, runqueue, next }), m.locks);
     const wallMs = performance.now() - t0;
     this.checkDistinct(results);
     let accesses = 0;
     let failed = 0;
     let firstFailure: AccessRunResult['firstFailure'] = null;
     const cpuMs: number[] = [];
+    const cpuTasks: number[] = [];
     let first = Infinity;
     let last = -Infinity;
     for (const r of results) {
@@ -146,10 +150,11 @@ export class CpuPool {
       failed += x.failed;
       firstFailure ??= x.firstFailure;
       cpuMs.push(x.ms);
+      cpuTasks.push(x.tasks);
       first = Math.min(first, x.start);
       last = Math.max(last, x.end);
     }
-    return { wallMs, cpuMs, parallelMs: last - first, accesses, failed, firstFailure };
+    return { wallMs, cpuMs, cpuTasks, parallelMs: last - first, accesses, failed, firstFailure };
   }
 
   async close(): Promise<void> {

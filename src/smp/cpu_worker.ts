@@ -1,7 +1,7 @@
 /**
  * The body of a simulated CPU: a piscina worker thread. It attaches once to a machine's shared
  * buffers (page tables, frame table, page caches, lock words), keeps that view while the machine is
- * the same, and runs batches of accesses for the processes scheduled on it. Every task first waits at
+ * the same, and runs batches of accesses, taking one process's accesses at a time from the batch's run queue. Every task first waits at
  * a barrier until all CPUs of the pool hold one, so each CPU runs exactly one task and they start
  * together. A failure sets the machine's abort word, so CPUs spinning on a lock the failed one will
  * never release stop instead of hanging, and is rethrown to the main thread.
@@ -22,12 +22,17 @@ export interface Rendezvous {
 export type CpuTask =
   | { op: 'hello'; rendezvous: Rendezvous }
   | { op: 'attach'; rendezvous: Rendezvous; image: MachineImage }
-  | { op: 'run'; rendezvous: Rendezvous; uid: string; batch: AccessBatch; ranges: number[] };
+  /**
+   * Run the batch's tasks: runqueue holds one [from, to) pair of access indexes per task (a process's
+   * accesses); every CPU takes the next untaken task (word 0 of `next`, an atomic counter) until none is
+   * left, so a CPU that runs faster takes more of them.
+   */
+  | { op: 'run'; rendezvous: Rendezvous; uid: string; batch: AccessBatch; runqueue: number[]; next: SharedArrayBuffer };
 
 export interface CpuTaskResult {
   threadId: number;
   /** ms: this CPU's running time; start/end: when it ran, on the clock every thread shares (performance.timeOrigin + now). */
-  run?: AccessRunResult & { ms: number; start: number; end: number; deltas: CpuDeltas };
+  run?: AccessRunResult & { ms: number; start: number; end: number; tasks: number; deltas: CpuDeltas };
 }
 
 let view: { uid: string; m: Machine; mms: (MmStruct | undefined)[] } | null = null;
@@ -63,20 +68,26 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
   const who = new Int32Array(task.batch.who);
   const abort = m.locks;
   const stop = () => Atomics.load(abort, 0) !== 0;
+  const runqueue = task.runqueue;
+  const next = new Int32Array(task.next);
   try {
     const t0 = performance.now();
     let accesses = 0;
     let failed = 0;
+    let tasks = 0;
     let firstFailure: AccessRunResult['firstFailure'] = null;
-    for (let i = 0; i < task.ranges.length; i += 2) {
-      const r = run_accesses(m, mms, addr, who, task.ranges[i]!, task.ranges[i + 1]!, stop);
+    for (;;) {
+      const i = Atomics.add(next, 0, 1) * 2;
+      if (i >= runqueue.length) break;
+      const r = run_accesses(m, mms, addr, who, runqueue[i]!, runqueue[i + 1]!, stop);
+      tasks++;
       accesses += r.accesses;
       failed += r.failed;
       firstFailure ??= r.firstFailure;
       if (stop()) break;
     }
     const t1 = performance.now();
-    return { threadId, run: { accesses, failed, firstFailure, ms: t1 - t0, start: performance.timeOrigin + t0, end: performance.timeOrigin + t1, deltas: takeCpuDeltas(m) } };
+    return { threadId, run: { accesses, failed, firstFailure, ms: t1 - t0, start: performance.timeOrigin + t0, end: performance.timeOrigin + t1, tasks, deltas: takeCpuDeltas(m) } };
   } catch (e) {
     Atomics.store(abort, 0, 1);
     throw e;

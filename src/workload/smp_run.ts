@@ -1,8 +1,8 @@
 /**
  * A scenario run by several simulated CPUs at once: the processes' mappings are made on the main
  * thread (mmap takes mmap_lock for writing), then their accesses — each process's pages in its own
- * seeded random order, or in address order — run on worker-thread CPUs, process p on CPU p mod N, a
- * CPU running its processes one after another. The same accesses can run on the main thread alone (the
+ * seeded random order, or in address order — run on worker-thread CPUs, each CPU taking the next
+ * process from a run queue whenever it finishes one. The same accesses can run on the main thread alone (the
  * single-threaded reference), and the two end states compared.
  */
 import { xoroshiro128plus, unsafeUniformIntDistribution } from 'pure-rand';
@@ -73,11 +73,17 @@ export function bindProcesses(plan: ScenarioAccessPlan, processMms: readonly MmS
   return plan.builder.batch();
 }
 
-/** The access ranges of each CPU: process p on CPU p mod cpus, in process order. */
-export function scheduleProcesses(plan: ScenarioAccessPlan, cpus: number): number[][] {
-  const ranges: number[][] = Array.from({ length: cpus }, () => []);
-  for (let p = 0; p + 1 < plan.starts.length; p++) ranges[p % cpus]!.push(plan.starts[p]!, plan.starts[p + 1]!);
-  return ranges;
+/**
+ * The run queue: one task per process, its [from, to) range of the batch, in process order. A CPU runs
+ * a process's accesses to the end and then takes the next process nobody has taken (as an idle CPU
+ * pulls a runnable task), so how many each CPU runs follows how fast it runs: the host's CPUs do not
+ * run at one speed (the same round took 18 ms or 35 ms on one pinned CPU of the 2-core VM, in phases of
+ * a second or so), and with a fixed half each the round would last as long as the slower CPU's half.
+ */
+export function runQueue(plan: ScenarioAccessPlan): number[] {
+  const q: number[] = [];
+  for (let p = 0; p + 1 < plan.starts.length; p++) q.push(plan.starts[p]!, plan.starts[p + 1]!);
+  return q;
 }
 
 export interface MappedScenario {
@@ -97,7 +103,7 @@ export function mapForSmp(m: Machine, sc: Scenario, plan: ScenarioAccessPlan): M
 /** Run the mapped scenario's accesses on the pool's CPUs (attaching them first). */
 export async function runOnCpus(pool: CpuPool, m: Machine, plan: ScenarioAccessPlan, mapped: MappedScenario): Promise<SmpRunResult> {
   await pool.attach(m);
-  return pool.run(m, mapped.batch, scheduleProcesses(plan, pool.cpus));
+  return pool.run(m, mapped.batch, runQueue(plan));
 }
 
 /** The single-threaded reference: the same accesses, process after process, on the main thread. */
@@ -160,7 +166,7 @@ export async function smpRound(pool: CpuPool, m: Machine, w: SmpWorkload, afterR
   await pool.attach(m);
   const faults0 = m.events.pgfault;
   m.lockstat.fill(0);
-  const run = await pool.run(m, mapped.batch, scheduleProcesses(w.plan, pool.cpus));
+  const run = await pool.run(m, mapped.batch, runQueue(w.plan));
   afterRun?.();
   if (run.failed > 0) {
     const f = run.firstFailure!;
