@@ -25,6 +25,7 @@ import { pagemap_count_swapped, type ShmemSwapReport } from '../src/mm/pagemap.j
 import { buildReclaimWorkload, reclaimPages } from '../src/workload/reclaim.js';
 import type { LockClassStat } from '../src/kernel/spinlock.js';
 import { CpuPool, cpuCountsToMeasure } from '../src/smp/cpu_pool.js';
+import { hostSpeedup } from '../src/smp/host_control.js';
 import { scenarioMachine } from '../src/workload/scenario.js';
 import { smpRound, smpWorkload, type SmpRound } from '../src/workload/smp_run.js';
 import { totalTables } from '../src/mm/accounting.js';
@@ -68,6 +69,8 @@ export interface SmpFigures {
    * over seconds on the 2-core VM, which a ratio of two tasks' medians taken minutes apart inherits).
    */
   pairedSpeedups?: number[];
+  /** Measured, N > 1 CPUs: each call's host control (src/smp/host_control.ts) on the same two pools right after it. */
+  hostSpeedups?: number[];
 }
 
 const BASE = 0x7f0000000000;
@@ -422,7 +425,8 @@ export function scalingRegion(design: PtShareDesign, quick: boolean): { kind: 's
  * process from a run queue when it finishes one) — the timed part — and tears it down. The pool is
  * started and warmed before timing, and its CPUs attach to the machine's buffers once; the machine is
  * reused by every call. With more than one CPU, each call first runs the same workload on a 1-CPU pool
- * of its own (not timed) for the paired speedup (SmpFigures.pairedSpeedups).
+ * of its own (not timed) for the paired speedup (SmpFigures.pairedSpeedups), and after it the host
+ * control on both pools (SmpFigures.hostSpeedups).
  */
 export function scalingTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean): BenchTaskDef[] {
   const out: BenchTaskDef[] = [];
@@ -436,6 +440,7 @@ export function scalingTasks(designs: readonly PtShareDesign[], seed: number, qu
       let ref: { pool: CpuPool; m: Machine } | null = null;
       let last: SmpRound | null = null;
       let paired: number[] = [];
+      let host: number[] = [];
       const round = async (p: CpuPool, on: Machine): Promise<SmpRound> => {
         const r = await smpRound(p, on, w!);
         if (r.problems.length > 0) throw new Error(`scaling/${cpus}cpu [${d.name}]: ${r.problems[0]}`);
@@ -450,12 +455,16 @@ export function scalingTasks(designs: readonly PtShareDesign[], seed: number, qu
           m = scenarioMachine(w.scenario, w.capacity);
           if (cpus > 1) ref = { pool: await CpuPool.start(1), m: scenarioMachine(w.scenario, w.capacity) };
           paired = [];
+          host = [];
         },
         async call(now) {
           const t0 = now();
           const one = ref === null ? null : await round(ref.pool, ref.m);
           last = await round(pool!, m!);
-          if (one !== null) paired.push(one.run.parallelMs / last.run.parallelMs);
+          if (one !== null) {
+            paired.push(one.run.parallelMs / last.run.parallelMs);
+            host.push(hostSpeedup(cpus, await ref!.pool.hostControl(), await pool!.hostControl()));
+          }
           // The simulated CPUs' running time (first start after the barrier to last finish); the
           // harness's dispatch and result messages are reported apart (smp().harnessMs).
           return { measured: last.run.parallelMs, total: now() - t0 };
@@ -471,7 +480,7 @@ export function scalingTasks(designs: readonly PtShareDesign[], seed: number, qu
         counts: () => ({ accesses, processes: SCALING_PROCS, cpus, ...(d.name === 'hugetlb-pmd' ? {} : { tablePages: last ? totalTables(last.acc.tables) : 0 }) }),
         smp: () => ({
           cpus, faults: last?.faults ?? 0, tablePages: last ? totalTables(last.acc.tables) : 0, locks: last?.locks ?? {}, harnessMs: last ? last.run.wallMs - last.run.parallelMs : 0,
-          ...(cpus > 1 ? { pairedSpeedups: paired } : {}),
+          ...(cpus > 1 ? { pairedSpeedups: paired, hostSpeedups: host } : {}),
         }),
       });
     }

@@ -168,9 +168,19 @@ test('export: github-action-benchmark entries, measured throughput bigger-is-bet
 
 test('scaling tasks: the paired speedups of every process are kept when the processes are combined', async () => {
   const { combineProcesses } = await import('../src/cli/bench.js');
-  const smp = (paired: number[]) => ({ cpus: 2, faults: 1, tablePages: 1, locks: {}, pairedSpeedups: paired });
+  const smp = (paired: number[]) => ({ cpus: 2, faults: 1, tablePages: 1, locks: {}, pairedSpeedups: paired, hostSpeedups: paired.map((x) => x + 0.1) });
   const runs = [[1.5, 1.7], [1.9], [1.6, 1.8, 2.0]].map((p, i) => ({ ...task('scaling/2cpu', 'private', samples(30 + i, 5, 10, 0.01)), smp: smp(p) }));
-  assert.deepEqual(combineProcesses(runs).smp!.pairedSpeedups, [1.5, 1.7, 1.9, 1.6, 1.8, 2.0]);
+  const c = combineProcesses(runs).smp!;
+  assert.deepEqual(c.pairedSpeedups, [1.5, 1.7, 1.9, 1.6, 1.8, 2.0]);
+  assert.deepEqual(c.hostSpeedups!.map((x) => +x.toFixed(1)), [1.6, 1.8, 2.0, 1.7, 1.9, 2.1]);
+});
+
+test('host control: N threads doing N times one thread\'s work; the speedup is N x the 1-thread time over the slowest thread\'s', async () => {
+  const { hostSpeedup } = await import('../src/smp/host_control.js');
+  // 2 threads in the time of 1: 2 x 10 / 10 = 2; each thread twice as slow as alone: 2 x 10 / 20 = 1.
+  assert.equal(hostSpeedup(2, 10, 10), 2);
+  assert.equal(hostSpeedup(2, 10, 20), 1);
+  assert.equal(hostSpeedup(1, 7, 7), 1);
 });
 
 test('with >= 3 processes per side, compare tests the per-process medians (the process is the unit)', async () => {

@@ -105,6 +105,11 @@ describe('simulated CPUs in worker threads', () => {
     assert.deepEqual(m.leakCheck(), []);
   });
 
+  it('the host control runs on every CPU of the pool and reports the slowest thread\'s time', async () => {
+    const ms = await pool.hostControl(10_000);
+    assert.ok(ms > 0 && Number.isFinite(ms), `host control ${ms} ms`);
+  });
+
   it('a CPU that runs out of table pages fails the run with one line, and nothing hangs', async () => {
     const w = smpWorkload({ design: designByName('private'), procs: 6, size: 8 * MiB, kind: 'shmem', page: '4k', write: true, order: 'random', seed: 1 });
     // 6 processes need 6 x (1 + 1 + 1 + 4) = 42 tables; give the pool 20.

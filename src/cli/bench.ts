@@ -135,7 +135,7 @@ export function combineProcesses(runs: TaskResultRecord[]): TaskResultRecord {
     calls: all.length,
     warnings: runs.flatMap((r) => r.warnings),
     processMediansMs: runs.map((r) => r.latencyMs.p50),
-    ...(first.smp?.pairedSpeedups ? { smp: { ...first.smp, pairedSpeedups: runs.flatMap((r) => r.smp?.pairedSpeedups ?? []) } } : {}),
+    ...(first.smp?.pairedSpeedups ? { smp: { ...first.smp, pairedSpeedups: runs.flatMap((r) => r.smp?.pairedSpeedups ?? []), hostSpeedups: runs.flatMap((r) => r.smp?.hostSpeedups ?? []) } } : {}),
   };
 }
 
@@ -267,13 +267,15 @@ export async function benchMain(argv: string[]): Promise<number> {
       const rows: SmpRow[] = scaling.map((t) => {
         const one = scaling.find((u) => u.design === t.design && u.smp!.cpus === 1);
         const paired = t.smp!.pairedSpeedups ?? [];
+        const host = t.smp!.hostSpeedups ?? [];
         return {
           design: t.design, cpus: t.smp!.cpus, runMs: t.latencyMs.p50, harnessMs: t.smp!.harnessMs ?? 0, accessesPerSec: t.opsPerSec.median,
           speedup: paired.length > 0 ? median(paired) : t.smp!.cpus === 1 && one ? 1 : null, speedupOfMedians: one ? t.opsPerSec.median / one.opsPerSec.median : null,
+          hostSpeedup: host.length > 0 ? median(host) : null,
           accesses: t.opsPerCall, faults: t.smp!.faults, tablePages: t.smp!.tablePages, locks: t.smp!.locks, equalsSingleThreaded: null,
         };
       });
-      say('  scaling: accesses/s measured (median call, timed from the first simulated CPU starting to the last finishing); speedup measured, the median over calls of a 1-CPU round\'s time over the N-CPU round run right after it (paired; the ratio of the two tasks\' medians is in the results file as speedupOfMedians); harness ms = dispatch to the worker threads and back, measured, last call, not in accesses/s; faults, table pages and lock acquisitions of the last call simulated, lock waits measured');
+      say('  scaling: accesses/s measured (median call, timed from the first simulated CPU starting to the last finishing); speedup measured, the median over calls of a 1-CPU round\'s time over the N-CPU round run right after it (paired; the ratio of the two tasks\' medians is in the results file as speedupOfMedians); host control = N threads of work sharing nothing against 1 thread, run right after each pair on the same pools (measured, median); harness ms = dispatch to the worker threads and back, measured, last call, not in accesses/s; faults, table pages and lock acquisitions of the last call simulated, lock waits measured');
       for (const line of renderScalingTable(rows).split('\n')) say(`  ${line}`);
     }
     if (suite === 'default' || suite === 'mem') {

@@ -14,6 +14,7 @@ import { Machine } from '../mm/machine.js';
 import { machineAccounting, totalTables } from '../mm/accounting.js';
 import { DESIGNS, designByName } from '../share/index.js';
 import { CpuPool, cpuCountsToMeasure } from '../smp/cpu_pool.js';
+import { hostSpeedup } from '../smp/host_control.js';
 import { scenarioMachine, type RegionKind } from '../workload/scenario.js';
 import { mapForSmp, runOnMainThread, smpRound, smpWorkload, type SmpRound } from '../workload/smp_run.js';
 import type { LockClassStat } from '../kernel/spinlock.js';
@@ -27,6 +28,9 @@ run queue whenever it finishes one (a process runs on one CPU from start to end)
 CPU count runs --rounds times, the CPU counts taking turns round by round; the median round is
 reported, and the speedup is paired: the median over rounds of the 1-CPU round's time over the
 N-CPU round's time in the same turn (the host's speed drifts, so rounds far apart compare badly).
+Beside it, the host control: in each turn every pool's threads also run work that shares nothing
+(random read-modify-writes over a private 8 MiB array each), and N threads doing N times one
+thread's work in the same time is N x: what the host gave at the time, measured.
 Times are measured (wall clock):
 accesses/s from the CPUs' running time (the first CPU starting after the barrier to the last one
 finishing), and apart from it the harness's own time (piscina dispatch and the results coming back).
@@ -65,6 +69,11 @@ export interface SmpRow {
   speedup: number | null;
   /** Measured: accesses/s over the 1-CPU row's accesses/s (the unpaired ratio of the two medians). */
   speedupOfMedians?: number | null;
+  /**
+   * Measured: what the host gave this many threads in the same turns, with work that shares nothing
+   * (src/smp/host_control.ts): the median over turns of N x the 1-thread time over the N-thread time.
+   */
+  hostSpeedup?: number | null;
   accesses: number;
   /** Simulated: faults and page-table pages of the median round. */
   faults: number;
@@ -88,11 +97,11 @@ export function totalWaitMs(locks: Record<string, LockClassStat>): number {
 
 /** The scaling table both `ptbench smp` and `ptbench bench --suite scaling` print. */
 export function renderScalingTable(rows: SmpRow[]): string {
-  const t = plainTable(['design', 'CPUs', 'accesses/s (measured)', 'speedup', 'harness ms (measured)', 'faults', 'table pages', 'lock acquisitions', 'contended (hottest lock)', 'lock wait ms (measured)'],
-    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'right']);
+  const t = plainTable(['design', 'CPUs', 'accesses/s (measured)', 'speedup', 'host control', 'harness ms (measured)', 'faults', 'table pages', 'lock acquisitions', 'contended (hottest lock)', 'lock wait ms (measured)'],
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'right']);
   for (const r of rows) {
     const acq = Object.values(r.locks).reduce((a, l) => a + l.acquisitions, 0);
-    t.push([r.design, String(r.cpus), `${(r.accessesPerSec / 1e6).toFixed(2)} M`, r.speedup === null ? '-' : `${r.speedup.toFixed(2)}x`, r.harnessMs.toFixed(2), int(r.faults), int(r.tablePages), int(acq), hottestLock(r.locks), totalWaitMs(r.locks).toFixed(2)]);
+    t.push([r.design, String(r.cpus), `${(r.accessesPerSec / 1e6).toFixed(2)} M`, r.speedup === null ? '-' : `${r.speedup.toFixed(2)}x`, r.hostSpeedup == null ? '-' : `${r.hostSpeedup.toFixed(2)}x`, r.harnessMs.toFixed(2), int(r.faults), int(r.tablePages), int(acq), hottestLock(r.locks), totalWaitMs(r.locks).toFixed(2)]);
   }
   return t.toString();
 }
@@ -142,7 +151,7 @@ export async function smpMain(argv: string[]): Promise<number> {
     const w = smpWorkload({ design, procs, size: size ?? (huge ? 8 * 2 ** 30 : 64 * 2 ** 20), kind, page: huge ? '2m' : '4k', write: true, order: 'random', seed });
     // One pool and machine per CPU count, and the rounds interleaved (round r on 1 CPU, then on 2, ...),
     // so that every CPU count sees the host in the same states.
-    const runs: { cpus: number; pool: CpuPool; m: Machine; got: SmpRound[]; equal: boolean | null }[] = [];
+    const runs: { cpus: number; pool: CpuPool; m: Machine; got: SmpRound[]; control: number[]; equal: boolean | null }[] = [];
     // --check: the single-threaded run's accounting, made once before the rounds (building it between
     // timed rounds would leave the main thread's garbage collector busy on a core the CPUs need).
     let expected = '';
@@ -155,7 +164,7 @@ export async function smpMain(argv: string[]): Promise<number> {
       for (const cpus of cpuList) {
         const pool = await CpuPool.start(cpus);
         const m = ptPages === null ? scenarioMachine(w.scenario, w.capacity) : new Machine({ design, ptPages, frames: w.capacity.folios + 64 });
-        runs.push({ cpus, pool, m, got: [], equal: values.check && design.name !== 'hugetlb-pmd' ? true : null });
+        runs.push({ cpus, pool, m, got: [], control: [], equal: values.check && design.name !== 'hugetlb-pmd' ? true : null });
       }
       for (let r = 0; r < rounds; r++) {
         for (const run of runs) {
@@ -165,6 +174,7 @@ export async function smpMain(argv: string[]): Promise<number> {
           }));
           const bad = run.got.at(-1)!.problems;
           if (bad.length > 0) throw new Error(`${design.name} on ${run.cpus} CPUs: inconsistent machine after the run: ${bad[0]}`);
+          run.control.push(await run.pool.hostControl());
         }
       }
     } finally {
@@ -176,9 +186,10 @@ export async function smpMain(argv: string[]): Promise<number> {
     for (const run of runs) {
       const med = medianRound(run.got);
       const paired = one === null ? null : median(run.got.map((x, r) => one.got[r]!.run.parallelMs / x.run.parallelMs));
+      const host = one === null ? null : median(run.control.map((ms, r) => hostSpeedup(run.cpus, one.control[r]!, ms)));
       rows.push({
         design: design.name, cpus: run.cpus, runMs: med.run.parallelMs, harnessMs: med.run.wallMs - med.run.parallelMs, accessesPerSec: rateOf(med),
-        speedup: paired, speedupOfMedians: oneMed === null ? null : rateOf(med) / rateOf(oneMed),
+        speedup: paired, hostSpeedup: host, speedupOfMedians: oneMed === null ? null : rateOf(med) / rateOf(oneMed),
         accesses: med.accesses, faults: med.faults, tablePages: totalTables(med.acc.tables), locks: med.locks, equalsSingleThreaded: run.equal,
       });
     }
@@ -189,7 +200,7 @@ export async function smpMain(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return 0;
   }
-  process.stdout.write(`ptbench smp: ${procs} processes, median of ${rounds} rounds; times measured (wall clock), faults and tables simulated\n`);
+  process.stdout.write(`ptbench smp: ${procs} processes, median of ${rounds} rounds; times measured (wall clock), faults and tables simulated; speedup paired with the 1-CPU round of the same turn; host control = N threads of work sharing nothing against 1, same turns (measured)\n`);
   process.stdout.write(`${renderScalingTable(rows)}\n`);
   if (values.check) process.stdout.write(`single-threaded check: ${rows.map((r) => `${r.design}/${r.cpus}: ${r.equalsSingleThreaded === null ? '-' : r.equalsSingleThreaded ? 'equal' : 'DIFFERENT'}`).join(', ')}\n`);
   if (out !== null) process.stdout.write(`written to ${out}\n`);

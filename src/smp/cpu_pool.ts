@@ -17,6 +17,7 @@ import type { AccessBatch, AccessRunResult } from './access_batch.js';
 import type { CpuTask, CpuTaskResult, Rendezvous } from './cpu_worker.js';
 import { applyCpuDeltas, machineImage } from './machine_image.js';
 import { SmpError } from './smp_error.js';
+import { HOST_CONTROL_ITERATIONS } from './host_control.js';
 
 /** How long CPUs wait at a barrier for the others before failing (a lost worker must not hang a run). */
 const RENDEZVOUS_TIMEOUT_MS = 60_000;
@@ -155,6 +156,16 @@ export class CpuPool {
       last = Math.max(last, x.end);
     }
     return { wallMs, cpuMs, cpuTasks, parallelMs: last - first, accesses, failed, firstFailure };
+  }
+
+  /**
+   * The host control on every CPU of the pool at once (src/smp/host_control.ts): the milliseconds of
+   * the slowest thread (measured).
+   */
+  async hostControl(iterations = HOST_CONTROL_ITERATIONS): Promise<number> {
+    const r = await this.everyCpu((rendezvous) => ({ op: 'control', rendezvous, iterations }));
+    this.checkDistinct(r);
+    return Math.max(...r.map((x) => x.controlMs!));
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { attachMachine, takeCpuDeltas, type CpuDeltas, type MachineImage } from './machine_image.js';
+import { hostControlRun } from './host_control.js';
 import { run_accesses, type AccessBatch, type AccessRunResult } from './access_batch.js';
 import type { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
@@ -22,6 +23,8 @@ export interface Rendezvous {
 export type CpuTask =
   | { op: 'hello'; rendezvous: Rendezvous }
   | { op: 'attach'; rendezvous: Rendezvous; image: MachineImage }
+  /** The host control (src/smp/host_control.ts): work that shares nothing, to see what the host gives. */
+  | { op: 'control'; rendezvous: Rendezvous; iterations: number }
   /**
    * Run the batch's tasks: runqueue holds one [from, to) pair of access indexes per task (a process's
    * accesses); every CPU takes the next untaken task (word 0 of `next`, an atomic counter) until none is
@@ -32,6 +35,8 @@ export type CpuTask =
 export interface CpuTaskResult {
   threadId: number;
   /** ms: this CPU's running time; start/end: when it ran, on the clock every thread shares (performance.timeOrigin + now). */
+  /** op 'control': this thread's milliseconds (measured). */
+  controlMs?: number;
   run?: AccessRunResult & { ms: number; start: number; end: number; tasks: number; deltas: CpuDeltas };
 }
 
@@ -55,6 +60,7 @@ function rendezvous(r: Rendezvous): void {
 export default function cpuTask(task: CpuTask): CpuTaskResult {
   rendezvous(task.rendezvous);
   if (task.op === 'hello') return { threadId };
+  if (task.op === 'control') return { threadId, controlMs: hostControlRun(task.iterations) };
   if (task.op === 'attach') {
     const m = attachMachine(task.image);
     const mms: (MmStruct | undefined)[] = [];
