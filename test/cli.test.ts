@@ -128,9 +128,11 @@ test('ptbench bench --suite mem --quick writes a complete results file', () => {
   const out = join(dir, 'r.json');
   const r = ptbench(['bench', '--suite', 'mem', '--quick', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(readFileSync(out, 'utf8')) as { schema: string; memory: Array<{ scenario: string; design: string; procs: number; pageTableBytes: number; savingVsPrivate: number }>; environment: { node: string } };
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { schema: string; memory: Array<{ scenario: string; design: string; procs: number; pageTableBytes: number; savingVsPrivate: number }>; environment: { node: string; v8Flags: string[] } };
   assert.equal(j.schema, 'ptbench-results/1');
   assert.equal(j.environment.node, process.version);
+  // The command line compiles its hot paths with a larger inlining budget (src/lib/v8_flags.ts), and says so.
+  assert.ok(j.environment.v8Flags.includes('--max-inlined-bytecode-size-cumulative=3000'), JSON.stringify(j.environment.v8Flags));
   const threads16 = j.memory.find((x) => x.scenario === 'sga/shmem-4k-1GiB' && x.design === 'threads' && x.procs === 16)!;
   // threads: one mm's 515 tables instead of 16 x 515: saving 15/16 = 93.75 %.
   assert.equal(threads16.pageTableBytes, 515 * 4096);

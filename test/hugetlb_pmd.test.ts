@@ -138,3 +138,16 @@ test('no sharing for different flags, for 1 GiB pages, or with the private desig
   teardown(g, [a, b], file);
   assert.match(hugetlbPmdDesign.checkScenario!({ kind: 'hugetlb', page: '1g' })!, /never shared/);
 });
+
+test('unlinking a shared PMD table from one sharer moves the walk generation (cached walks through it are redone), freeing nothing', () => {
+  const m = machine({ design: hugetlbPmdDesign });
+  const { mms, file } = sharers(m, 2, GiB, 0);
+  const gen = m.pool.walkGen();
+  const frees = m.pool.frees;
+  // Process 2's munmap unshares the PMD table (huge_pmd_unshare) and frees its now-empty PUD table.
+  m.munmap(mms[1]!, BASE, GiB);
+  assert.equal(m.pool.frees - frees, 1);
+  // One generation for the unshare, one for the freed PUD table.
+  assert.equal(m.pool.walkGen() - gen, 2);
+  teardown(m, mms, file);
+});

@@ -428,3 +428,29 @@ test('mprotect back to read-write does not make a page shared with a child writa
   m.exit(parent);
   assertClean(m);
 });
+
+test('the fault walk cache: a fault in the same 2 MiB reuses the walk; after the tables go, the next fault walks and allocates them again', () => {
+  const m = machine();
+  const mm = m.mm_alloc();
+  mapAnon(m, mm, BASE, 2 * MiB);
+  let allocs = m.pool.allocs;
+  m.fault(mm, BASE, true);
+  // First fault: PUD, PMD and PTE tables (the PGD came with mm_alloc).
+  assert.equal(m.pool.allocs - allocs, 3);
+  allocs = m.pool.allocs;
+  m.fault(mm, BASE + 4096, true);
+  assert.equal(m.pool.allocs - allocs, 0, 'same 2 MiB: the cached walk, nothing allocated');
+  // munmap of the only VMA: free_pgtables frees the PTE, PMD and PUD tables, each a new walk generation.
+  const gen = m.pool.walkGen();
+  m.munmap(mm, BASE, 2 * MiB);
+  assert.equal(m.pool.walkGen() - gen, 3);
+  mapAnon(m, mm, BASE, 2 * MiB);
+  allocs = m.pool.allocs;
+  m.fault(mm, BASE + 8192, true);
+  // The cached walk pointed into the freed PMD table: it must not be used. 3 tables again.
+  assert.equal(m.pool.allocs - allocs, 3);
+  assert.deepEqual(mmAccounting(m, mm).tables, { pgd: 1, p4d: 0, pud: 1, pmd: 1, pte: 1 });
+  assert.deepEqual(leafStats(m, mm, BASE, 2 * MiB), { present: 1, writable: 1 });
+  m.exit(mm);
+  assertClean(m);
+});

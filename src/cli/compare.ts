@@ -222,6 +222,8 @@ export async function compareMain(argv: string[]): Promise<number> {
   } else {
     process.stdout.write(`ptbench compare\n${aLabel}\n${bLabel}\n`);
     if (diffs.length > 0) process.stdout.write(`warning: compared across machines (--force): ${diffs.join('; ')}\n`);
+    const flags = (r: ResultsFile) => (r.environment.v8Flags ?? []).join(' ') || '(none recorded)';
+    if (flags(A) !== flags(B)) process.stdout.write(`note: V8 flags differ (they change how the simulator is compiled, not what it counts): A ${flags(A)}; B ${flags(B)}\n`);
     process.stdout.write(`${renderComparison(c, alpha, noise)}\n`);
   }
   const slower = c.rows.filter((r) => r.verdict === 'slower');

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** ptbench: the command line. */
+import { applyV8Flags } from '../lib/v8_flags.js';
 import { reportAndExit } from './errors.js';
 import { memMain } from './mem.js';
 
@@ -87,4 +88,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Before any command runs, so every hot path compiles with these settings (src/lib/v8_flags.ts).
+applyV8Flags();
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, reportAndExit);

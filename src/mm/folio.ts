@@ -152,6 +152,13 @@ export class FolioTable {
     return n;
   }
 
+  /** The single-CPU allocator: __rmqueue counted in the header (concurrent CPUs count in their pcp). */
+  private rmqueue_counted(): number {
+    const f = this.rmqueue();
+    if (f >= 0) this.header[H_ALLOCS]!++;
+    return f;
+  }
+
   /** Put folio `f` on the shared free list (LIFO). */
   private free_one(f: number): void {
     this.next[f] = this.header[H_FREE_HEAD]!;
@@ -168,16 +175,8 @@ export class FolioTable {
    * mapping and index, zero content. Every field is written once.
    */
   alloc(order: number, refcount: number, mapcount: number, flags: number, mapping: number, index: number): number {
-    let f: number;
-    if (this.smp !== null) {
-      if (this.pcpCount === 0) this.rmqueue_bulk();
-      f = this.pcp[--this.pcpCount]!;
-      this.pcpAllocs++;
-    } else {
-      f = this.rmqueue();
-      if (f < 0) fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise MachineOptions.frames`);
-      this.header[H_ALLOCS]!++;
-    }
+    const f = this.smp !== null ? this.alloc_pcp() : this.rmqueue_counted();
+    if (f < 0) this.oom();
     // pincount and content are already zero: the SharedArrayBuffer starts zeroed and free() clears
     // them, as free_pages_prepare does, so the fault path writes only what it sets.
     this.refcount[f] = refcount;
@@ -187,6 +186,17 @@ export class FolioTable {
     this.index[f] = index;
     this.order[f] = order;
     return f;
+  }
+
+  private oom(): never {
+    fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise MachineOptions.frames`);
+  }
+
+  /** rmqueue_pcplist: a folio from this CPU's per-CPU list, refilled from the zone when empty. */
+  private alloc_pcp(): number {
+    if (this.pcpCount === 0) this.rmqueue_bulk();
+    this.pcpAllocs++;
+    return this.pcp[--this.pcpCount]!;
   }
 
   /** folio_put: drop one reference; the folio is freed when the last one goes. */

@@ -150,19 +150,43 @@ export function __handle_mm_fault(m: Machine, vma: VmAreaStruct, flags: number):
 export function handle_pte_level_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
   const vmf = m.vmf;
   const addr = vmf.address;
-  vmf.vma = vma;
+  if (vmf.vma !== vma) vmf.vma = vma;
   vmf.flags = flags;
   const ent = m.pool.entries;
-  let t = vma.vm_mm.pgd;
-  let level = m.rootLevel;
-  if (level === 4) {
+  const mm = vma.vm_mm;
+  // The walk to the PMD entry, unless this mm's last walk covered the same 2 MiB and no table has
+  // left any walk since (MmStruct.pmd_cache_*): then the PMD entry is the one it found.
+  const d = addr - mm.pmd_cache_base;
+  const off = d >= 0 && d < 2097152 && mm.pmd_cache_gen === m.pool.walkGen() ? mm.pmd_cache_off : walk_pmd(m, vma, addr);
+  vmf.pmdOff = off;
+  const lo = ent[off]!;
+  if (lo === 0 && ent[off + 1] === 0) {
+    // pmd_none: no PTE table yet. do_anonymous_page and finish_fault allocate it (pte_alloc).
+    vmf.table = -1;
+    vmf.poff = -1;
+  } else {
+    const t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    vmf.table = t;
+    vmf.poff = t * 1024 + (((addr * INV_SPAN[0]!) & 511) << 1);
+  }
+  return handle_pte_fault(m, vmf);
+}
+
+/**
+ * __handle_mm_fault's walk: pgd -> p4d -> pud -> pmd for `addr`, allocating missing tables through
+ * the design (pgtable_alloc). Returns the word offset of the PMD entry and caches it in the mm.
+ */
+function walk_pmd(m: Machine, vma: VmAreaStruct, addr: number): number {
+  const ent = m.pool.entries;
+  const mm = vma.vm_mm;
+  let t = mm.pgd;
+  if (m.rootLevel === 4) {
     // LA57: the PGD entry leads to a P4D table.
     const off = t * 1024 + (((addr * INV_SPAN[4]!) & 511) << 1);
     const lo = ent[off]!;
     t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, 3, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
-    level = 3;
   }
-  // pgd/p4d entry -> PUD table, pud entry -> PMD table, pmd entry -> PTE table.
+  // pgd/p4d entry -> PUD table, pud entry -> PMD table.
   let off = t * 1024 + (((addr * (1 / 549755813888)) & 511) << 1);
   let lo = ent[off]!;
   t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, 2, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
@@ -170,18 +194,10 @@ export function handle_pte_level_fault(m: Machine, vma: VmAreaStruct, flags: num
   lo = ent[off]!;
   t = lo === 0 && ent[off + 1] === 0 ? pgtable_alloc(m, vma, 1, off) : (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   off = t * 1024 + (((addr * (1 / 2097152)) & 511) << 1);
-  vmf.pmdOff = off;
-  lo = ent[off]!;
-  if (lo === 0 && ent[off + 1] === 0) {
-    // pmd_none: no PTE table yet. do_anonymous_page and finish_fault allocate it (pte_alloc).
-    vmf.table = -1;
-    vmf.poff = -1;
-  } else {
-    t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
-    vmf.table = t;
-    vmf.poff = t * 1024 + (((addr * INV_SPAN[0]!) & 511) << 1);
-  }
-  return handle_pte_fault(m, vmf);
+  mm.pmd_cache_base = Math.floor(addr * (1 / 2097152)) * 2097152;
+  mm.pmd_cache_off = off;
+  mm.pmd_cache_gen = m.pool.walkGen();
+  return off;
 }
 
 /**
@@ -254,25 +270,32 @@ export function xa_unlock(m: Machine, file: AddressSpace): void {
   if (m.smp) spin_unlock(file.xa_lock, 0);
 }
 
-/** handle_pte_fault. */
+/**
+ * handle_pte_fault: an empty entry goes to do_pte_missing; anything else (present, swap entry,
+ * marker) to handle_pte_entry. (Kept this small so the JIT inlines the whole first-touch path.)
+ */
 function handle_pte_fault(m: Machine, vmf: VmFault): number {
-  const ent = m.pool.entries;
   const poff = vmf.poff;
+  if (poff < 0) return do_pte_missing(m, vmf);
+  const ent = m.pool.entries;
+  const lo = ent[poff]!;
+  const hi = ent[poff + 1]!;
+  if (lo === 0 && hi === 0) return do_pte_missing(m, vmf);
+  return handle_pte_entry(m, vmf, lo, hi);
+}
+
+/** handle_pte_fault for an entry that is not none. */
+function handle_pte_entry(m: Machine, vmf: VmFault, lo: number, hi: number): number {
   const flags = vmf.flags;
-  const lo = poff < 0 ? 0 : ent[poff]!;
-  const hi = poff < 0 ? 0 : ent[poff + 1]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
-    if (lo !== 0 || hi !== 0) {
-      // Non-present, non-none: swap entries and PTE markers. Concurrent CPUs never have those (src/smp
-      // refuses such machines), so this is a read torn by another CPU installing the entry (a 64-bit
-      // PTE is two 32-bit words here): retry the access.
-      if (m.smp) return VM_FAULT_NOPAGE;
-      if (hi >>> 27 !== SWP_PTE_MARKER) {
-        throw new Error(`do_swap_page: swap entries are not produced by this model yet (pte ${hi >>> 0}:${lo >>> 0})`);
-      }
-      return handle_pte_marker(m, vmf, pgtable_types.pte_marker_get(lo, hi));
+    // Non-present, non-none: swap entries and PTE markers. Concurrent CPUs never have those (src/smp
+    // refuses such machines), so this is a read torn by another CPU installing the entry (a 64-bit
+    // PTE is two 32-bit words here): retry the access.
+    if (m.smp) return VM_FAULT_NOPAGE;
+    if (hi >>> 27 !== SWP_PTE_MARKER) {
+      throw new Error(`do_swap_page: swap entries are not produced by this model yet (pte ${hi >>> 0}:${lo >>> 0})`);
     }
-    return do_pte_missing(m, vmf);
+    return handle_pte_marker(m, vmf, pgtable_types.pte_marker_get(lo, hi));
   }
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
     if ((flags & FAULT_FLAG_WRITE) !== 0) {
@@ -489,9 +512,16 @@ function filemap_add_folio(m: Machine, vmf: VmFault): number {
   // shmem_alloc_folio / filemap_alloc_folio: two references, the page cache's and the caller's.
   const f = m.folios.alloc(0, 2, 0, file.folioFlags, file.id, vmf.pgoff);
   if (!m.smp) return filemap_insert_new_folio(m, vmf, f); // no lock, no try/finally on the single-CPU fault path
-  // On concurrent CPUs the folio is allocated before the mapping's xa_lock is taken (as
-  // shmem_add_to_page_cache does), and another CPU may have added one since the lockless lookup:
-  // -EEXIST, the new folio is dropped and the cached one taken.
+  return filemap_add_folio_locked(m, vmf, f);
+}
+
+/**
+ * On concurrent CPUs the folio is allocated before the mapping's xa_lock is taken (as
+ * shmem_add_to_page_cache does), and another CPU may have added one since the lockless lookup:
+ * -EEXIST, the new folio is dropped and the cached one taken.
+ */
+function filemap_add_folio_locked(m: Machine, vmf: VmFault, f: number): number {
+  const file = vmf.vma!.vm_file!;
   xa_lock(m, file);
   const cached = file.pages[vmf.pgoff]! - 1;
   if (cached >= 0) {
@@ -510,12 +540,20 @@ function filemap_add_folio(m: Machine, vmf: VmFault): number {
 
 function filemap_insert_new_folio(m: Machine, vmf: VmFault, f: number): number {
   const file = vmf.vma!.vm_file!;
-  const pgoff = vmf.pgoff;
-  file.pages[pgoff] = f + 1;
+  file.pages[vmf.pgoff] = f + 1;
   file.nrpages++;
+  if (file.swapped !== null || file.kind === 'file') filemap_read_folio(m, vmf, f);
+  return f;
+}
+
+/**
+ * The new page-cache folio's contents come from storage, a major fault: shmem_swapin_folio for a
+ * swapped-out shmem page, a read of the file for a regular file.
+ */
+function filemap_read_folio(m: Machine, vmf: VmFault, f: number): void {
+  const file = vmf.vma!.vm_file!;
   if (file.swapped !== null) {
-    // shmem_swapin_folio: the page comes back from swap with its contents (a major fault).
-    const c = file.swapIn(pgoff);
+    const c = file.swapIn(vmf.pgoff);
     if (c !== undefined) {
       m.folios.content[f] = c;
       m.events.pswpin++;
@@ -527,7 +565,6 @@ function filemap_insert_new_folio(m: Machine, vmf: VmFault, f: number): number {
     m.events.pgmajfault++;
     vmf.result = VM_FAULT_MAJOR;
   }
-  return f;
 }
 
 /** finish_fault / set_pte_range for a page-cache folio (reference already taken). */

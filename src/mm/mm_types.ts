@@ -22,6 +22,16 @@ export class MmStruct {
   vmas: VmAreaStruct[] = [];
   /** Last VMA found, the per-mm lookup cache (like the kernel's former vmacache). */
   mmap_cache: VmAreaStruct | null = null;
+  /**
+   * The last fault's walk, as a walk cache: the 2 MiB-aligned base it covered (-1: none), the word
+   * offset of its PMD entry, and the pool's walk generation then (PgtablePool.walkGen). While the
+   * generation has not moved, no table on that path was freed or unlinked, so a fault in the same
+   * 2 MiB reads the PMD entry at pmd_cache_off directly. The kernel walks every time; the result is
+   * the same entry, reached without re-reading the PGD, P4D and PUD entries.
+   */
+  pmd_cache_base = -1;
+  pmd_cache_off = 0;
+  pmd_cache_gen = -1;
   /** rss_stat counters in pages. */
   readonly rss = [0, 0, 0, 0];
   /** Tables reachable from this mm's pgd, by level 0..4 (shared tables counted in every sharer, like VmPTE). */

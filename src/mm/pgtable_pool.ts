@@ -22,6 +22,12 @@ const H_FREES = 4;
 const H_LEVEL_BASE = 5;
 /** The allocator's lock, taken when worker threads allocate concurrently (smp). */
 const H_LOCK = 10;
+/**
+ * The walk generation: bumped whenever a table may leave an mm's walk (a table freed, or a shared
+ * table unlinked from one sharer). A cached walk (MmStruct.pmd_cache_*) is valid while it has not
+ * moved; allocating tables never changes an existing path, so it does not bump.
+ */
+const H_WALK_GEN = 11;
 const HEADER_WORDS = 16;
 
 /** Int32 words between two tables' lock words: each lock in its own 64-byte line, as ptdesc->ptl is. */
@@ -146,7 +152,19 @@ export class PgtablePool {
     h[H_FREE_HEAD] = t;
     h[H_IN_USE]!--;
     h[H_FREES]!++;
+    this.bumpWalkGen();
     h[H_LEVEL_BASE + lvl]!--;
+  }
+
+  /** The current walk generation (see H_WALK_GEN). */
+  walkGen(): number {
+    return this.header[H_WALK_GEN]!;
+  }
+
+  /** A table left some mm's walk: every cached walk must be redone (atomic on concurrent CPUs). */
+  bumpWalkGen(): void {
+    if (this.smp === null) this.header[H_WALK_GEN]!++;
+    else Atomics.add(this.header, H_WALK_GEN, 1);
   }
 
   /** ptdesc_pmd_pts_inc: one more extra sharer of table `t` (atomic on concurrent CPUs). */

@@ -65,6 +65,7 @@ export function unshare_table(m: Machine, mm: MmStruct, off: number, level: numb
   m.pool.shareCount[t]!--;
   ent[off] = 0;
   ent[off + 1] = 0;
+  m.pool.bumpWalkGen();
   mm.nr[level]!--;
   m.events.tablesUnshared++;
   // The whole span of the table leaves this mm: flush it on this mm's CPUs (e.g. PUD_SIZE for hugetlb).

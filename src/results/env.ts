@@ -3,11 +3,17 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { v8FlagsInEffect } from '../lib/v8_flags.js';
 
 export interface RunEnvironment {
   git: { commit: string | null; dirty: boolean | null; branch: string | null };
   node: string;
   v8: string;
+  /**
+   * V8 flags the run used: the command line's own (src/lib/v8_flags.ts) and any given to node.
+   * Absent in results files written before it was recorded.
+   */
+  v8Flags?: string[];
   platform: string;
   arch: string;
   cpuModel: string;
@@ -50,6 +56,7 @@ export function runEnvironment(repoDir: string): RunEnvironment {
     },
     node: process.version,
     v8: process.versions.v8,
+    v8Flags: v8FlagsInEffect(),
     platform: process.platform,
     arch: process.arch,
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
