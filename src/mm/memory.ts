@@ -179,6 +179,9 @@ export function handle_pte_level_fault(m: Machine, vma: VmAreaStruct, flags: num
 function walk_pmd(m: Machine, vma: VmAreaStruct, addr: number): number {
   const ent = m.pool.entries;
   const mm = vma.vm_mm;
+  // The generation is read before walking: a table that left the path during the walk leaves the
+  // cached walk behind the generation, so the next fault walks again (as a seqcount reader would).
+  const gen = m.pool.walkGen();
   let t = mm.pgd;
   if (m.rootLevel === 4) {
     // LA57: the PGD entry leads to a P4D table.
@@ -196,7 +199,7 @@ function walk_pmd(m: Machine, vma: VmAreaStruct, addr: number): number {
   off = t * 1024 + (((addr * (1 / 2097152)) & 511) << 1);
   mm.pmd_cache_base = Math.floor(addr * (1 / 2097152)) * 2097152;
   mm.pmd_cache_off = off;
-  mm.pmd_cache_gen = m.pool.walkGen();
+  mm.pmd_cache_gen = gen;
   return off;
 }
 
