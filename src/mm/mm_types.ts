@@ -55,10 +55,19 @@ export class MmStruct {
     this.pgd = pgd;
   }
 
-  /** find_vma_intersection for a single address: the VMA containing addr, or null. */
+  /**
+   * find_vma_intersection for a single address: the VMA containing addr, or null. The cache hit is
+   * kept this small so the JIT inlines it into the fault path: a call that is not inlined boxes its
+   * 64-bit address argument into a new heap number, one allocation per fault.
+   */
   find_vma(addr: number): VmAreaStruct | null {
     const c = this.mmap_cache;
     if (c !== null && addr >= c.vm_start && addr < c.vm_end) return c;
+    return this.find_vma_search(addr);
+  }
+
+  /** The binary search behind find_vma, which refreshes the cache. */
+  private find_vma_search(addr: number): VmAreaStruct | null {
     const v = this.vmas;
     let lo = 0;
     let hi = v.length - 1;
