@@ -8,26 +8,18 @@
  *
  *   npm run covary -- [TASK] [ROUNDS] [CALLS]      (default fault/shmem-write-seq 30 100)
  *
- * Everything printed is measured. A bad task name or count is a one-line error and exit status 2.
+ * Everything printed is measured. A bad task name or count is a one-line error and exit status 2
+ * (the command line's own reporting, src/cli/errors.ts).
  */
+import { median } from 'simple-statistics';
+import { reportAndExit } from '../src/cli/errors.js';
 import { applyV8Flags } from '../src/lib/v8_flags.js';
+import { posInt, UsageError } from '../src/lib/size.js';
 import { hostControlRun, HOST_CONTROL_ITERATIONS } from '../src/smp/host_control.js';
 import { privateDesign } from '../src/share/private.js';
-import { timedTasks } from './tasks.js';
+import { timedTasks, type BenchTaskDef } from './tasks.js';
 
 applyV8Flags();
-
-const [name = 'fault/shmem-write-seq', roundsArg = '30', callsArg = '100'] = process.argv.slice(2);
-const task = timedTasks([privateDesign], 1, false).find((t) => t.name === name && !t.name.startsWith('scaling/'));
-const rounds = Number(roundsArg);
-const calls = Number(callsArg);
-if (task === undefined || !Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(calls) || calls < 1) {
-  const names = timedTasks([privateDesign], 1, false).filter((t) => !t.name.startsWith('scaling/')).map((t) => t.name);
-  process.stderr.write(`host_covary: EINVAL: expected [TASK] [ROUNDS >= 1] [CALLS >= 1] with TASK one of ${names.join(', ')}; got '${name}' '${roundsArg}' '${callsArg}'\n`);
-  process.exit(2);
-}
-
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 
 /** A loop that touches no memory: its time moves only with the CPU's clock. */
 function aluMs(n: number): number {
@@ -39,18 +31,28 @@ function aluMs(n: number): number {
   return ms;
 }
 
-await task.beforeAll();
-const now = () => performance.now();
-process.stdout.write(`${task.name} [private]: ${rounds} rounds of ${calls} calls, each followed by 5 host-control runs (${HOST_CONTROL_ITERATIONS} random read-modify-writes over 8 MiB) and 5 ALU loops (all measured)\n`);
-process.stdout.write(`round   ${task.unit}/s (median call)   host control ms   ALU loop ms\n`);
-for (let k = 0; k < rounds; k++) {
-  const t: number[] = [];
-  for (let i = 0; i < calls; i++) t.push((await task.call(now)).measured);
-  const h: number[] = [];
-  for (let i = 0; i < 5; i++) h.push(hostControlRun(HOST_CONTROL_ITERATIONS));
-  const a: number[] = [];
-  for (let i = 0; i < 5; i++) a.push(aluMs(1 << 24));
-  const rate = (task.opsPerCall / median(t)) * 1000;
-  process.stdout.write(`${String(k + 1).padStart(5)}   ${(rate / 1e6).toFixed(2).padStart(10)} M   ${median(h).toFixed(2).padStart(15)}   ${median(a).toFixed(2).padStart(11)}\n`);
+async function main(argv: string[]): Promise<void> {
+  const tasks = timedTasks([privateDesign], 1, false).filter((t) => !t.name.startsWith('scaling/'));
+  const name = argv[0] ?? 'fault/shmem-write-seq';
+  const task: BenchTaskDef | undefined = tasks.find((t) => t.name === name);
+  if (task === undefined) throw new UsageError(`TASK: '${name}' is not a task; use one of ${tasks.map((t) => t.name).join(', ')}`);
+  const rounds = posInt(argv[1], 'ROUNDS', 30);
+  const calls = posInt(argv[2], 'CALLS', 100);
+  await task.beforeAll();
+  const now = () => performance.now();
+  process.stdout.write(`${task.name} [private]: ${rounds} rounds of ${calls} calls, each followed by 5 host-control runs (${HOST_CONTROL_ITERATIONS} random read-modify-writes over 8 MiB) and 5 ALU loops (all measured)\n`);
+  process.stdout.write(`round   ${task.unit}/s (median call)   host control ms   ALU loop ms\n`);
+  for (let k = 0; k < rounds; k++) {
+    const t: number[] = [];
+    for (let i = 0; i < calls; i++) t.push((await task.call(now)).measured);
+    const h: number[] = [];
+    for (let i = 0; i < 5; i++) h.push(hostControlRun(HOST_CONTROL_ITERATIONS));
+    const a: number[] = [];
+    for (let i = 0; i < 5; i++) a.push(aluMs(1 << 24));
+    const rate = (task.opsPerCall / median(t)) * 1000;
+    process.stdout.write(`${String(k + 1).padStart(5)}   ${(rate / 1e6).toFixed(2).padStart(10)} M   ${median(h).toFixed(2).padStart(15)}   ${median(a).toFixed(2).padStart(11)}\n`);
+  }
+  await task.afterAll();
 }
-await task.afterAll();
+
+main(process.argv.slice(2)).catch(reportAndExit);
