@@ -545,7 +545,7 @@ function filemap_insert_new_folio(m: Machine, vmf: VmFault, f: number): number {
   const file = vmf.vma!.vm_file!;
   file.pages[vmf.pgoff] = f + 1;
   file.nrpages++;
-  if (file.swapped !== null || file.kind === 'file') filemap_read_folio(m, vmf, f);
+  if (file.swapped !== null || !file.swapBacked) filemap_read_folio(m, vmf, f);
   return f;
 }
 
