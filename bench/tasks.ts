@@ -7,7 +7,7 @@
  * Each task also reports the deterministic counts of one call (tables allocated, PTEs copied, ...),
  * which are identical on every machine for the same seed.
  */
-import { xoroshiro128plus, unsafeUniformIntDistribution } from 'pure-rand';
+import { permutation } from '../src/lib/permutation.js';
 import type { PtShareDesign } from '../src/share/design.js';
 import { Machine } from '../src/mm/machine.js';
 import type { MmStruct } from '../src/mm/mm_types.js';
@@ -75,20 +75,6 @@ export interface SmpFigures {
 
 const BASE = 0x7f0000000000;
 const RW = PROT_READ | PROT_WRITE;
-
-/** A seeded permutation of 0..n-1 (Fisher-Yates over xoroshiro128+). */
-export function permutation(n: number, seed: number): Int32Array {
-  const p = new Int32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  const rng = xoroshiro128plus(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = unsafeUniformIntDistribution(0, i, rng);
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
-  }
-  return p;
-}
 
 /**
  * The timed loops live in their own small functions: a long loop inlined in the task's closure gets

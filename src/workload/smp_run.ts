@@ -5,7 +5,7 @@
  * process from a run queue whenever it finishes one. The same accesses can run on the main thread alone (the
  * single-threaded reference), and the two end states compared.
  */
-import { xoroshiro128plus, unsafeUniformIntDistribution } from 'pure-rand';
+import { permutation } from '../lib/permutation.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import type { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
@@ -46,17 +46,11 @@ export function planAccesses(sc: Scenario, processes: number, order: AccessOrder
       a.push(addr);
       w.push(write);
     });
-    if (order === 'random') {
-      const rng = xoroshiro128plus(seed * 1_000_003 + p);
-      for (let i = a.length - 1; i > 0; i--) {
-        const j = unsafeUniformIntDistribution(0, i, rng);
-        [a[i], a[j]] = [a[j]!, a[i]!];
-        [w[i], w[j]] = [w[j]!, w[i]!];
-      }
-    }
+    const perm = order === 'random' ? permutation(a.length, seed * 1_000_003 + p) : null;
     for (let i = 0; i < a.length; i++) {
-      addrs.push(a[i]!);
-      writes.push(w[i]!);
+      const k = perm === null ? i : perm[i]!;
+      addrs.push(a[k]!);
+      writes.push(w[k]!);
       procs.push(p);
     }
     starts.push(addrs.length);
