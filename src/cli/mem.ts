@@ -9,7 +9,7 @@ import { bytesIEC, iec, int, plainTable } from '../lib/format.js';
 import { parseSize, UsageError } from '../lib/size.js';
 import { totalTables, type TableCounts } from '../mm/accounting.js';
 import type { PtShareDesign } from '../share/design.js';
-import { designByName, DESIGNS } from '../share/index.js';
+import { designByName, designsByList, DESIGNS } from '../share/index.js';
 import { countScenario } from '../count/pgtable_count.js';
 import { materializeBytes, MATERIALIZE_LIMIT_BYTES, runSga, sgaScenario, teardownSga, type PageSize, type RegionKind, type SgaScenario } from '../workload/sga.js';
 
@@ -107,7 +107,7 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
     },
   });
   if (values.help) return 'help';
-  const designs = values.design === 'all' ? [...DESIGNS] : values.design.split(',').map((d) => designByName(d.trim()));
+  const designs = designsByList(values.design);
   const design = designs[0]!;
   const procsList = values.procs.split(',').map((p) => {
     if (!/^\d+$/.test(p.trim())) throw new UsageError(`--procs: '${p}' is not a whole number of processes >= 1`);

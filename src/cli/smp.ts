@@ -12,7 +12,7 @@ import { int, plainTable } from '../lib/format.js';
 import { UsageError, parseSize, posInt } from '../lib/size.js';
 import { Machine } from '../mm/machine.js';
 import { machineAccounting, totalTables } from '../mm/accounting.js';
-import { DESIGNS, designByName } from '../share/index.js';
+import { designsByList } from '../share/index.js';
 import { CpuPool, cpuCountsToMeasure } from '../smp/cpu_pool.js';
 import { hostSpeedup } from '../smp/host_control.js';
 import { scenarioMachine, type RegionKind } from '../workload/scenario.js';
@@ -133,7 +133,7 @@ export async function smpMain(argv: string[]): Promise<number> {
     process.stdout.write(SMP_HELP);
     return 0;
   }
-  const designs = values.design === 'all' ? [...DESIGNS] : values.design.split(',').map((d) => designByName(d.trim()));
+  const designs = designsByList(values.design);
   const cpuList = values.cpus === undefined ? cpuCountsToMeasure() : values.cpus.split(',').map((c) => posInt(c.trim(), '--cpus', 1));
   if (cpuList.some((c) => c > 64)) throw new UsageError(`--cpus: at most 64 simulated CPUs, got ${values.cpus}`);
   const procs = posInt(values.procs, '--procs', 8);

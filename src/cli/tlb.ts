@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError, parseSize, posInt } from '../lib/size.js';
 import { int, plainTable } from '../lib/format.js';
-import { DESIGNS, designByName } from '../share/index.js';
+import { DESIGNS, designsByList } from '../share/index.js';
 import { cpuProfile, type CpuProfile } from '../tlb/cpu_profile.js';
 import { replayTrace, runTlbDb, type PerKilo, type TlbDbResult } from '../tlb/experiment.js';
 import { STREAM_KINDS, parseStreamKind } from '../tlb/stream.js';
@@ -109,7 +109,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const designs = values.design === 'all' ? [...DESIGNS] : values.design.split(',').map((d) => designByName(d.trim()));
+  const designs = designsByList(values.design);
   const pages: Array<'4k' | '2m'> | null = values.page === 'both' ? ['4k', '2m'] : values.page === '4k' || values.page === '2m' ? [values.page] : null;
   if (pages === null) throw new UsageError(`--page: '${values.page}' must be 4k, 2m or both`);
   const stream = parseStreamKind(values.stream);

@@ -15,3 +15,8 @@ export function designByName(name: string): PtShareDesign {
   if (!d) throw new UsageError(`--design: unknown design '${name}'; known designs: ${DESIGNS.map((x) => x.name).join(', ')}`);
   return d;
 }
+
+/** A --design value: 'all', or comma-separated names (each as designByName reads it). */
+export function designsByList(text: string): PtShareDesign[] {
+  return text === 'all' ? [...DESIGNS] : text.split(',').map((d) => designByName(d.trim()));
+}
