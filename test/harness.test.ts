@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { unsafeUniformIntDistribution, xoroshiro128plus } from 'pure-rand';
-import type { ResultsFile, TaskResultRecord } from '../src/cli/bench.js';
+import { combineProcesses, keptSamples, MAX_KEPT_SAMPLES, type ResultsFile, type TaskResultRecord } from '../src/cli/bench.js';
 import { renderAscii, renderBars, renderHtml, seriesOf } from '../src/cli/chart.js';
 import { mergeRounds } from '../src/cli/compare.js';
 import { toGithubActionBenchmark } from '../src/cli/export.js';
@@ -209,4 +209,27 @@ test('compare with a corrupt or missing results file exits 2 with one line', () 
     assert.match(r.stderr, /^ptbench: error: (EINVAL: results file .*not valid JSON|ENOENT: results file .*cannot read it \(ENOENT\))/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
+});
+
+test('results files keep at most 5,000 call times per task, evenly spaced; the statistics still cover every call', () => {
+  // Two processes of 6,000 calls each: call k of process p takes p * 10,000 + k ms, so every call is
+  // identifiable by its time.
+  const run = (p: number) => task('count/x', 'private', Array.from({ length: 6000 }, (_, k) => p * 10000 + k));
+  const r = combineProcesses([run(0), run(1)]);
+  assert.equal(MAX_KEPT_SAMPLES, 5000);
+  assert.equal(r.calls, 12000);
+  const kept = r.latencyMs.samples;
+  assert.equal(kept.length, 5000);
+  // Kept call i is pooled call floor(i * 12000 / 5000) = floor(2.4 i): calls 0, 2, 4, 7, 9, 12, ...
+  assert.deepEqual(kept.slice(0, 6), [0, 2, 4, 7, 9, 12]);
+  // The last kept is pooled call floor(4999 * 2.4) = 11997, process 1's call 5997.
+  assert.equal(kept[4999], 10000 + 5997);
+  // Statistics from all 12,000: min 0, max 15,999; the median (index floor(0.5 * 11999) = 5999 of
+  // the sorted times) is process 0's last call, 5,999 ms.
+  assert.equal(r.latencyMs.min, 0);
+  assert.equal(r.latencyMs.max, 15999);
+  assert.equal(r.latencyMs.p50, 5999);
+  // A single process is thinned the same way; 5,000 or fewer calls are kept whole.
+  assert.equal(combineProcesses([run(0)]).latencyMs.samples.length, 5000);
+  assert.deepEqual(keptSamples([3, 1, 2]), [3, 1, 2]);
 });
