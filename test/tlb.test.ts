@@ -143,6 +143,50 @@ describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, S
     assert.equal(slices(2, 4, false), 2 * 4 * 32);
   });
 
+  it('L1 hits refresh LRU; a store through a clean entry refills it in place (dirty-bit assist); worked by hand in one set', () => {
+    // Pages 0..4 of a shmem mapping, 128 pages apart: VPNs differ by multiples of 128, so all five
+    // sit in L1 set 0 (VPN mod 16) and STLB set 0 (VPN mod 128). A read fault on MAP_SHARED shmem
+    // maps the page writable and clean, so the first store through it needs the assist.
+    const m = new Machine({ cpus: 1, ptPages: 256, frames: 4096 });
+    const f = m.memfd_create('shm', 8 << 20);
+    const mm = m.mm_alloc();
+    m.mmap(mm, { addr: BASE, length: 8 << 20, prot: RW, flags: MAP_SHARED | MAP_FIXED, file: f });
+    const page = (p: number) => BASE + p * 128 * 4096;
+    for (let p = 0; p < 5; p++) m.touch(mm, page(p), false);
+    const mmu = new Mmu(m, { profile: skylake, cpus: 1 }).attach();
+    mmu.switchTo(0, mm); // first ASID handed out: 1
+    const key = (p: number) => (BASE / 4096 + p * 128) * 32 + 0 * 8 + 1; // VPN, size code 0, ASID 1
+    const l1 = mmu.cpu[0]!.l1[0]!.arr;
+    const stlb = mmu.cpu[0]!.stlb[0]!.arr;
+    const setOf = (a: typeof l1) => [...a.keys.subarray(0, a.ways)].filter((k) => k >= 0);
+    const run = (p: number, w: number) => mmu.run(0, new Float64Array([page(p)]), new Uint8Array([w]), 1);
+    for (let p = 0; p < 4; p++) run(p, 0); // 4 misses in both levels, 4 walks: L1 [3 2 1 0]
+    run(0, 0); // L1 hit on the least recent entry, which becomes the most recent: [0 3 2 1]
+    assert.deepEqual(setOf(l1), [key(0), key(3), key(2), key(1)]);
+    run(1, 1); // store: L1 hit on a clean entry -> assist walk, refilled in place in both levels
+    assert.deepEqual(setOf(l1), [key(1), key(0), key(3), key(2)]);
+    assert.deepEqual(setOf(stlb), [key(1), key(3), key(2), key(0)]);
+    run(4, 0); // miss in both: walk; L1 evicts its LRU entry, page 2: [4 1 0 3]
+    run(2, 0); // L1 miss, STLB hit; the L1 evicts page 3: [2 4 1 0]
+    run(1, 1); // store through the now dirty entry: an L1 hit, no walk: [1 2 4 0]
+    run(3, 0); // L1 miss, STLB hit; the L1 evicts page 0: [3 1 2 4]
+    assert.deepEqual(setOf(l1), [key(3), key(1), key(2), key(4)]);
+    // STLB set 0: [1 3 2 0] after the assist; page 4 filled in front, the hits on 2 and 3 moved
+    // them to the front in turn: [3 2 4 1 0].
+    assert.deepEqual(setOf(stlb), [key(3), key(2), key(4), key(1), key(0)]);
+    const k = mmu.counts();
+    assert.equal(k.accesses, 10);
+    assert.equal(k.stores, 2);
+    assert.equal(k.l1Hits, 3); // page 0 again, both stores to page 1
+    assert.equal(k.l1Misses, 7); // 4 cold + pages 4, 2, 3
+    assert.equal(k.stlbHits, 2); // pages 2 and 3
+    assert.equal(k.stlbMisses, 5); // 4 cold + page 4
+    assert.equal(k.assistWalks, 1);
+    assert.equal(k.walks, 6); // 5 misses + 1 assist
+    assert.equal(k.faults, 0);
+    assert.deepEqual([...l1.check(), ...stlb.check()], []);
+  });
+
   it('shootdowns: a ranged flush drops exactly the range, above 33 pages a full flush drops the ASID, a CPU not running the mm defers to its next switch', () => {
     const { m, mmu, mms } = world(2, 64 * 4096, 2);
     const [a, b] = mms as [MmStruct, MmStruct];
@@ -202,6 +246,9 @@ describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, S
       const step = () => {
         runSchedule(mmu, [...tasks, ...anon], { quantum: 500, accessesPerTask: 1000 });
         assert.deepEqual(mmu.staleEntries(), [], d.name);
+        // Every array kept its layout through the lookups, fills and flushes (SetAssoc.check).
+        const arrays = [mmu.llc, ...mmu.cpu.flatMap((c) => [...c.tlbArrays, ...c.psc.filter((p) => p !== null)])];
+        assert.deepEqual(arrays.flatMap((a) => a.check(d.name)), []);
       };
       step();
       m.reclaim_shmem_page(f, 17);

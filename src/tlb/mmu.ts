@@ -41,6 +41,7 @@ export const TLB_NR_DYN_ASIDS = 6;
 /** Page sizes by size code (0 4 KiB, 1 2 MiB, 2 1 GiB). */
 const SIZE = [2 ** 12, 2 ** 21, 2 ** 30];
 const INV_SIZE = [2 ** -12, 2 ** -21, 2 ** -30];
+const INV_SIZE_4K = 2 ** -12;
 
 /** TLB entry flags. */
 const F_WRITABLE = 1;
@@ -112,6 +113,12 @@ function refLookup(ref: ArrayRef, va: number, asid: number): number {
 function refInsert(ref: ArrayRef, va: number, asid: number, flags: number): void {
   const vpn = refVpn(ref, va);
   ref.arr.insert(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask, flags);
+}
+
+/** refInsert for a translation the array was just looked up for and missed (SetAssoc.fill). */
+function refFill(ref: ArrayRef, va: number, asid: number, flags: number): void {
+  const vpn = refVpn(ref, va);
+  ref.arr.fill(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask, flags);
 }
 
 function refHoldsFlushed(ref: ArrayRef, va: number, asid: number): boolean {
@@ -345,40 +352,73 @@ export class Mmu implements TlbShootdownSink {
 
   /**
    * Run `n` accesses (byte addresses, and 1 for a store) on `cpuId` for the mm loaded there.
-   * The hot loop: a repeat of the last page used is an L1 hit without a lookup (its entry is already
-   * the most recently used one of its set, so skipping the LRU refresh changes nothing).
+   * The hot loop takes every L1 hit on a 4 KiB entry itself: a repeat of the last page used needs no
+   * lookup (its entry is already the most recently used one of its set, so skipping the LRU refresh
+   * changes nothing), any other page is looked up in the L1 4 KiB array here; everything else (other
+   * page sizes, the second level, walks, faults, stores through clean entries) is accessSlow's.
    */
   run(cpuId: number, addrs: Float64Array, writes: Uint8Array, n: number): void {
     const c = this.cpu[cpuId]!;
     const mm = c.loaded;
     if (mm === null) throw new Error(`CPU ${cpuId} runs no mm; switchTo first`);
     const st = c.stat;
+    const l1 = c.l1[0] ?? null;
+    const arr = l1 === null ? null : l1.arr;
+    const asid = c.loadedAsid;
+    let lastBase = c.lastBase;
+    let lastEnd = c.lastEnd;
+    let lastFlags = c.lastFlags;
     let hits = 0;
     let stores = 0;
     for (let i = 0; i < n; i++) {
       const va = addrs[i]!;
       const w = writes[i]!;
       stores += w;
-      if (va >= c.lastBase && va < c.lastEnd && (w === 0 || (c.lastFlags & F_WRITE_OK) === F_WRITE_OK)) {
+      if (va >= lastBase && va < lastEnd && (w === 0 || (lastFlags & F_WRITE_OK) === F_WRITE_OK)) {
         hits++;
         continue;
       }
-      this.accessSlow(c, mm, va, w !== 0);
+      let missed4k = false;
+      if (arr !== null && arr.live !== 0) {
+        const vpn = Math.floor(va * INV_SIZE_4K);
+        const slot = arr.lookup(vpn * 32 + asid, vpn & arr.mask);
+        if (slot >= 0) {
+          const f = arr.flags[slot]!;
+          if (w === 0 || (f & F_WRITE_OK) === F_WRITE_OK) {
+            hits++;
+            lastBase = vpn * 4096;
+            lastEnd = lastBase + 4096;
+            lastFlags = f;
+            continue;
+          }
+        } else missed4k = true;
+      }
+      this.accessSlow(c, mm, va, w !== 0, missed4k);
+      // accessSlow sets the last page, and a fault's flush may have cleared it.
+      lastBase = c.lastBase;
+      lastEnd = c.lastEnd;
+      lastFlags = c.lastFlags;
     }
+    c.lastBase = lastBase;
+    c.lastEnd = lastEnd;
+    c.lastFlags = lastFlags;
     st[S.accesses]! += n;
     st[S.stores]! += stores;
     st[S.l1Hits]! += hits;
   }
 
-  /** One access (not counted in `accesses`; run() counts those). */
-  private accessSlow(c: TlbCpu, mm: MmStruct, va: number, write: boolean): void {
+  /**
+   * One access (not counted in `accesses`; run() counts those). `missed4k`: run() has just looked
+   * the page up in the L1 4 KiB array and missed, so the first try does not look again.
+   */
+  private accessSlow(c: TlbCpu, mm: MmStruct, va: number, write: boolean, missed4k: boolean): void {
     const st = c.stat;
     const asid = c.loadedAsid;
     for (let tries = 0; tries < 4; tries++) {
       // L1: every array that can hold each page size (lookups change nothing but the hit's LRU).
       let ref: ArrayRef | null = null;
       let slot = -1;
-      for (let code = 0; code < 3 && slot < 0; code++) {
+      for (let code = tries === 0 && missed4k ? 1 : 0; code < 3 && slot < 0; code++) {
         const r = c.l1[code]!;
         if (r !== null && r.arr.live !== 0 && (slot = refLookup(r, va, asid)) >= 0) ref = r;
       }
@@ -392,9 +432,10 @@ export class Mmu implements TlbShootdownSink {
         }
         if (slot >= 0) {
           if (tries === 0) st[S.stlbHits]!++;
-          // Fill the L1 with the translation's own size (a smashed 1 GiB entry comes back as 2 MiB).
+          // Fill the L1 with the translation's own size (a smashed 1 GiB entry comes back as 2 MiB);
+          // the L1 was just looked up for it and missed.
           const l1 = c.l1[ref!.code];
-          if (l1 !== null && l1 !== undefined) refInsert(l1, va, asid, ref!.arr.flags[slot]!);
+          if (l1 !== null && l1 !== undefined) refFill(l1, va, asid, ref!.arr.flags[slot]!);
         } else if (tries === 0) {
           st[S.stlbMisses]!++;
           if (c.holdsFlushed && this.heldFlushed(c, va, asid)) st[S.walksAfterShootdown]!++;
@@ -411,7 +452,9 @@ export class Mmu implements TlbShootdownSink {
       }
       const leaf = this.walk(c, mm, va, write);
       if (leaf >= 0) {
-        this.fill(c, va, asid, leaf, this.leafFlags);
+        // After an assist the arrays hold the entry being refilled; after a miss in both levels they
+        // hold no valid copy of it.
+        this.fill(c, va, asid, leaf, this.leafFlags, slot >= 0);
         this.setLast(c, va, leaf, this.leafFlags);
         return;
       }
@@ -448,11 +491,12 @@ export class Mmu implements TlbShootdownSink {
     return false;
   }
 
-  private fill(c: TlbCpu, va: number, asid: number, code: number, flags: number): void {
+  private fill(c: TlbCpu, va: number, asid: number, code: number, flags: number, refill: boolean): void {
+    const put = refill ? refInsert : refFill;
     const l1 = c.l1[code];
-    if (l1 !== null && l1 !== undefined) refInsert(l1, va, asid, flags);
+    if (l1 !== null && l1 !== undefined) put(l1, va, asid, flags);
     const l2 = c.stlb[code];
-    if (l2 !== null && l2 !== undefined) refInsert(l2, va, asid, flags);
+    if (l2 !== null && l2 !== undefined) put(l2, va, asid, flags);
   }
 
   /** Flags of the leaf the last successful walk found. */
@@ -505,7 +549,7 @@ export class Mmu implements TlbShootdownSink {
       if (llc.lookup(line, line & llc.mask) >= 0) st[S.refsLlcHit]!++;
       else {
         st[S.refsLlcMiss]!++;
-        llc.insert(line, line & llc.mask, 0);
+        llc.fill(line, line & llc.mask, 0);
       }
       if ((lo & _PAGE_PRESENT) === 0) return -1;
       if (leaf) {
@@ -516,10 +560,12 @@ export class Mmu implements TlbShootdownSink {
         this.leafFlags = ((nlo & _PAGE_RW) !== 0 ? F_WRITABLE : 0) | ((nlo & _PAGE_DIRTY) !== 0 ? F_DIRTY : 0);
         return level;
       }
+      // This walk looked the entry up in the cache of this level and missed (levels below the
+      // deepest hit all missed; a stale level never gets here: it ends the walk).
       const psc = c.psc[level];
       if (psc !== null && psc !== undefined && psc.entries > 0) {
         const tag = Math.floor(va / ENTRY_SPAN[level]!);
-        psc.insert(tag * 8 + asid, tag & psc.mask, 0);
+        psc.fill(tag * 8 + asid, tag & psc.mask, 0);
       }
       t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
     }
