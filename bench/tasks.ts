@@ -21,6 +21,9 @@ import { runSga, sgaScenario, teardownSga } from '../src/workload/sga.js';
 import { cpuProfile } from '../src/tlb/cpu_profile.js';
 import { Mmu } from '../src/tlb/mmu.js';
 import { AccessStream } from '../src/tlb/stream.js';
+import { readLackeyTrace, type TraceCounts } from '../src/tlb/lackey.js';
+import { TRACE_DEFAULTS, TraceReplay } from '../src/tlb/replay.js';
+import { repoFile } from '../src/lib/repo_file.js';
 import { pagemap_count_swapped, type ShmemSwapReport } from '../src/mm/pagemap.js';
 import { buildReclaimWorkload, reclaimPages } from '../src/workload/reclaim.js';
 import type { LockClassStat } from '../src/kernel/spinlock.js';
@@ -479,6 +482,74 @@ export function scalingTasks(designs: readonly PtShareDesign[], seed: number, qu
   return out;
 }
 
+/** The real-program trace shipped as a test fixture (recorded by test/fixtures/lackey/record-sqlite.sh). */
+export const SQLITE_TRACE = 'test/fixtures/lackey/sqlite.trace.gz';
+
+/** A whole lackey trace decoded into memory, in the slices a replay feeds the model. */
+export interface DecodedTrace {
+  counts: TraceCounts;
+  addrs: Float64Array;
+  writes: Uint8Array;
+}
+
+export async function decodeTrace(path: string, quantum: number): Promise<DecodedTrace> {
+  const a: Float64Array[] = [];
+  const w: Uint8Array[] = [];
+  const counts = await readLackeyTrace(path, quantum, (addrs, writes, n) => {
+    a.push(addrs.slice(0, n));
+    w.push(writes.slice(0, n));
+  });
+  const addrs = new Float64Array(counts.translations);
+  const writes = new Uint8Array(counts.translations);
+  let at = 0;
+  for (let i = 0; i < a.length; i++) {
+    addrs.set(a[i]!, at);
+    writes.set(w[i]!, at);
+    at += a[i]!.length;
+  }
+  return { counts, addrs, writes };
+}
+
+/** One replay of a decoded trace on a fresh machine, slice by slice as `ptbench tlb --trace` feeds it. */
+export function replayDecoded(r: TraceReplay, t: DecodedTrace, quantum: number): void {
+  const n = t.addrs.length;
+  for (let at = 0; at < n; at += quantum) r.slice(t.addrs.subarray(at), t.writes.subarray(at), Math.min(quantum, n - at));
+}
+
+/**
+ * A recorded program under the TLB model (simulated accesses per second): each call replays the
+ * whole trace on a fresh machine (built and torn down outside the timed part), so every call does
+ * the same work, first-touch faults included; the trace is decoded from its file before timing.
+ */
+function traceTask(name: string, what: string, path: string, procs: number, cpus: number): BenchTaskDef {
+  const quantum = TRACE_DEFAULTS.quantum;
+  let t: DecodedTrace | null = null;
+  let counts: Record<string, number> = {};
+  const def: BenchTaskDef = {
+    // opsPerCall: every copy replays every translation; known once the trace is decoded.
+    name, design: 'private', unit: 'accesses', opsPerCall: NaN, what,
+    async beforeAll() {
+      t = await decodeTrace(repoFile(path), quantum);
+      def.opsPerCall = procs * t.counts.translations;
+    },
+    call(now) {
+      const t0 = now();
+      const r = new TraceReplay({ profile: cpuProfile('golden-cove'), procs, cpus });
+      const t1 = now();
+      replayDecoded(r, t!, quantum);
+      const t2 = now();
+      const k = r.mmu.counts();
+      counts = { accesses: k.accesses, l1Misses: k.l1Misses, stlbMisses: k.stlbMisses, walks: k.walks, walkRefs: k.walkRefs, refsLlcMiss: k.refsLlcMiss, faults: k.faults, windowsMapped: r.windowsMapped };
+      const leaks = r.close();
+      if (leaks.length) throw new Error(`${name}: ${leaks.join('; ')}`);
+      return { measured: t2 - t1, total: now() - t0 };
+    },
+    afterAll() { /* nothing kept */ },
+    counts: () => counts,
+  };
+  return def;
+}
+
 /**
  * The TLB model's throughput (simulated accesses per second, one thread): the full L1 + STLB +
  * paging-structure-cache + LLC model over addresses generated before timing (stream generation is
@@ -528,6 +599,7 @@ export function tlbTasks(): BenchTaskDef[] {
     };
   };
   return [
+    traceTask('tlb/trace-sqlite', 'TLB model: a real program, sqlite3 (table, index, range scan, 40 indexed lookups) recorded by valgrind lackey, replayed as 4 processes on 2 CPUs (golden-cove); trace decoded before timing, first-touch faults included', SQLITE_TRACE, 4, 2),
     mk('tlb/seq-1GiB', 'TLB model: sequential 64-byte lines over 1 GiB of 4 KiB shmem pages, 1 process (golden-cove)', 'seq', 1, G, 1 << 20),
     mk('tlb/zipf-db', 'TLB model: the database workload, 16 processes x Zipf(0.99) over 1 GiB shared shmem on 4 CPUs (golden-cove)', 'zipf', 16, G, 1 << 16),
     mk('tlb/uniform-1GiB', 'TLB model: uniform random lines over 1 GiB of 4 KiB shmem pages, 1 process (nearly every access walks)', 'uniform', 1, G, 1 << 18),

@@ -3,7 +3,7 @@
  * Linux's ASID and flush rules, and the page-table layout; plus the lackey trace reader.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -18,6 +18,9 @@ import { LackeyParser, readLackeyTrace } from '../src/tlb/lackey.js';
 import { Mmu } from '../src/tlb/mmu.js';
 import { runSchedule } from '../src/tlb/schedule.js';
 import { AccessStream } from '../src/tlb/stream.js';
+import { TRACE_DEFAULTS, TraceReplay } from '../src/tlb/replay.js';
+import { UsageError } from '../src/lib/size.js';
+import { decodeTrace, replayDecoded, tlbTasks } from '../bench/tasks.js';
 
 const G = 2 ** 30;
 const BASE = 16 * G; // 1 GiB-aligned (so also 2 MiB- and 128-page-aligned)
@@ -26,6 +29,7 @@ const SHM = 2 ** 39;
 const RW = PROT_READ | PROT_WRITE;
 const skylake = cpuProfile('skylake');
 const FIXTURE = new URL('./fixtures/lackey/walk.trace.gz', import.meta.url).pathname;
+const SQLITE_FIXTURE = new URL('./fixtures/lackey/sqlite.trace.gz', import.meta.url).pathname;
 
 /** A machine with `procs` processes, each with `bytes` of private anonymous memory at BASE, all written. */
 function world(procs: number, bytes: number, cpus = 1, profile: CpuProfile = skylake, pcid = true): { m: Machine; mms: MmStruct[]; mmu: Mmu } {
@@ -352,6 +356,59 @@ describe('lackey traces', () => {
     const r2 = await replayTrace({ path: FIXTURE, procs: 2, cpus: 2, profile: skylake, quantum: 4096 });
     assert.equal(r2.counts.accesses, 2 * 12432);
     assert.equal(r2.windowsMapped, 10);
+  });
+
+  it('replays a real program: sqlite3 under valgrind (record-sqlite.sh), 4 copies on 2 CPUs, as ptbench tlb --trace and the bench task do', async () => {
+    const r = await replayTrace({ path: SQLITE_FIXTURE, procs: 4, cpus: 2, profile: cpuProfile('golden-cove'), quantum: TRACE_DEFAULTS.quantum });
+    // Counted from the file itself (zcat | python): 1,900,674 lines (25 valgrind lines, no
+    // instruction fetches: the recorder drops them), 1,277,489 loads, 592,390 stores, 30,770
+    // modifies, 20 accesses whose bytes cross a 4 KiB boundary (translated twice).
+    const translations = 1277489 + 592390 + 30770 + 20; // 1,900,669
+    assert.deepEqual(r.trace, { lines: 1900674, instructionFetches: 0, loads: 1277489, stores: 592390, modifies: 30770, pageCrossings: 20, translations });
+    // Every copy replays every translation; none is dropped (the PIE binary's pages at 0x108000
+    // and up lie in the first window, which starts at mmap_min_addr, 0x10000).
+    assert.equal(r.counts.accesses, 4 * translations);
+    assert.equal(r.counts.segv, r.windowsMapped);
+    // The bench task (tlb/trace-sqlite) decodes the file first and replays the same slices: the
+    // same counts.
+    const t = await decodeTrace(SQLITE_FIXTURE, TRACE_DEFAULTS.quantum);
+    assert.deepEqual(t.counts, r.trace);
+    const rr = new TraceReplay({ profile: cpuProfile('golden-cove'), procs: 4, cpus: 2 });
+    replayDecoded(rr, t, TRACE_DEFAULTS.quantum);
+    assert.deepEqual(rr.mmu.counts(), r.counts);
+    assert.equal(rr.windowsMapped, r.windowsMapped);
+    assert.deepEqual(rr.close(), []);
+    const task = tlbTasks().find((x) => x.name === 'tlb/trace-sqlite')!;
+    await task.beforeAll();
+    task.call(() => performance.now());
+    assert.equal(task.opsPerCall, 4 * translations);
+    assert.deepEqual(task.counts(), { accesses: r.counts.accesses, l1Misses: r.counts.l1Misses, stlbMisses: r.counts.stlbMisses, walks: r.counts.walks, walkRefs: r.counts.walkRefs, refsLlcMiss: r.counts.refsLlcMiss, faults: r.counts.faults, windowsMapped: r.windowsMapped });
+  });
+
+  it('maps the first window from mmap_min_addr; an access below it is a SIGSEGV and is dropped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ptbench-lackey-'));
+    const path = join(dir, 'low.trace');
+    writeFileSync(path, ' L 00108000,8\n L 00008000,8\n S 00108010,8\n');
+    const r = await replayTrace({ path, procs: 1, cpus: 1, profile: skylake, quantum: 16 });
+    // 1. Load 0x108000: no VMA -> SIGSEGV; the handler maps [0x10000, 0x200000) and the load retries:
+    //    a page fault (the zero page, read-only), then the walk succeeds.          segv 1, faults 2
+    // 2. Load 0x8000: inside the 2 MiB window but below mmap_min_addr and below the VMA -> SIGSEGV,
+    //    which maps nothing: the access is dropped.                                 segv 2, faults 3
+    // 3. Store 0x108010: the L1 holds the page read-only -> the walk finds the PTE read-only -> a
+    //    write fault (COW of the zero page), then the walk succeeds.                        faults 4
+    assert.equal(r.counts.accesses, 3);
+    assert.equal(r.counts.segv, 2);
+    assert.equal(r.counts.faults, 4);
+    assert.equal(r.windowsMapped, 1);
+  });
+
+  it('reports a corrupt gzip file as one, but an error of the model during a replay as itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ptbench-lackey-'));
+    const whole = readFileSync(FIXTURE);
+    const cut = join(dir, 'cut.trace.gz');
+    writeFileSync(cut, whole.subarray(0, whole.length >> 1));
+    await assert.rejects(readLackeyTrace(cut, 4096, () => {}), (e: unknown) => e instanceof UsageError && /cut\.trace\.gz: unexpected end of file \(a corrupt or truncated gzip file\?\)$/.test(e.message));
+    await assert.rejects(readLackeyTrace(FIXTURE, 4096, () => { throw new RangeError('model says no'); }), (e: unknown) => e instanceof RangeError && e.message === 'model says no');
   });
 
   it('names the line of a malformed or truncated line, after handing over what came before; a missing file is one clear error', async () => {

@@ -6,6 +6,7 @@ import { DESIGNS, designsByList } from '../share/index.js';
 import { cpuProfile, type CpuProfile } from '../tlb/cpu_profile.js';
 import { replayTrace, runTlbDb, type PerKilo, type TlbDbResult } from '../tlb/experiment.js';
 import { STREAM_KINDS, parseStreamKind } from '../tlb/stream.js';
+import { TRACE_DEFAULTS } from '../tlb/replay.js';
 
 export const TLB_HELP = `usage: ptbench tlb [options]        (npm run tlb -- ...)
 
@@ -22,7 +23,7 @@ touched, each then runs its own seeded access stream, scheduled round-robin on s
   --zipf-s S           Zipf exponent (default 0.99)    --stride BYTES  for strided (default 4096)
   --writes FRACTION    share of stores (default 0)
   --accesses N         measured accesses per process (default 100000), after --warmup N (default N/2)
-  --quantum N          accesses per time slice (default 10000)
+  --quantum N          accesses per time slice (default 10000; with --trace ${TRACE_DEFAULTS.quantum})
   --cpu NAME           golden-cove|zen4|skylake (default golden-cove)
   --llc-pt SIZE        LLC share page-table lines may use (default 2MiB)
   --nopcid             no PCID: every switch of mm flushes the TLB
@@ -31,7 +32,10 @@ touched, each then runs its own seeded access stream, scheduled round-robin on s
                        reclaim of the hottest shared page), run after the measured phase
 Trace replay:
   --trace FILE         valgrind --tool=lackey --trace-mem=yes output (plain or gzip), read as a stream;
-                       --procs copies run every slice of --quantum accesses in turn on --cpus CPUs
+                       --procs copies (default ${TRACE_DEFAULTS.procs}) run every slice of --quantum accesses in
+                       turn on --cpus CPUs (default ${TRACE_DEFAULTS.cpus}); memory is mapped on first touch, 2 MiB
+                       windows of private anonymous memory from mmap_min_addr up. A real trace ships
+                       in test/fixtures/lackey/ (sqlite.trace.gz, recorded by record-sqlite.sh)
   --json               machine-readable output
 `;
 
@@ -82,15 +86,15 @@ export async function tlbMain(argv: string[]): Promise<number> {
     return 0;
   }
   const profile = cpuProfile(values.cpu);
-  const cpus = posInt(values.cpus, '--cpus', values.trace !== undefined ? 1 : 4);
+  const cpus = posInt(values.cpus, '--cpus', values.trace !== undefined ? TRACE_DEFAULTS.cpus : 4);
   if (cpus > 31) throw new UsageError(`--cpus: at most 31 simulated CPUs, got ${cpus}`);
-  const quantum = posInt(values.quantum, '--quantum', values.trace !== undefined ? 4096 : 10000, 2);
+  const quantum = posInt(values.quantum, '--quantum', values.trace !== undefined ? TRACE_DEFAULTS.quantum : 10000, 2);
   const llcPtBytes = values['llc-pt'] === undefined ? undefined : parseSize(values['llc-pt'], '--llc-pt');
   const pcid = !values.nopcid;
   const head = `CPU profile ${profile.name} (${profile.description}): ${unverified(profile)}; ${cpus} simulated CPUs, ${pcid ? 'PCID on (6 dynamic ASIDs per CPU)' : 'nopcid'}`;
 
   if (values.trace !== undefined) {
-    const procs = posInt(values.procs, '--procs', 1);
+    const procs = posInt(values.procs, '--procs', TRACE_DEFAULTS.procs);
     const r = await replayTrace({ path: values.trace, procs, cpus, profile, quantum, llcPtBytes, pcid });
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ profile: profile.name, cpus, procs, ...r }, null, 2)}\n`);

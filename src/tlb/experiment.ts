@@ -8,15 +8,15 @@
  */
 import { KernelError } from '../kernel/errno.js';
 import { UsageError } from '../lib/size.js';
-import { Machine } from '../mm/machine.js';
-import { MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
-import type { MmStruct } from '../mm/mm_types.js';
+import type { Machine } from '../mm/machine.js';
+import { PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { PtShareDesign } from '../share/design.js';
 import { runSga, teardownSga, type PageSize } from '../workload/sga.js';
 import type { CpuProfile } from './cpu_profile.js';
 import { popcount } from './flush.js';
 import { readLackeyTrace, type TraceCounts } from './lackey.js';
 import { Mmu, type MmuCounts } from './mmu.js';
+import { TraceReplay, type TraceReplayOptions as ReplayOptions } from './replay.js';
 import { runSchedule, type Task } from './schedule.js';
 import { AccessStream, PageScatter, type StreamKind } from './stream.js';
 
@@ -204,12 +204,8 @@ function probe(m: Machine, mmu: Mmu, action: string, change: () => { entriesClea
   return p;
 }
 
-export interface TraceReplayOptions extends TlbCommon {
+export interface TraceReplayOptions extends TlbCommon, Pick<ReplayOptions, 'procs' | 'ptPages' | 'frames'> {
   path: string;
-  /** Copies of the traced program, each replaying every slice of the trace in turn. */
-  procs: number;
-  ptPages?: number;
-  frames?: number;
 }
 
 export interface TraceReplayResult {
@@ -228,35 +224,20 @@ export interface TraceReplayResult {
 export async function replayTrace(o: TraceReplayOptions): Promise<TraceReplayResult> {
   if (!Number.isInteger(o.procs) || o.procs < 1) throw new UsageError(`--procs: must be a whole number >= 1, got ${o.procs}`);
   if (!Number.isInteger(o.quantum) || o.quantum < 2) throw new UsageError(`--quantum: must be a whole number of accesses >= 2, got ${o.quantum}`);
-  const m = new Machine({ cpus: o.cpus, ptPages: o.ptPages ?? 16384, frames: o.frames ?? 262144 });
-  const mms: MmStruct[] = Array.from({ length: o.procs }, () => m.mm_alloc());
-  const mmu = new Mmu(m, { profile: o.profile, cpus: o.cpus, llcPtBytes: o.llcPtBytes, pcid: o.pcid }).attach(); // clears their cpumasks
-  const W = 2 ** 21;
-  let windows = 0;
-  mmu.segvHandler = (mm, va) => {
-    const start = Math.floor(va / W) * W;
-    if (start + W > m.mode.taskSize || mm.find_vma(va) !== null) return false;
-    m.mmap(mm, { addr: start, length: W, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE });
-    windows++;
-    return true;
-  };
+  const r = new TraceReplay(o);
   const t0 = performance.now();
+  let done = false;
   try {
-    const trace = await readLackeyTrace(o.path, o.quantum, (addrs, writes, n) => {
-      for (let p = 0; p < mms.length; p++) {
-        const cpu = p % o.cpus;
-        mmu.switchTo(cpu, mms[p]!);
-        mmu.run(cpu, addrs, writes, n);
-      }
-    });
+    const trace = await readLackeyTrace(o.path, o.quantum, (addrs, writes, n) => r.slice(addrs, writes, n));
     const wall = (performance.now() - t0) / 1000;
-    const counts = mmu.counts();
+    const counts = r.mmu.counts();
+    done = true;
     return {
-      trace, counts, perKilo: perKilo(counts), cyclesPerAccess: mmu.cycles(counts) / (counts.accesses || 1),
-      windowsMapped: windows, tablePages: m.pool.inUse, wallSeconds: wall, accessesPerSecond: counts.accesses / wall,
+      trace, counts, perKilo: perKilo(counts), cyclesPerAccess: r.mmu.cycles(counts) / (counts.accesses || 1),
+      windowsMapped: r.windowsMapped, tablePages: r.m.pool.inUse, wallSeconds: wall, accessesPerSecond: counts.accesses / wall,
     };
   } finally {
-    mmu.detach();
-    for (const mm of mms) if (!mm.dead) m.exit(mm);
+    const leaks = r.close();
+    if (done && leaks.length > 0) throw new Error(`BUG: trace replay left ${leaks.join('; ')}`);
   }
 }

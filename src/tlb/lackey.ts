@@ -52,13 +52,23 @@ export async function readLackeyTrace(path: string, batch: number, onBatch: (add
   await fd.close();
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });
   const input = magic[0] === 0x1f && magic[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  const gzip = input !== raw;
   const p = new LackeyParser(batch, onBatch);
+  const chunks = input[Symbol.asyncIterator]();
   try {
-    for await (const chunk of input) p.push(chunk as Buffer);
+    for (;;) {
+      // Only reading (and inflating) is reported as a problem of the file: an error of the parser
+      // or of the model the batches run through (onBatch) goes up as it is.
+      let next: IteratorResult<unknown>;
+      try {
+        next = await chunks.next();
+      } catch (e) {
+        throw new UsageError(`--trace ${path}: ${(e as Error).message}${gzip ? ' (a corrupt or truncated gzip file?)' : ''}`);
+      }
+      if (next.done === true) break;
+      p.push(next.value as Buffer);
+    }
     p.end();
-  } catch (e) {
-    if (e instanceof TraceError) throw e;
-    throw new UsageError(`--trace ${path}: ${(e as Error).message} (a corrupt or truncated gzip file?)`);
   } finally {
     raw.destroy();
   }
