@@ -21,8 +21,7 @@ import { runSga, sgaScenario, teardownSga } from '../src/workload/sga.js';
 import { cpuProfile } from '../src/tlb/cpu_profile.js';
 import { Mmu } from '../src/tlb/mmu.js';
 import { AccessStream } from '../src/tlb/stream.js';
-import { readLackeyTrace, type TraceCounts } from '../src/tlb/lackey.js';
-import { TRACE_DEFAULTS, TraceReplay } from '../src/tlb/replay.js';
+import { decodeTrace, TRACE_DEFAULTS, TraceReplay, type DecodedTrace } from '../src/tlb/replay.js';
 import { repoFile } from '../src/lib/repo_file.js';
 import { pagemap_count_swapped, type ShmemSwapReport } from '../src/mm/pagemap.js';
 import { buildReclaimWorkload, reclaimPages } from '../src/workload/reclaim.js';
@@ -485,37 +484,6 @@ export function scalingTasks(designs: readonly PtShareDesign[], seed: number, qu
 /** The real-program trace shipped as a test fixture (recorded by test/fixtures/lackey/record-sqlite.sh). */
 export const SQLITE_TRACE = 'test/fixtures/lackey/sqlite.trace.gz';
 
-/** A whole lackey trace decoded into memory, in the slices a replay feeds the model. */
-export interface DecodedTrace {
-  counts: TraceCounts;
-  addrs: Float64Array;
-  writes: Uint8Array;
-}
-
-export async function decodeTrace(path: string, quantum: number): Promise<DecodedTrace> {
-  const a: Float64Array[] = [];
-  const w: Uint8Array[] = [];
-  const counts = await readLackeyTrace(path, quantum, (addrs, writes, n) => {
-    a.push(addrs.slice(0, n));
-    w.push(writes.slice(0, n));
-  });
-  const addrs = new Float64Array(counts.translations);
-  const writes = new Uint8Array(counts.translations);
-  let at = 0;
-  for (let i = 0; i < a.length; i++) {
-    addrs.set(a[i]!, at);
-    writes.set(w[i]!, at);
-    at += a[i]!.length;
-  }
-  return { counts, addrs, writes };
-}
-
-/** One replay of a decoded trace on a fresh machine, slice by slice as `ptbench tlb --trace` feeds it. */
-export function replayDecoded(r: TraceReplay, t: DecodedTrace, quantum: number): void {
-  const n = t.addrs.length;
-  for (let at = 0; at < n; at += quantum) r.slice(t.addrs.subarray(at), t.writes.subarray(at), Math.min(quantum, n - at));
-}
-
 /**
  * A recorded program under the TLB model (simulated accesses per second): each call replays the
  * whole trace on a fresh machine (built and torn down outside the timed part), so every call does
@@ -536,7 +504,7 @@ function traceTask(name: string, what: string, path: string, procs: number, cpus
       const t0 = now();
       const r = new TraceReplay({ profile: cpuProfile('golden-cove'), procs, cpus });
       const t1 = now();
-      replayDecoded(r, t!, quantum);
+      r.replay(t!, quantum);
       const t2 = now();
       const k = r.mmu.counts();
       counts = { accesses: k.accesses, l1Misses: k.l1Misses, stlbMisses: k.stlbMisses, walks: k.walks, walkRefs: k.walkRefs, refsLlcMiss: k.refsLlcMiss, faults: k.faults, windowsMapped: r.windowsMapped };

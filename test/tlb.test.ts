@@ -18,9 +18,9 @@ import { LackeyParser, readLackeyTrace } from '../src/tlb/lackey.js';
 import { Mmu } from '../src/tlb/mmu.js';
 import { runSchedule } from '../src/tlb/schedule.js';
 import { AccessStream } from '../src/tlb/stream.js';
-import { TRACE_DEFAULTS, TraceReplay } from '../src/tlb/replay.js';
+import { decodeTrace, TRACE_DEFAULTS, TraceReplay } from '../src/tlb/replay.js';
 import { UsageError } from '../src/lib/size.js';
-import { decodeTrace, replayDecoded, tlbTasks } from '../bench/tasks.js';
+import { tlbTasks } from '../bench/tasks.js';
 
 const G = 2 ** 30;
 const BASE = 16 * G; // 1 GiB-aligned (so also 2 MiB- and 128-page-aligned)
@@ -374,7 +374,7 @@ describe('lackey traces', () => {
     const t = await decodeTrace(SQLITE_FIXTURE, TRACE_DEFAULTS.quantum);
     assert.deepEqual(t.counts, r.trace);
     const rr = new TraceReplay({ profile: cpuProfile('golden-cove'), procs: 4, cpus: 2 });
-    replayDecoded(rr, t, TRACE_DEFAULTS.quantum);
+    rr.replay(t, TRACE_DEFAULTS.quantum);
     assert.deepEqual(rr.mmu.counts(), r.counts);
     assert.equal(rr.windowsMapped, r.windowsMapped);
     assert.deepEqual(rr.close(), []);

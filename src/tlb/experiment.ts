@@ -16,7 +16,7 @@ import type { CpuProfile } from './cpu_profile.js';
 import { popcount } from './flush.js';
 import { readLackeyTrace, type TraceCounts } from './lackey.js';
 import { Mmu, type MmuCounts } from './mmu.js';
-import { TraceReplay, type TraceReplayOptions as ReplayOptions } from './replay.js';
+import { TraceReplay, type ReplayMachineOptions } from './replay.js';
 import { runSchedule, type Task } from './schedule.js';
 import { AccessStream, PageScatter, type StreamKind } from './stream.js';
 
@@ -204,7 +204,7 @@ function probe(m: Machine, mmu: Mmu, action: string, change: () => { entriesClea
   return p;
 }
 
-export interface TraceReplayOptions extends TlbCommon, Pick<ReplayOptions, 'procs' | 'ptPages' | 'frames'> {
+export interface TraceReplayOptions extends TlbCommon, Pick<ReplayMachineOptions, 'procs' | 'ptPages' | 'frames'> {
   path: string;
 }
 

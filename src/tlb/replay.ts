@@ -11,6 +11,7 @@ import { Machine } from '../mm/machine.js';
 import { MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MMAP_MIN_ADDR, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import type { CpuProfile } from './cpu_profile.js';
+import { readLackeyTrace, type TraceCounts } from './lackey.js';
 import { Mmu } from './mmu.js';
 
 /** Defaults of a replay, shared by `ptbench tlb --trace` and the bench task. */
@@ -19,7 +20,7 @@ export const TRACE_DEFAULTS = { procs: 1, cpus: 1, quantum: 4096 } as const;
 /** The window mapped around an address that faulted with no mapping. */
 const WINDOW = 2 ** 21;
 
-export interface TraceReplayOptions {
+export interface ReplayMachineOptions {
   profile: CpuProfile;
   /** Copies of the traced program (one mm each). */
   procs: number;
@@ -38,7 +39,7 @@ export class TraceReplay {
   /** Windows mapped on demand, over all copies. */
   windowsMapped = 0;
 
-  constructor(o: TraceReplayOptions) {
+  constructor(o: ReplayMachineOptions) {
     this.m = new Machine({ cpus: o.cpus, ptPages: o.ptPages ?? 16384, frames: o.frames ?? 262144 });
     const m = this.m;
     this.mms = Array.from({ length: o.procs }, () => m.mm_alloc());
@@ -65,10 +66,42 @@ export class TraceReplay {
     }
   }
 
+  /** Replay a whole decoded trace, slice by slice as `ptbench tlb --trace` feeds the model from the file. */
+  replay(t: DecodedTrace, quantum: number): void {
+    const n = t.addrs.length;
+    for (let at = 0; at < n; at += quantum) this.slice(t.addrs.subarray(at), t.writes.subarray(at), Math.min(quantum, n - at));
+  }
+
   /** Detach the model and let every copy exit; returns what the machine's leak check finds. */
   close(): string[] {
     this.mmu.detach();
     for (const mm of this.mms) if (!mm.dead) this.m.exit(mm);
     return this.m.leakCheck();
   }
+}
+
+/** A whole lackey trace decoded into memory, in the slices a replay feeds the model. */
+export interface DecodedTrace {
+  counts: TraceCounts;
+  addrs: Float64Array;
+  writes: Uint8Array;
+}
+
+/** Read a whole trace into memory (the bench task times the replay, not the reading). */
+export async function decodeTrace(path: string, quantum: number): Promise<DecodedTrace> {
+  const a: Float64Array[] = [];
+  const w: Uint8Array[] = [];
+  const counts = await readLackeyTrace(path, quantum, (addrs, writes, n) => {
+    a.push(addrs.slice(0, n));
+    w.push(writes.slice(0, n));
+  });
+  const addrs = new Float64Array(counts.translations);
+  const writes = new Uint8Array(counts.translations);
+  let at = 0;
+  for (let i = 0; i < a.length; i++) {
+    addrs.set(a[i]!, at);
+    writes.set(w[i]!, at);
+    at += a[i]!.length;
+  }
+  return { counts, addrs, writes };
 }
