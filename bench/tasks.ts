@@ -482,7 +482,7 @@ export function scalingTasks(designs: readonly PtShareDesign[], seed: number, qu
 }
 
 /** The real-program trace shipped as a test fixture (recorded by test/fixtures/lackey/record-sqlite.sh). */
-export const SQLITE_TRACE = 'test/fixtures/lackey/sqlite.trace.gz';
+const SQLITE_TRACE = 'test/fixtures/lackey/sqlite.trace.gz';
 
 /**
  * A recorded program under the TLB model (simulated accesses per second): each call replays the

@@ -362,7 +362,7 @@ export class Mmu implements TlbShootdownSink {
     const mm = c.loaded;
     if (mm === null) throw new Error(`CPU ${cpuId} runs no mm; switchTo first`);
     const st = c.stat;
-    const l1 = c.l1[0] ?? null;
+    const l1 = c.l1[0]!;
     const arr = l1 === null ? null : l1.arr;
     const asid = c.loadedAsid;
     let lastBase = c.lastBase;

@@ -46,8 +46,9 @@ export class TraceReplay {
     this.mmu = new Mmu(m, { profile: o.profile, cpus: o.cpus, llcPtBytes: o.llcPtBytes, pcid: o.pcid }).attach(); // clears their cpumasks
     this.mmu.segvHandler = (mm, va) => {
       if (va < MMAP_MIN_ADDR) return false;
-      const start = Math.max(MMAP_MIN_ADDR, Math.floor(va / WINDOW) * WINDOW);
-      const end = Math.floor(va / WINDOW) * WINDOW + WINDOW;
+      const window = Math.floor(va / WINDOW) * WINDOW;
+      const start = Math.max(MMAP_MIN_ADDR, window);
+      const end = window + WINDOW;
       if (end > m.mode.taskSize || mm.find_vma(va) !== null) return false;
       m.mmap(mm, { addr: start, length: end - start, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE });
       this.windowsMapped++;

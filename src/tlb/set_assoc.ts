@@ -65,15 +65,23 @@ export class SetAssoc {
 
   /** Move the entry in slot `i` to the front of its set (slot `base`), the entries before it back by one. */
   private toFront(base: number, i: number, key: number): void {
+    const f = this.flags[i]!;
+    this.putFront(base, i, key, f);
+  }
+
+  /**
+   * Shift the slots base .. `upto` - 1 back by one (what was in `upto` is overwritten) and write
+   * `key` with `flags` into the front slot.
+   */
+  private putFront(base: number, upto: number, key: number, flags: number): void {
     const keys = this.keys;
-    const flags = this.flags;
-    const f = flags[i]!;
-    for (let j = i; j > base; j--) {
+    const fl = this.flags;
+    for (let j = upto; j > base; j--) {
       keys[j] = keys[j - 1]!;
-      flags[j] = flags[j - 1]!;
+      fl[j] = fl[j - 1]!;
     }
     keys[base] = key;
-    flags[base] = f;
+    fl[base] = flags;
   }
 
   /** Does set `set` still hold the flushed copy of `key`? */
@@ -123,13 +131,7 @@ export class SetAssoc {
       }
       this.live++;
     }
-    const fl = this.flags;
-    for (let j = victim; j > base; j--) {
-      keys[j] = keys[j - 1]!;
-      fl[j] = fl[j - 1]!;
-    }
-    keys[base] = key;
-    fl[base] = flags;
+    this.putFront(base, victim, key, flags);
     return base;
   }
 
