@@ -6,10 +6,10 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../lib/size.js';
-import { loadResults, resultsFileArg } from '../results/load.js';
-import { writeJsonAtomic } from '../results/write.js';
-import type { ResultsFile } from './bench.js';
+import { loadResults, resultsFileArg } from '../harness/load.js';
+import { writeJsonAtomic } from '../harness/write.js';
+import { UsageError } from '../lib/errors.js';
+import { toGithubActionBenchmark } from '../harness/export.js';
 
 export const EXPORT_HELP = `usage: ptbench export [RESULTS.json] --format github-action-benchmark [--out-dir DIR]
 
@@ -17,32 +17,6 @@ Writes DIR/bigger-is-better.json (measured operations/s; the action's tool custo
 DIR/smaller-is-better.json (simulated page-table bytes; tool customSmallerIsBetter). RESULTS.json
 defaults to the latest file in results/; DIR defaults to results/export.
 `;
-
-export interface GabEntry {
-  name: string;
-  unit: string;
-  value: number;
-  range?: string;
-  extra?: string;
-}
-
-export function toGithubActionBenchmark(r: ResultsFile): { bigger: GabEntry[]; smaller: GabEntry[] } {
-  const commit = r.environment.git.commit?.slice(0, 10) ?? 'unknown';
-  const bigger = r.tasks.map((t) => ({
-    name: `${t.name} [${t.design}]`,
-    unit: `${t.unit}/s`,
-    value: Math.round(t.opsPerSec.median * 100) / 100,
-    range: `±${t.latencyMs.rme.toFixed(2)}%`,
-    extra: `measured: median of ${t.calls} calls of ${t.opsPerCall} ${t.unit}; commit ${commit}; ${r.environment.cpuModel}, Node ${r.environment.node}`,
-  }));
-  const smaller = r.memory.map((m) => ({
-    name: `${m.scenario} x${m.procs} [${m.design}] page-table bytes`,
-    unit: 'bytes',
-    value: m.pageTableBytes,
-    extra: `simulated, exact; saving ${(m.savingVsPrivate * 100).toFixed(2)}% against private`,
-  }));
-  return { bigger, smaller };
-}
 
 export function exportMain(argv: string[]): number {
   const { values, positionals } = parseArgs({

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** ptbench: the command line. */
 import { applyV8Flags } from '../lib/v8_flags.js';
-import { reportAndExit } from './errors.js';
+import { RunFailed, UsageError } from '../lib/errors.js';
+import { KernelError } from '../mm/errno.js';
 import { memMain } from './mem.js';
 
 const HELP = `usage: ptbench <command> [options]
@@ -18,9 +19,34 @@ commands:
   tlb      TLB misses, page walks and shootdowns per design (simulated), or replay a lackey trace
   reclaim  reclaim of shared shmem pages and pagemap of swapped pages, per design and variant (simulated)
   smp      the database workload on 1, 2, ... simulated CPUs (worker threads): scaling and lock statistics
+  covary   a bench task's rate beside the host control and an ALU loop, round by round (measured)
 
 Run 'ptbench <command> --help' for its options.
 `;
+
+/** One place that turns bad input into one line on stderr and exit status 2. */
+function isUserError(e: unknown): e is Error {
+  if (e instanceof UsageError || e instanceof KernelError) return true;
+  // node:util parseArgs reports unknown or malformed options with these codes.
+  const code = (e as { code?: string } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+function reportAndExit(e: unknown): never {
+  if (isUserError(e)) {
+    // parseArgs errors have no errno-style prefix of their own.
+    const msg = e instanceof UsageError || e instanceof KernelError ? e.message : `EINVAL: ${e.message}`;
+    process.stderr.write(`ptbench: error: ${msg.split('\n')[0]}\n`);
+    process.exit(2);
+  }
+  if (e instanceof RunFailed) {
+    // A simulated CPU or a task's process failed (e.g. ENOMEM in a CPU's fault path): one line, no results written.
+    process.stderr.write(`ptbench: error: ${e.message.split('\n')[0]}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`ptbench: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -59,6 +85,10 @@ async function main(argv: string[]): Promise<number> {
       const { chartMain } = await import('./chart.js');
       return chartMain(rest);
     }
+    case 'covary': {
+      const { covaryMain } = await import('./covary.js');
+      return covaryMain(rest);
+    }
     case 'export': {
       const { exportMain } = await import('./export.js');
       return exportMain(rest);
@@ -73,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'bench-task': {
       // Internal: one timed task in its own process, started by `ptbench bench`.
-      const { benchTaskMain } = await import('./bench.js');
+      const { benchTaskMain } = await import('../harness/runner.js');
       return benchTaskMain(rest);
     }
     case undefined:
@@ -83,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix, validate, tlb, reclaim, smp (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix, validate, tlb, reclaim, smp, covary (see ptbench --help)\n`);
       return 2;
   }
 }

@@ -1,10 +1,11 @@
 /** `ptbench reclaim`: reclaim of shared shmem pages and pagemap of the swapped pages, per design and variant. */
 import { parseArgs } from 'node:util';
 import { int, plainTable } from '../lib/format.js';
-import { UsageError, parseSize, posInt } from '../lib/size.js';
+import { parseSize, posInt } from '../lib/size.js';
 import { SHMEM_SWAP_REPORTS, type ShmemSwapReport } from '../mm/pagemap.js';
 import { DESIGNS, designByName } from '../share/index.js';
 import { runReclaimExperiment, type ReclaimReport } from '../workload/reclaim.js';
+import { UsageError } from '../lib/errors.js';
 
 export const RECLAIM_HELP = `usage: ptbench reclaim [options]    (npm run reclaim -- ...)
 

@@ -1,12 +1,13 @@
 /** `ptbench tlb`: the TLB and page-walk model on the database workload, or replay of a lackey trace. */
 import { parseArgs } from 'node:util';
-import { UsageError, parseSize, posInt } from '../lib/size.js';
+import { parseSize, posInt } from '../lib/size.js';
 import { int, plainTable } from '../lib/format.js';
 import { DESIGNS, designsByList } from '../share/index.js';
 import { cpuProfile, type CpuProfile } from '../tlb/cpu_profile.js';
-import { replayTrace, runTlbDb, type PerKilo, type TlbDbResult } from '../tlb/experiment.js';
-import { STREAM_KINDS, parseStreamKind } from '../tlb/stream.js';
-import { TRACE_DEFAULTS } from '../tlb/replay.js';
+import { replayTrace, runTlbDb, type PerKilo, type TlbDbResult } from '../workload/tlb/experiment.js';
+import { STREAM_KINDS, parseStreamKind } from '../workload/tlb/stream.js';
+import { TRACE_DEFAULTS } from '../workload/tlb/replay.js';
+import { UsageError } from '../lib/errors.js';
 
 export const TLB_HELP = `usage: ptbench tlb [options]        (npm run tlb -- ...)
 

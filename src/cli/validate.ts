@@ -11,13 +11,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from 'simple-statistics';
 import { bytesIEC, iec, plainTable } from '../lib/format.js';
-import { intInRange, UsageError } from '../lib/size.js';
-import { listResults, loadResults } from '../results/load.js';
-import { runEnvironment } from '../results/env.js';
-import { writeJsonAtomic } from '../results/write.js';
+import { intInRange } from '../lib/size.js';
+import { listResults, loadResults } from '../harness/load.js';
+import { runEnvironment } from '../harness/env.js';
+import { writeJsonAtomic } from '../harness/write.js';
 import { compileProbe, ProbeRun } from '../validate/probe.js';
 import { hugepagesSetting, reserveHugepages, restoreHugepages, statRefresh } from '../validate/procfs.js';
 import { defaultScenarios, measureRun, type StageReadings, type ValidateScenario } from '../validate/scenarios.js';
+import { UsageError } from '../lib/errors.js';
 
 export const VALIDATE_HELP = `usage: ptbench validate [options]      (npm run validate -- ...)
 

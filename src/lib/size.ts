@@ -4,21 +4,12 @@
  * `M`, `G`, `T` are binary, as in the kernel's memparse (hugepagesz=2M). `B` or no unit is bytes.
  * (The `bytes` package reads `GB` as 2^30, which is exactly the confusion this must avoid.)
  */
+import { UsageError } from './errors.js';
 const UNITS: Record<string, number> = {
   '': 1, b: 1,
   k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30, t: 2 ** 40, tib: 2 ** 40, p: 2 ** 50, pib: 2 ** 50,
   kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, pb: 1e15,
 };
-
-/** Bad input on the command line or in a file: one line, an errno-style code first (EINVAL unless said). */
-export class UsageError extends Error {
-  readonly code: string;
-  constructor(message: string, code = 'EINVAL') {
-    super(`${code}: ${message}`);
-    this.name = 'UsageError';
-    this.code = code;
-  }
-}
 
 /** Parse `text` as a byte count for option `field`; throws UsageError naming the field. */
 export function parseSize(text: string, field: string): number {

@@ -10,7 +10,7 @@
  * file's page size): 0 = hole, f+1 = folio f. Lookups in the fault path are one array read.
  */
 import { PAGE_SHIFT } from '../arch/pgtable_64_types.js';
-import { fail } from '../kernel/errno.js';
+import { fail } from './errno.js';
 import { PG_hugetlb, PG_swapbacked, PG_uptodate, type FolioTable } from './folio.js';
 import { MM_FILEPAGES, MM_SHMEMPAGES } from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';

@@ -11,8 +11,8 @@
  *
  * Folio 0 is the shared zero page: reserved, never refcounted, mapped with _PAGE_SPECIAL.
  */
-import { fail } from '../kernel/errno.js';
-import { LOCK_ZONE, spin_lock, spin_unlock, type LockStat } from '../kernel/spinlock.js';
+import { fail } from './errno.js';
+import { LOCK_ZONE, spin_lock, spin_unlock, type LockStat } from './spinlock.js';
 
 export const PG_anon = 1 << 0;
 export const PG_anon_exclusive = 1 << 1;

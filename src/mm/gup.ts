@@ -6,7 +6,7 @@
  * copy possibly-pinned anonymous pages eagerly.
  */
 import { _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL } from '../arch/pgtable_types.js';
-import { fail } from '../kernel/errno.js';
+import { fail } from './errno.js';
 import { GUP_PIN_COUNTING_BIAS, PG_anon, PG_anon_exclusive } from './folio.js';
 import type { Machine } from './machine.js';
 import { FAULT_FLAG_UNSHARE, faultName, handle_mm_fault, do_user_addr_fault, VM_FAULT_NOT_DONE } from './memory.js';

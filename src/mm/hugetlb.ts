@@ -12,7 +12,7 @@ import * as geometry from '../arch/pgtable_64_types.js';
 import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_uptodate } from './folio.js';
 import type { Machine } from './machine.js';
 import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, pgtable_alloc, ptl_lock, ptl_unlock, VM_FAULT_SIGBUS, xa_lock, xa_unlock } from './memory.js';
-import { LOCK_HUGETLB_FAULT, spin_lock, spin_unlock } from '../kernel/spinlock.js';
+import { LOCK_HUGETLB_FAULT, spin_lock, spin_unlock } from './spinlock.js';
 import { type VmAreaStruct } from './vma.js';
 import type { AddressSpace } from './address_space.js';
 import * as vm_flags from './vma.js';

@@ -20,7 +20,7 @@
  */
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { PAGE_SIZE } from '../arch/pgtable_64_types.js';
-import { flush_vma_range } from '../tlb/flush.js';
+import { flush_vma_range } from './tlbflush.js';
 import { PG_anon, PG_anon_exclusive, PG_dirty, PG_ksm, type FolioTable } from './folio.js';
 import type { Machine } from './machine.js';
 import { madvise_range } from './madvise.js';

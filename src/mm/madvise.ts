@@ -4,12 +4,12 @@
  */
 import { ENTRY_SPAN, PAGE_SIZE, isAligned } from '../arch/pgtable_64_types.js';
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, _PAGE_SOFT_DIRTY, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
-import { fail } from '../kernel/errno.js';
+import { fail } from './errno.js';
 import type { Machine } from './machine.js';
 import type { MmStruct } from './mm_types.js';
 import { is_vm_hugetlb_page, VM_SOFTDIRTY, type VmAreaStruct } from './vma.js';
 import { unmap_page_range } from './zap.js';
-import { flush_vma_range } from '../tlb/flush.js';
+import { flush_vma_range } from './tlbflush.js';
 
 /**
  * Check a madvise-style range: `start` page aligned, `length` positive (rounded up to pages), every

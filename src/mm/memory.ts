@@ -12,13 +12,13 @@ import { PG_anon, PG_anon_exclusive, PG_dirty, PG_ksm, PG_swapbacked, PG_swapcac
 import * as folio_flags from './folio.js';
 import { hugetlb_fault } from './hugetlb.js';
 import type { Machine } from './machine.js';
-import { flush_vma_range } from '../tlb/flush.js';
+import { flush_vma_range } from './tlbflush.js';
 import * as mm_counters from './mm_types.js';
 import { type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 import type { MmStruct } from './mm_types.js';
 import type { AddressSpace } from './address_space.js';
-import * as spinlock from '../kernel/spinlock.js';
+import * as spinlock from './spinlock.js';
 import { PTL_STRIDE } from './pgtable_pool.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the

@@ -6,7 +6,7 @@
  * Arguments are validated before anything changes: on error the state is as it was.
  */
 import { PAGE_SIZE, isAligned } from '../arch/pgtable_64_types.js';
-import { fail } from '../kernel/errno.js';
+import { fail } from './errno.js';
 import type { AddressSpace } from './address_space.js';
 import { free_pgtables } from './free_pgtables.js';
 import { do_user_addr_fault, VM_FAULT_NOT_DONE } from './memory.js';
@@ -17,7 +17,7 @@ import {
   VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, VmAreaStruct,
 } from './vma.js';
 import { unmap_page_range } from './zap.js';
-import { flush_tlb_range } from '../tlb/flush.js';
+import { flush_tlb_range } from './tlbflush.js';
 
 export const PROT_NONE = 0x0;
 export const PROT_READ = 0x1;

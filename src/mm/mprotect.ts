@@ -6,7 +6,7 @@
 import { isAligned } from '../arch/pgtable_64_types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
-import { fail } from '../kernel/errno.js';
+import { fail } from './errno.js';
 import { PG_anon, PG_anon_exclusive } from './folio.js';
 import type { Machine } from './machine.js';
 import type { MmStruct } from './mm_types.js';
@@ -14,7 +14,7 @@ import { check_munmap_splits, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from
 import { is_vm_hugetlb_page, vma_set_page_prot, vma_wants_manual_pte_write_upgrade, type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 import { unshare_table } from './zap.js';
-import { flush_vma_range } from '../tlb/flush.js';
+import { flush_vma_range } from './tlbflush.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in

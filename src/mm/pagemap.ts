@@ -23,7 +23,7 @@
  */
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
-import { fail } from '../kernel/errno.js';
+import { fail } from './errno.js';
 import { PG_anon } from './folio.js';
 import type { Machine } from './machine.js';
 import type { MmStruct } from './mm_types.js';

@@ -9,8 +9,8 @@
  * never-used region, zeroing each one (GFP_ZERO) on allocation. Running out raises ENOMEM.
  */
 import { TABLE_BYTES, WORDS_PER_TABLE } from '../arch/pgtable_64_types.js';
-import { fail } from '../kernel/errno.js';
-import { LOCK_PGTABLE_ALLOC, spin_lock, spin_unlock, type LockStat } from '../kernel/spinlock.js';
+import { fail } from './errno.js';
+import { LOCK_PGTABLE_ALLOC, spin_lock, spin_unlock, type LockStat } from './spinlock.js';
 
 /** Header words. */
 const H_FREE_HEAD = 0;

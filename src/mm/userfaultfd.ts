@@ -15,8 +15,8 @@
  */
 import { PAGE_SIZE, isAligned } from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
-import { fail } from '../kernel/errno.js';
-import { flush_vma_range } from '../tlb/flush.js';
+import { fail } from './errno.js';
+import { flush_vma_range } from './tlbflush.js';
 import { hugetlb_leaf_level } from './hugetlb.js';
 import type { Machine } from './machine.js';
 import { walk_alloc } from './memory.js';

@@ -17,8 +17,8 @@
  * page as swapped without a page-cache lookup; the marker is cleared by the next fault on it.
  */
 import * as pgtable_types from '../arch/pgtable_types.js';
-import { fail } from '../kernel/errno.js';
-import { flush_vma_range } from '../tlb/flush.js';
+import { fail } from './errno.js';
+import { flush_vma_range } from './tlbflush.js';
 import type { AddressSpace } from './address_space.js';
 import { PG_dirty } from './folio.js';
 import type { Machine } from './machine.js';

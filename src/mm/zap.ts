@@ -13,7 +13,7 @@ import { type MmStruct } from './mm_types.js';
 import * as mm_counters from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
-import { flush_tlb_range } from '../tlb/flush.js';
+import { flush_tlb_range } from './tlbflush.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in

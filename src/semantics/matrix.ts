@@ -9,7 +9,7 @@
  *   no effect      nothing changed (e.g. clear_refs skips hugetlb)
  * and both processes' pagemap entries for the changed page are recorded afterwards.
  */
-import { KernelError } from '../kernel/errno.js';
+import { KernelError } from '../mm/errno.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine, type MachineOptions } from '../mm/machine.js';
 import { VM_FAULT_RETRY } from '../mm/memory.js';
@@ -17,7 +17,7 @@ import { SHMEM_SWAP_REPORTS } from '../mm/pagemap.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { PagemapEntry } from '../mm/pagemap.js';
-import type { PtShareDesign } from '../share/design.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
 import { DESIGNS } from '../share/index.js';
 
 export const CHANGES = ['mprotect', 'munmap of part', 'uffd-wp registration', 'soft-dirty clear', 'MADV_DONTNEED'] as const;

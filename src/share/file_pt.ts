@@ -17,7 +17,7 @@
  *   with the file at its last close.
  */
 import { PMD_SIZE, PUD_SIZE } from '../arch/pgtable_64_types.js';
-import { mmput } from '../kernel/exit.js';
+import { mmput } from '../mm/mmput.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import type { Machine } from '../mm/machine.js';
 import { handle_pte_level_fault, link_shared_table, VM_FAULT_ERROR } from '../mm/memory.js';
@@ -26,7 +26,7 @@ import { MAP_FIXED, MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } fro
 import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_FILE_PT, VM_READ, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range } from '../mm/zap.js';
-import { privateRoutes, routeWindows, type CountRoute, type PtShareDesign } from './design.js';
+import { privateRoutes, routeWindows, type CountRoute, type PtShareDesign } from '../mm/pt_share.js';
 
 /** Where a cache host maps its file: 512 GiB (1 GiB-aligned, and room for files of up to 127 TiB). */
 const HOST_BASE = 2 ** 39;

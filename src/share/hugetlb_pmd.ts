@@ -21,7 +21,7 @@ import type { Machine } from '../mm/machine.js';
 import { entry_of_table, table_of } from '../mm/pagewalk.js';
 import { VM_LOCKED, VM_MAYSHARE, VM_UFFD_WP, is_vm_hugetlb_page, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range, unshare_table } from '../mm/zap.js';
-import { privateRoutes, routeWindows, type PtShareDesign } from './design.js';
+import { privateRoutes, routeWindows, type PtShareDesign } from '../mm/pt_share.js';
 
 const LEVEL_PMD = 1;
 

@@ -1,12 +1,12 @@
 /** The registry of sharing designs, by --design name. */
-import { UsageError } from '../lib/size.js';
-import type { PtShareDesign } from './design.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
 import { filePtDesign } from './file_pt.js';
 import { hugetlbPmdDesign } from './hugetlb_pmd.js';
 import { mshareDesign, mshareProtectAllDesign } from './mshare.js';
 import { privateDesign } from './private.js';
 import { ptshareDesign } from './ptshare.js';
 import { threadsDesign } from './threads.js';
+import { UsageError } from '../lib/errors.js';
 
 export const DESIGNS: readonly PtShareDesign[] = [privateDesign, hugetlbPmdDesign, ptshareDesign, mshareDesign, mshareProtectAllDesign, filePtDesign, threadsDesign];
 

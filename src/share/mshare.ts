@@ -12,8 +12,8 @@
  * is refused (the shared PUD table spans all of it). The host goes with the region's file.
  */
 import { P4D_SIZE } from '../arch/pgtable_64_types.js';
-import { fail } from '../kernel/errno.js';
-import { mmput } from '../kernel/exit.js';
+import { fail } from '../mm/errno.js';
+import { mmput } from '../mm/mmput.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import type { Machine } from '../mm/machine.js';
 import { __handle_mm_fault, FAULT_FLAG_WRITE, link_shared_table, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_FAULT_ERROR } from '../mm/memory.js';
@@ -22,8 +22,8 @@ import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/m
 import { do_mprotect } from '../mm/mprotect.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_MSHARE, VM_READ, VM_WRITE } from '../mm/vma.js';
-import { UsageError } from '../lib/size.js';
-import type { PtShareDesign } from './design.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
+import { UsageError } from '../lib/errors.js';
 
 /**
  * Where the host mm maps a region: any 512 GiB-aligned address of its own address space will do; the

@@ -1,5 +1,5 @@
 /** `private`: today's Linux for everything but hugetlb — every mm gets its own tables. The baseline of every saving. */
-import { privateRoutes, type PtShareDesign } from './design.js';
+import { privateRoutes, type PtShareDesign } from '../mm/pt_share.js';
 
 export const privateDesign: PtShareDesign = {
   name: 'private',

@@ -11,8 +11,8 @@
  * The host goes away with the last guest mapping.
  */
 import { PMD_SIZE } from '../arch/pgtable_64_types.js';
-import { fail } from '../kernel/errno.js';
-import { mmput } from '../kernel/exit.js';
+import { fail } from '../mm/errno.js';
+import { mmput } from '../mm/mmput.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import type { Machine } from '../mm/machine.js';
 import { __handle_mm_fault, link_shared_table, VM_FAULT_ERROR } from '../mm/memory.js';
@@ -21,8 +21,8 @@ import { MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, MAP_TYPE, PROT_EXEC, PROT_READ, P
 import { do_mprotect } from '../mm/mprotect.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_READ, VM_SHARED_PT, VM_WRITE, vma_set_page_prot, type VmAreaStruct } from '../mm/vma.js';
-import { UsageError } from '../lib/size.js';
-import type { PtShareDesign } from './design.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
+import { UsageError } from '../lib/errors.js';
 
 interface Host {
   mm: MmStruct;

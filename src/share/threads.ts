@@ -3,7 +3,7 @@
  * set of tables serves them all — the lower bound any sharing design can reach. Tables themselves are
  * private to that one mm.
  */
-import { privateRoutes, type PtShareDesign } from './design.js';
+import { privateRoutes, type PtShareDesign } from '../mm/pt_share.js';
 
 export const threadsDesign: PtShareDesign = {
   name: 'threads',

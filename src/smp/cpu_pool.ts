@@ -11,13 +11,13 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { SmpAborted } from '../kernel/spinlock.js';
 import type { Machine } from '../mm/machine.js';
 import type { AccessBatch, AccessRunResult } from './access_batch.js';
 import type { CpuTask, CpuTaskResult, Rendezvous } from './cpu_worker.js';
 import { applyCpuDeltas, machineImage } from './machine_image.js';
-import { SmpError } from './smp_error.js';
+import { SmpError } from '../lib/errors.js';
 import { HOST_CONTROL_ITERATIONS } from './host_control.js';
+import { SmpAborted } from '../mm/errno.js';
 
 /** How long CPUs wait at a barrier for the others before failing (a lost worker must not hang a run). */
 const RENDEZVOUS_TIMEOUT_MS = 60_000;

@@ -10,8 +10,8 @@
  * counters, vm_event_states): each CPU counts events, RSS, table counts, page-cache sizes and lock
  * statistics from zero, and hands them back as CpuDeltas for the main thread to add up.
  */
-import { fail } from '../kernel/errno.js';
-import { lockStatAdd } from '../kernel/spinlock.js';
+import { fail } from '../mm/errno.js';
+import { lockStatAdd } from '../mm/spinlock.js';
 import { AddressSpace, type FileKind } from '../mm/address_space.js';
 import { anon_vma_prepare } from '../mm/memory.js';
 import { Machine, type MachineBuffers } from '../mm/machine.js';

@@ -4,7 +4,7 @@
  * confirms are marked `verified: false` and reported as such by `ptbench tlb`. The reference
  * collection is ../shared/reference/kernel-semantics.md section 7.
  */
-import { fail } from '../kernel/errno.js';
+import { fail } from '../mm/errno.js';
 
 export type PageSizeName = '4k' | '2m' | '1g';
 export const PAGE_SIZE_CODE: Record<PageSizeName, number> = { '4k': 0, '2m': 1, '1g': 2 };

@@ -23,7 +23,7 @@ import * as pgtable_types from '../arch/pgtable_types.js';
 import type { Machine } from '../mm/machine.js';
 import { VM_FAULT_NOT_DONE } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import type { TlbShootdownSink } from './flush.js';
+import type { TlbShootdownSink } from '../mm/tlbflush.js';
 import { PAGE_SIZE_CODE, type CpuProfile, type TlbArraySpec } from './cpu_profile.js';
 import { SetAssoc } from './set_assoc.js';
 

@@ -5,11 +5,11 @@
  * the chosen variant for swapped shmem), and process 0 reads every reclaimed page back (swap-in).
  * Every figure is a simulated, deterministic count.
  */
-import { UsageError } from '../lib/size.js';
 import { pagemap_count_swapped, type ShmemSwapReport } from '../mm/pagemap.js';
 import type { ReclaimResult } from '../mm/vmscan.js';
-import type { PtShareDesign } from '../share/design.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
 import { runSga, teardownSga, type SgaResult } from './sga.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface ReclaimExperimentSpec {
   design: PtShareDesign;

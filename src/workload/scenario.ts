@@ -6,14 +6,14 @@
  * mapping gets its tables (PtShareDesign.countRoutes), so both engines refuse the same layouts.
  */
 import { type PagingLevels, pagingMode } from '../arch/pgtable_64_types.js';
-import { UsageError } from '../lib/size.js';
 import { machineAccounting, mmCountsOf, totalTables, type MmCounts, type TableCounts } from '../mm/accounting.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import type { ShmemSwapReport } from '../mm/pagemap.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
-import { privateRoutes, type CountMapping, type CountRoute, type PtShareDesign } from '../share/design.js';
+import { privateRoutes, type CountMapping, type CountRoute, type PtShareDesign } from '../mm/pt_share.js';
+import { UsageError } from '../lib/errors.js';
 
 export type RegionKind = 'shmem' | 'anon' | 'file' | 'hugetlb';
 export type PageSize = '4k' | '2m' | '1g';

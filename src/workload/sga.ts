@@ -6,13 +6,14 @@
  */
 import { PAGE_SIZE, PUD_SIZE, type PagingLevels } from '../arch/pgtable_64_types.js';
 import { countScenario } from '../count/pgtable_count.js';
-import { UsageError, roundUp } from '../lib/size.js';
+import { roundUp } from '../lib/size.js';
 import { machineAccounting, mmAccounting, type MachineAccounting, type MmAccounting } from '../mm/accounting.js';
 import type { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import type { PtShareDesign } from '../share/design.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
 import { materializeScenario, pageBytes, teardownScenario, type PageSize, type RegionKind, type Scenario, type ScenarioCounts } from './scenario.js';
 import type { ShmemSwapReport } from '../mm/pagemap.js';
+import { UsageError } from '../lib/errors.js';
 
 export { pageBytes, type PageSize, type RegionKind } from './scenario.js';
 
@@ -138,4 +139,16 @@ export function runSga(s: SgaScenario): SgaResult {
 /** Tear a scenario down and return the leak report (empty when clean). */
 export function teardownSga(r: SgaResult): string[] {
   return teardownScenario({ machine: r.machine, mms: r.mms });
+}
+
+/** --kind, --page (default 2m for hugetlb, else 4k) and --levels, checked. */
+export function parseRegionShape(kindText: string, pageText: string | undefined, levelsText: string): { kind: RegionKind; page: PageSize; levels: PagingLevels } {
+  const kinds = ['shmem', 'anon', 'file', 'hugetlb'];
+  if (!kinds.includes(kindText)) throw new UsageError(`--kind: '${kindText}' is not one of ${kinds.join(', ')}`);
+  const kind = kindText as RegionKind;
+  const text = pageText ?? (kind === 'hugetlb' ? '2m' : '4k');
+  const page = text.toLowerCase();
+  if (page !== '4k' && page !== '2m' && page !== '1g') throw new UsageError(`--page: '${text}' is not one of 4k, 2m, 1g`);
+  if (levelsText !== '4' && levelsText !== '5') throw new UsageError(`--levels: '${levelsText}' is not 4 or 5`);
+  return { kind, page, levels: Number(levelsText) as PagingLevels };
 }

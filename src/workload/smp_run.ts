@@ -17,7 +17,7 @@ import { sgaScenario, type SgaScenario } from './sga.js';
 import { countScenario } from '../count/pgtable_count.js';
 import { PUD_SIZE } from '../arch/pgtable_64_types.js';
 import { machineAccounting, type MachineAccounting } from '../mm/accounting.js';
-import { lockStatRecord, type LockClassStat } from '../kernel/spinlock.js';
+import { lockStatRecord, type LockClassStat } from '../mm/spinlock.js';
 import { page_table_check } from '../mm/page_table_check.js';
 
 export type AccessOrder = 'random' | 'seq';

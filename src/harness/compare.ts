@@ -1,0 +1,248 @@
+/**
+ * Comparing two runs: timings with statistics (Mann-Whitney U on the samples, median ratio with a
+ * bootstrap confidence interval, a noise floor, a geometric-mean row), deterministic counts exactly.
+ * Timings are measured; counts are simulated and must not change unless the model did.
+ */
+import { geometricMean } from 'simple-statistics';
+import { median, medianRatioCI } from './stats/bootstrap.js';
+import { mannWhitneyU } from './stats/mann_whitney.js';
+import { type ResultsFile, type TaskResultRecord } from './types.js';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { int, plainTable } from '../lib/format.js';
+import { loadResults } from './load.js';
+import { UsageError } from '../lib/errors.js';
+
+export interface CompareOptions {
+  /** Significance level of the Mann-Whitney U test. */
+  alpha: number;
+  /** Smallest relative change reported (0.02 = 2 %). */
+  noise: number;
+}
+
+export const DEFAULT_COMPARE: CompareOptions = { alpha: 0.05, noise: 0.02 };
+
+export interface TimingRow {
+  key: string;
+  unit: string;
+  /** Median operations per second of each side (measured). */
+  a: number;
+  b: number;
+  /** b / a of the medians, with its 95 % bootstrap interval. */
+  ratio: number;
+  lo: number;
+  hi: number;
+  p: number;
+  nA: number;
+  nB: number;
+  /** What a sample is: one process's median call, or one call. */
+  unitOfSample: 'process' | 'call';
+  verdict: 'faster' | 'slower' | '~';
+}
+
+export interface CountChange {
+  where: string;
+  field: string;
+  a: number | null;
+  b: number | null;
+}
+
+export interface Comparison {
+  rows: TimingRow[];
+  geomean: number | null;
+  changes: CountChange[];
+  countsCompared: number;
+  onlyA: string[];
+  onlyB: string[];
+}
+
+const taskKey = (t: TaskResultRecord) => `${t.name} [${t.design}]`;
+
+/** Operations per second of each sample (each sample is the milliseconds of one call of opsPerCall). */
+function opsSamples(t: TaskResultRecord, perProcess: boolean): number[] {
+  return (perProcess ? t.processMediansMs! : t.latencyMs.samples).map((ms) => (t.opsPerCall * 1000) / ms);
+}
+
+/** The process is the statistical unit when both sides ran the task in at least 3 processes. */
+export function usesProcessMedians(a: TaskResultRecord, b: TaskResultRecord): boolean {
+  return (a.processMediansMs?.length ?? 0) >= 3 && (b.processMediansMs?.length ?? 0) >= 3;
+}
+
+export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOptions = DEFAULT_COMPARE): Comparison {
+  const aTasks = new Map(A.tasks.map((t) => [taskKey(t), t]));
+  const bTasks = new Map(B.tasks.map((t) => [taskKey(t), t]));
+  const rows: TimingRow[] = [];
+  const changes: CountChange[] = [];
+  let countsCompared = 0;
+  const noteCounts = (where: string, ca: Record<string, number>, cb: Record<string, number>) => {
+    for (const f of new Set([...Object.keys(ca), ...Object.keys(cb)])) {
+      countsCompared++;
+      const x = ca[f] ?? null;
+      const y = cb[f] ?? null;
+      if (x !== y) changes.push({ where, field: f, a: x, b: y });
+    }
+  };
+  for (const [key, ta] of aTasks) {
+    const tb = bTasks.get(key);
+    if (!tb) continue;
+    const perProcess = usesProcessMedians(ta, tb);
+    const sa = opsSamples(ta, perProcess);
+    const sb = opsSamples(tb, perProcess);
+    const mw = mannWhitneyU(sa, sb);
+    const ci = medianRatioCI(sa, sb);
+    const significant = mw.p < opts.alpha && Math.abs(ci.ratio - 1) > opts.noise;
+    rows.push({
+      key, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p: mw.p,
+      nA: sa.length, nB: sb.length, unitOfSample: perProcess ? 'process' : 'call', verdict: significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~',
+    });
+    noteCounts(key, ta.counts, tb.counts);
+  }
+  const memKey = (m: ResultsFile['memory'][number]) => `${m.scenario} x${m.procs} [${m.design}]`;
+  const bMem = new Map(B.memory.map((m) => [memKey(m), m]));
+  for (const ma of A.memory) {
+    const mb = bMem.get(memKey(ma));
+    if (!mb) continue;
+    const flat = (m: typeof ma) => ({ ...Object.fromEntries(Object.entries(m.tables).map(([k, v]) => [`tables.${k}`, v])), pageTableBytes: m.pageTableBytes, sharedTables: m.sharedTables });
+    noteCounts(memKey(ma), flat(ma), flat(mb));
+  }
+  const onlyA = [...aTasks.keys()].filter((k) => !bTasks.has(k)).concat(A.memory.map(memKey).filter((k) => !bMem.has(k)));
+  const aMem = new Set(A.memory.map(memKey));
+  const onlyB = [...bTasks.keys()].filter((k) => !aTasks.has(k)).concat(B.memory.map(memKey).filter((k) => !aMem.has(k)));
+  return { rows, geomean: rows.length > 0 ? geometricMean(rows.map((r) => r.ratio)) : null, changes, countsCompared, onlyA, onlyB };
+}
+
+/** Fields that must match for a timing comparison to mean anything; returns the differences. */
+export function machineDifferences(A: ResultsFile, B: ResultsFile): string[] {
+  const out: string[] = [];
+  const ea = A.environment;
+  const eb = B.environment;
+  for (const f of ['cpuModel', 'cores', 'memoryBytes', 'arch', 'platform'] as const) {
+    if (ea[f] !== eb[f]) out.push(`${f} ${JSON.stringify(ea[f])} vs ${JSON.stringify(eb[f])}`);
+  }
+  const major = (v: string) => v.split('.')[0];
+  if (major(ea.node) !== major(eb.node)) out.push(`Node major ${major(ea.node)} vs ${major(eb.node)}`);
+  return out;
+}
+
+const fmtOps = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(2)} k` : x.toFixed(2));
+
+export function describeRun(label: string, path: string, r: ResultsFile): string {
+  const g = r.environment.git;
+  return `${label} = ${path} (commit ${g.commit ? g.commit.slice(0, 10) : 'unknown'}${g.dirty ? ', dirty' : ''}, ${r.date})`;
+}
+
+export function renderComparison(c: Comparison, alpha: number, noise: number): string {
+  const out: string[] = [];
+  out.push(`timings (measured): B/A of median operations/s, 95 % bootstrap CI; Mann-Whitney U p over n samples (per-process medians when both sides ran >= 3 processes, else calls); '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
+  const t = plainTable(['task', 'A', 'B', 'B/A [95% CI]', 'p', 'n', ''], ['left', 'right', 'right', 'right', 'right', 'right', 'left']);
+  for (const r of c.rows) {
+    t.push([r.key, `${fmtOps(r.a)} ${r.unit}/s`, `${fmtOps(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
+  }
+  if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '', '']);
+  out.push(t.toString());
+  if (c.changes.length === 0) {
+    out.push(`deterministic counts (simulated): identical (${int(c.countsCompared)} values compared)`);
+  } else {
+    out.push(`deterministic counts (simulated): ${c.changes.length} of ${int(c.countsCompared)} values changed:`);
+    for (const ch of c.changes) out.push(`  ${ch.where} ${ch.field}: ${ch.a ?? 'absent'} -> ${ch.b ?? 'absent'}`);
+  }
+  const few = (xs: string[]) => (xs.length <= 6 ? xs.join(', ') : `${xs.slice(0, 5).join(', ')}, ... (${xs.length - 5} more; --json lists all)`);
+  if (c.onlyA.length) out.push(`only in A (${c.onlyA.length}): ${few(c.onlyA)}`);
+  if (c.onlyB.length) out.push(`only in B (${c.onlyB.length}): ${few(c.onlyB)}`);
+  return out.join('\n');
+}
+
+function git(args: string[], cwd: string): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+function run(cmd: string, args: string[], cwd: string, signal: AbortSignal): Promise<{ code: number | null; output: string }> {
+  return new Promise((res) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    const onAbort = () => child.kill('SIGINT');
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.on('exit', (code) => { signal.removeEventListener('abort', onAbort); res({ code, output }); });
+  });
+}
+
+/** Merge the rounds of one side: each task's samples become the per-round median latencies. */
+export function mergeRounds(runs: ResultsFile[]): ResultsFile {
+  const first = runs[0]!;
+  const tasks: TaskResultRecord[] = first.tasks.map((t) => {
+    const per = runs.map((r) => r.tasks.find((x) => x.name === t.name && x.design === t.design)!.latencyMs.p50);
+    const sorted = [...per].sort((x, y) => x - y);
+    const mean = per.reduce((s, x) => s + x, 0) / per.length;
+    const sd = Math.sqrt(per.reduce((s, x) => s + (x - mean) ** 2, 0) / Math.max(1, per.length - 1));
+    const p50 = median(per);
+    return {
+      ...t,
+      latencyMs: { mean, p50, p75: sorted[Math.floor(0.75 * (sorted.length - 1))]!, p99: sorted[sorted.length - 1]!, min: sorted[0]!, max: sorted[sorted.length - 1]!, sd, rme: 0, samples: per },
+      opsPerSec: { median: (t.opsPerCall * 1000) / p50, mean: (t.opsPerCall * 1000) / mean },
+      calls: per.length,
+      processMediansMs: per,
+    };
+  });
+  return { ...first, tasks };
+}
+
+export interface BaseOptions { ref: string; rounds: number; suite: string; quick: boolean; designs: string[] }
+
+/** `--base REF`: a git worktree at REF, both trees built, benchmark runs interleaved (ABBA order). */
+export async function runBase(repo: string, o: BaseOptions): Promise<{ A: ResultsFile; B: ResultsFile; aLabel: string; bLabel: string }> {
+  let sha: string;
+  try {
+    sha = git(['rev-parse', '--verify', '--quiet', `${o.ref}^{commit}`], repo);
+  } catch {
+    throw new UsageError(`--base: git ref '${o.ref}' does not exist in ${repo}`);
+  }
+  const work = mkdtempSync(join(tmpdir(), 'ptbench-compare-'));
+  const wt = join(work, 'base');
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.on('SIGINT', onSig);
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  try {
+    git(['worktree', 'add', '--detach', '--quiet', wt, sha], repo);
+    const lockNow = readFileSync(join(repo, 'package-lock.json'), 'utf8');
+    let lockBase = '';
+    try { lockBase = git(['show', `${sha}:package-lock.json`], repo); } catch { /* none */ }
+    if (lockBase.trim() === lockNow.trim() && existsSync(join(repo, 'node_modules'))) {
+      symlinkSync(join(repo, 'node_modules'), join(wt, 'node_modules'), 'dir');
+    } else {
+      say(`base ${sha.slice(0, 10)}: dependencies differ, running npm ci in the worktree`);
+      const r = await run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], wt, ac.signal);
+      if (r.code !== 0) throw new Error(`npm ci in the base worktree failed:\n${r.output}`);
+    }
+    const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
+    for (const dir of [wt, repo]) {
+      if (!existsSync(join(dir, 'tsconfig.build.json'))) throw new UsageError(`--base: commit ${sha.slice(0, 10)} predates ptbench bench (no tsconfig.build.json)`);
+      const r = await run(process.execPath, [tsc, '-p', 'tsconfig.build.json'], dir, ac.signal);
+      if (r.code !== 0) throw new Error(`building ${dir === wt ? `base ${sha.slice(0, 10)}` : 'the current tree'} failed:\n${r.output}`);
+    }
+    const benchArgs = ['bench', '--suite', o.suite, ...(o.quick ? ['--quick'] : []), ...o.designs.flatMap((d) => ['--design', d])];
+    const sides = { base: [] as ResultsFile[], head: [] as ResultsFile[] };
+    for (let round = 0; round < o.rounds; round++) {
+      const order: Array<'base' | 'head'> = round % 2 === 0 ? ['base', 'head'] : ['head', 'base'];
+      for (const side of order) {
+        const dir = side === 'base' ? wt : repo;
+        const out = join(work, `${side}-${round}.json`);
+        const t0 = Date.now();
+        const r = await run(process.execPath, [join(dir, 'dist', 'src', 'cli', 'main.js'), ...benchArgs, '--out', out], dir, ac.signal);
+        if (ac.signal.aborted) throw new UsageError('interrupted; nothing written');
+        if (r.code !== 0) throw new Error(`benchmark run on ${side === 'base' ? `base ${sha.slice(0, 10)}` : 'the current tree'} failed (exit ${r.code}):\n${r.output.split('\n').slice(-5).join('\n')}`);
+        sides[side].push(loadResults(out));
+        say(`round ${round + 1}/${o.rounds}: ${side === 'base' ? `base ${sha.slice(0, 10)}` : 'current tree'} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      }
+    }
+    return { A: mergeRounds(sides.base), B: mergeRounds(sides.head), aLabel: `A = base ${o.ref} (${sha.slice(0, 10)}), ${o.rounds} rounds`, bLabel: 'B = current tree (per-round medians)' };
+  } finally {
+    process.off('SIGINT', onSig);
+    try { git(['worktree', 'remove', '--force', wt], repo); } catch { /* already gone */ }
+    rmSync(work, { recursive: true, force: true });
+  }
+}

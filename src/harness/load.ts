@@ -1,0 +1,104 @@
+/**
+ * Reading results files back: JSON, the schema version, and the shipped JSON Schema
+ * (schema/ptbench-results-1.schema.json, checked with ajv). Every problem is one line naming the file.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { repoFile } from '../lib/repo_file.js';
+import { UsageError } from '../lib/errors.js';
+import { type ResultsFile } from './types.js';
+
+export const SCHEMA_VERSION = 1;
+
+type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
+const validators = new Map<string, Validator>();
+
+function validate(name: string, x: unknown): string | null {
+  let v = validators.get(name);
+  if (v === undefined) {
+    const Ajv = (Ajv2020 as unknown as { default?: typeof Ajv2020 }).default ?? Ajv2020;
+    // 'date-time' is declared known (documentation for readers of the schema) rather than checked.
+    const ajv = new (Ajv as unknown as new (o: object) => { compile(s: unknown): Validator })({ allErrors: false, strict: false, formats: { 'date-time': true } });
+    v = ajv.compile(JSON.parse(readFileSync(repoFile(`schema/${name}.schema.json`), 'utf8')));
+    validators.set(name, v);
+  }
+  if (v(x)) return null;
+  const e = v.errors?.[0];
+  return e ? `${e.instancePath || '/'} ${e.message ?? 'is invalid'}` : 'is invalid';
+}
+
+function readJson(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new UsageError(`${what} ${path}: cannot read it (${code})`, code);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${what} ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** Check a parsed file against the shipped schema `kind` (results or sweep), version `current`. */
+function checkSchema(path: string, data: unknown, kind: 'results' | 'sweep', current: number): void {
+  const schema = (data as { schema?: unknown } | null)?.schema;
+  const m = typeof schema === 'string' ? new RegExp(`^ptbench-${kind}/(\\d+)$`).exec(schema) : null;
+  if (!m) throw new UsageError(`${kind} file ${path}: not a ptbench ${kind} file (no "schema": "ptbench-${kind}/N" field)`);
+  const version = Number(m[1]);
+  if (version > current) {
+    throw new UsageError(`${kind} file ${path}: schema ptbench-${kind}/${version} is newer than this ptbench understands (ptbench-${kind}/${current}); update ptbench`);
+  }
+  const err = validate(`ptbench-${kind}-${current}`, data);
+  if (err !== null) throw new UsageError(`${kind} file ${path}: does not match schema ptbench-${kind}/${current}: ${err}`);
+}
+
+/** Load and check one results file; throws UsageError (exit 2) with one line. */
+export function loadResults(path: string): ResultsFile {
+  const data = readJson(path, 'results file');
+  checkSchema(path, data, 'results', SCHEMA_VERSION);
+  return data as ResultsFile;
+}
+
+/** What `ptbench chart` reads: the memory rows of a results file or of a sweep file. */
+export interface MemorySource {
+  memory: ResultsFile['memory'];
+  date: string;
+  git: ResultsFile['environment']['git'];
+}
+
+export function loadMemorySource(path: string): MemorySource {
+  const data = readJson(path, 'results file');
+  const schema = (data as { schema?: unknown } | null)?.schema;
+  if (typeof schema === 'string' && schema.startsWith('ptbench-sweep/')) {
+    checkSchema(path, data, 'sweep', 1);
+    const s = data as { memory: ResultsFile['memory']; date: string; environment: ResultsFile['environment'] };
+    return { memory: s.memory, date: s.date, git: s.environment.git };
+  }
+  checkSchema(path, data, 'results', SCHEMA_VERSION);
+  const r = data as ResultsFile;
+  return { memory: r.memory, date: r.date, git: r.environment.git };
+}
+
+/** Results files in a directory, oldest first (file names start with the ISO date). */
+export function listResults(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /^\d{4}-\d{2}-\d{2}T.*\.json$/.test(n)).sort().map((n) => join(dir, basename(n)));
+}
+
+/** The one results file a command was given, or the latest in results/. */
+export function resultsFileArg(positionals: string[]): string {
+  if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);
+  if (positionals[0] !== undefined) return positionals[0];
+  const files = listResults(resolve('results'));
+  if (files.length === 0) throw new UsageError("no results file in results/; run 'npm run bench' first, or give a file");
+  return files[files.length - 1]!;
+}

@@ -1,0 +1,71 @@
+/**
+ * The memory scenarios of `ptbench bench`: the database workload (N processes touching one shared
+ * region) for every design, with exact page-table bytes and the saving against `private`.
+ */
+import { totalTables, type TableCounts } from '../mm/accounting.js';
+import { bytesIEC, int } from '../lib/format.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
+import { privateDesign } from '../share/private.js';
+import { countScenario } from '../count/pgtable_count.js';
+import { runSga, sgaScenario, teardownSga, type PageSize, type RegionKind } from '../workload/sga.js';
+
+export interface MemScenarioResult {
+  scenario: string;
+  design: string;
+  procs: number;
+  kind: RegionKind;
+  page: PageSize;
+  bytes: number;
+  /** Which engine produced the figures (both exact; absent in files written before the counting engine). */
+  engine?: 'materialize' | 'count';
+  /** Simulated, exact: distinct table pages machine-wide by level, and their bytes. */
+  tables: TableCounts;
+  pageTableBytes: number;
+  sharedTables: number;
+  /** pageTableBytes of `private` for the same scenario, and the saving against it (1 - this/private). */
+  privateBytes: number;
+  savingVsPrivate: number;
+}
+
+export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, log: (s: string) => void): MemScenarioResult[] {
+  const GiB = 2 ** 30;
+  // Materialized (every fault run; the counting engine agrees, test/count.test.ts), then the mshare
+  // cover letter's 300 GB region up to 1,500 processes, which only the counting engine can reach.
+  const shapes: Array<{ kind: RegionKind; page: PageSize; bytes: number; label: string; engine: 'materialize' | 'count'; procs: number[] }> = [
+    { kind: 'shmem', page: '4k', bytes: GiB, label: '1GiB', engine: 'materialize', procs: quick ? [1, 16] : [1, 2, 16, 128] },
+    { kind: 'hugetlb', page: '2m', bytes: 2 * GiB, label: '2GiB', engine: 'materialize', procs: quick ? [1, 16] : [1, 2, 16, 128] },
+    { kind: 'shmem', page: '4k', bytes: 300e9, label: '300GB', engine: 'count', procs: [1, 16, 128, 1500] },
+  ];
+  const out: MemScenarioResult[] = [];
+  for (const shape of shapes) {
+    for (const procs of shape.procs) {
+      const run = (design: PtShareDesign): { tables: TableCounts; pageTableBytes: number; sharedTables: number } => {
+        const s = { design, procs, size: shape.bytes, kind: shape.kind, page: shape.page, offset: 0, touch: 'all' as const, write: true, levels: 4 as const };
+        if (shape.engine === 'count') return countScenario(sgaScenario(s).scenario);
+        const r = runSga(s);
+        const acc = r.machineAcc;
+        const leaks = teardownSga(r);
+        if (leaks.length) throw new Error(`memory scenario leaked: ${leaks.join('; ')}`);
+        return acc;
+      };
+      const scenario = `sga/${shape.kind}-${shape.page}-${shape.label}`;
+      const base = run(privateDesign);
+      for (const d of designs) {
+        const refusal = d.checkScenario?.({ kind: shape.kind, page: shape.page }) ?? null;
+        if (refusal !== null) {
+          log(`${`${scenario} x${procs} [${d.name}]`.padEnd(42)} not applicable: ${refusal}`);
+          continue;
+        }
+        const acc = d === privateDesign ? base : run(d);
+        const rec: MemScenarioResult = {
+          scenario, design: d.name, procs, kind: shape.kind, page: shape.page, bytes: shape.bytes, engine: shape.engine,
+          tables: acc.tables, pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables,
+          privateBytes: base.pageTableBytes, savingVsPrivate: 1 - acc.pageTableBytes / base.pageTableBytes,
+        };
+        out.push(rec);
+        log(`${`${scenario} x${procs} [${d.name}]`.padEnd(42)} ${int(totalTables(acc.tables)).padStart(11)} tables  ${bytesIEC(acc.pageTableBytes)}  saving ${(rec.savingVsPrivate * 100).toFixed(1)}% vs private (simulated${shape.engine === 'count' ? ', counting engine' : ''})`);
+      }
+    }
+  }
+  return out;
+}

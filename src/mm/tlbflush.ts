@@ -1,0 +1,114 @@
+/**
+ * TLB-flush accounting for every change to page tables (arch/x86/mm/tlb.c): which simulated CPUs a
+ * flush must reach, how many entries, ranged or full (above tlb_single_page_flush_ceiling = 33
+ * pages a full flush), and the IPIs that costs (every target CPU but the one making the change).
+ * Targets are the mm's cpumask, every sharer's when a shared table is edited in place, or every CPU
+ * for mshare's flush_tlb_all.
+ *
+ * Each flush bumps the target mms' tlb_gen (inc_mm_tlb_gen) and, when a TLB model is attached
+ * (Machine.tlbSink, src/tlb/mmu.ts), is delivered to it with the address range, so the simulated
+ * TLBs and paging-structure caches lose exactly what the kernel's flush would remove.
+ */
+import type { Machine } from './machine.js';
+import type { MmStruct } from './mm_types.js';
+import type { VmAreaStruct } from './vma.js';
+
+export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
+
+export interface FlushRecord {
+  kind: 'ranged' | 'full' | 'global';
+  /** Target CPUs as a bitmask (bit i = CPU i). */
+  cpus: number;
+  /** Entries invalidated one by one (INVLPG), 0 for a full or global flush. */
+  entries: number;
+  ipis: number;
+}
+
+/** Where flushes go when a TLB model is attached to the machine. */
+export interface TlbShootdownSink {
+  /**
+   * flush_tlb_func for `mm` on every CPU in `mm.cpumask`: the translations of [start, end) (ranged)
+   * or all of the mm's (full).
+   */
+  flushMm(mm: MmStruct, start: number, end: number, full: boolean): void;
+  /** flush_tlb_all: every CPU, every PCID. */
+  flushAll(): void;
+}
+
+export function popcount(x: number): number {
+  let n = 0;
+  for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
+  return n;
+}
+
+/** The CPU a change by `mm` is made on: the lowest CPU in its mask (0 for a mm that never ran). */
+function initiator(mm: MmStruct): number {
+  const mask = mm.cpumask >>> 0;
+  return mask === 0 ? 0 : 31 - Math.clz32(mask & -mask);
+}
+
+/**
+ * flush_tlb_mm_range for a change made by `by` to [start, end) of each target mm (the same range in
+ * every target), `pages` flush strides long (base pages, or huge pages for a hugetlb range).
+ */
+export function flush_tlb_range(m: Machine, by: MmStruct, targets: readonly MmStruct[], start: number, end: number, pages: number): FlushRecord | null {
+  if (pages <= 0 || by.exiting) return null;
+  let cpus = 0;
+  for (const t of targets) cpus |= t.cpumask;
+  const r = recordMmFlush(m, by, cpus, pages);
+  const full = r.kind === 'full';
+  for (const t of targets) {
+    t.tlb_gen++;
+    m.tlbSink?.flushMm(t, start, end, full);
+  }
+  return r;
+}
+
+/**
+ * The flush a change to [start, end) of `vma`'s tables needs, with the design's targets: the VMAs
+ * that reach the same tables (their own addresses for the same file pages), or every CPU.
+ */
+export function flush_vma_range(m: Machine, vma: VmAreaStruct, start: number, end: number, pages: number): FlushRecord | null {
+  if (pages <= 0 || vma.vm_mm.exiting) return null;
+  const targets = m.design.flushTargets?.(m, vma) ?? [vma];
+  if (targets === 'all') return flush_tlb_all(m, vma.vm_mm);
+  let cpus = 0;
+  for (const t of targets) cpus |= t.vm_mm.cpumask;
+  const r = recordMmFlush(m, vma.vm_mm, cpus, pages);
+  const full = r.kind === 'full';
+  for (const t of targets) {
+    t.vm_mm.tlb_gen++;
+    if (m.tlbSink === null) continue;
+    // The same file pages sit at another address in another sharer's VMA.
+    const shift = t === vma ? 0 : t.vm_start - vma.vm_start + (vma.vm_pgoff - t.vm_pgoff) * 4096;
+    m.tlbSink.flushMm(t.vm_mm, start + shift, end + shift, full);
+  }
+  return r;
+}
+
+/** flush_tlb_all: every CPU, every PCID. */
+export function flush_tlb_all(m: Machine, by: MmStruct): FlushRecord {
+  const cpus = m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
+  const r = record(m, { kind: 'global', cpus, entries: 0, ipis: popcount(cpus & ~(1 << initiator(by))) });
+  m.tlbSink?.flushAll();
+  return r;
+}
+
+/** A ranged flush of `pages` strides, or a full one above the ceiling, reaching `cpus`, made by `by`. */
+function recordMmFlush(m: Machine, by: MmStruct, cpus: number, pages: number): FlushRecord {
+  const full = pages > TLB_SINGLE_PAGE_FLUSH_CEILING;
+  return record(m, { kind: full ? 'full' : 'ranged', cpus, entries: full ? 0 : pages, ipis: popcount(cpus & ~(1 << initiator(by))) });
+}
+
+function record(m: Machine, r: FlushRecord): FlushRecord {
+  const e = m.events;
+  e.tlbFlushes++;
+  if (r.kind === 'ranged') e.tlbFlushRanged++;
+  else if (r.kind === 'full') e.tlbFlushFull++;
+  else e.flushTlbAll++;
+  e.tlbFlushEntries += r.entries;
+  e.tlbIpis += r.ipis;
+  m.lastFlush = r;
+  m.flushedCpus |= r.cpus;
+  return r;
+}

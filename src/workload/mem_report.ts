@@ -1,0 +1,103 @@
+
+import type { PagingLevels } from '../arch/pgtable_64_types.js';
+import { totalTables, type TableCounts } from '../mm/accounting.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
+import { designByName } from '../share/index.js';
+import { countScenario } from '../count/pgtable_count.js';
+import { materializeBytes, MATERIALIZE_LIMIT_BYTES, runSga, sgaScenario, teardownSga, type PageSize, type RegionKind, type SgaScenario } from './sga.js';
+
+export type Engine = 'count' | 'materialize' | 'auto';
+
+export interface MemReport {
+  tool: 'ptbench mem';
+  /** Every figure here comes from the simulator. */
+  figures: 'simulated';
+  /** Which engine produced the figures (both are exact and agree to the byte). */
+  engine: 'materialize' | 'count';
+  design: string;
+  scenario: {
+    procs: number; kind: RegionKind; page: PageSize; requestedBytes: number; mappedBytes: number;
+    address: string; offset: number; touch: string; touchedPages: number; faults: 'write' | 'read'; levels: PagingLevels;
+  };
+  /** Distinct table pages machine-wide, by level (each shared table once). */
+  tables: TableCounts;
+  tablePages: number;
+  pageTableBytes: number;
+  sharedTables: number;
+  /** PTE tables alone, in bytes (the figure the mshare cover letter quotes). */
+  pteTableBytes: number;
+  folios: number;
+  framePages: number;
+  /** materialize only: the machine's event counters (faults, flushes, ...). */
+  events?: Record<string, number>;
+  /** Per process; mm, rss and hugetlbPages come from the materialized machine only. */
+  processes: Array<{ pid: number; mm?: number; tables: TableCounts; pageTableBytes: number; vmPTEBytes: number; rss?: Record<string, number>; hugetlbPages?: number }>;
+  /** materialize only: what exit of every process left behind (check_mm); empty when clean. */
+  leakCheck?: string[];
+}
+
+export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemReport {
+  const head = (which: MemReport['engine'], mapped: number, addr: number, touchedPages: number) => ({
+    tool: 'ptbench mem' as const,
+    figures: 'simulated' as const,
+    engine: which,
+    design: s.design.name,
+    scenario: {
+      procs: s.procs, kind: s.kind, page: s.page, requestedBytes: s.size, mappedBytes: mapped,
+      address: `0x${addr.toString(16)}`, offset: s.offset, touch: String(s.touch), touchedPages,
+      faults: (s.write ? 'write' : 'read') as 'write' | 'read', levels: s.levels,
+    },
+  });
+  if (engine !== 'materialize') {
+    const { scenario, mapped, addr, touchedPages } = sgaScenario(s);
+    const c = countScenario(scenario);
+    // `auto` materializes when the tables and pages fit in the memory limit; the count says whether.
+    if (engine === 'count' || materializeBytes(scenario, c) > MATERIALIZE_LIMIT_BYTES) {
+      let pid = 1;
+      return {
+        ...head('count', mapped, addr, touchedPages),
+        tables: c.tables, tablePages: c.tablePages, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables,
+        pteTableBytes: c.tables.pte * 4096, folios: c.folios, framePages: c.framePages,
+        processes: c.processes.flatMap(({ count, ...x }) => Array.from({ length: count }, () => ({ pid: pid++, ...x }))),
+      };
+    }
+  }
+  const r = runSga(s);
+  const acc = r.machineAcc;
+  const report: MemReport = {
+    ...head('materialize', r.mapped, r.addr, r.touchedPages),
+    tables: acc.tables,
+    tablePages: totalTables(acc.tables),
+    pageTableBytes: acc.pageTableBytes,
+    sharedTables: acc.sharedTables,
+    pteTableBytes: acc.tables.pte * 4096,
+    folios: acc.folios,
+    framePages: acc.framePages,
+    events: r.machine.events.snapshot(),
+    processes: r.perProcess.map((p, i) => ({ pid: i + 1, mm: p.mm, tables: p.tables, pageTableBytes: p.pageTableBytes, vmPTEBytes: p.vmPTEBytes, rss: p.rss, hugetlbPages: p.hugetlbPages })),
+    leakCheck: [],
+  };
+  report.leakCheck = teardownSga(r);
+  return report;
+}
+
+export interface GridCell { design: string; procs: number; engine?: 'count' | 'materialize'; pageTableBytes: number | null; privateBytes: number; saving: number | null; note?: string }
+
+/** Every design x process count: page-table bytes (simulated, exact) and the saving against private. */
+export function memGrid(base: SgaScenario, designs: PtShareDesign[], procsList: number[], engine: Engine = 'materialize'): GridCell[] {
+  const out: GridCell[] = [];
+  for (const procs of procsList) {
+    const priv = memReport({ ...base, design: designByName('private'), procs }, engine);
+    for (const d of designs) {
+      const refusal = d.checkScenario?.({ kind: base.kind, page: base.page }) ?? null;
+      if (refusal !== null) {
+        out.push({ design: d.name, procs, pageTableBytes: null, privateBytes: priv.pageTableBytes, saving: null, note: refusal });
+        continue;
+      }
+      const rep = d.name === 'private' ? priv : memReport({ ...base, design: d, procs }, engine);
+      if (rep.leakCheck && rep.leakCheck.length > 0) throw new Error(`${d.name} x${procs}: ${rep.leakCheck.join('; ')}`);
+      out.push({ design: d.name, procs, engine: rep.engine, pageTableBytes: rep.pageTableBytes, privateBytes: priv.pageTableBytes, saving: 1 - rep.pageTableBytes / priv.pageTableBytes });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,153 @@
+/**
+ * hugetlb PMD sharing (design `hugetlb-pmd`), pinned to the kernel's rules (mm/hugetlb.c,
+ * want_pmd_share / huge_pmd_share / huge_pmd_unshare). A PMD table maps 1 GiB = 512 x 2 MiB pages.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { machineAccounting, mmAccounting } from '../../src/mm/accounting.js';
+import type { Machine } from '../../src/mm/machine.js';
+import type { MmStruct } from '../../src/mm/mm_types.js';
+import { MAP_FIXED, MAP_SHARED, PROT_READ } from '../../src/mm/mmap.js';
+import { table_of } from '../../src/mm/pagewalk.js';
+import { hugetlbPmdDesign } from '../../src/share/hugetlb_pmd.js';
+import { assertClean, BASE, folioAt, GiB, machine, MiB, RW, touchAll } from '../helpers.js';
+
+const H = 2 * MiB;
+
+function sharers(m: Machine, n: number, size: number, offset: number, prot = RW): { mms: MmStruct[]; file: ReturnType<Machine['hugetlbfs_create']> } {
+  const file = m.hugetlbfs_create('sga', size, '2M');
+  const mms: MmStruct[] = [];
+  for (let i = 0; i < n; i++) {
+    const mm = m.mm_alloc();
+    m.mmap(mm, { addr: BASE + offset, length: size, prot, flags: MAP_SHARED | MAP_FIXED, file });
+    touchAll(m, mm, BASE + offset, size, (prot & 2) !== 0, H);
+    mms.push(mm);
+  }
+  return { mms, file };
+}
+
+function teardown(m: Machine, mms: MmStruct[], file: ReturnType<Machine['hugetlbfs_create']>): void {
+  for (const mm of mms) if (!mm.dead) m.exit(mm);
+  m.close(file);
+  assertClean(m);
+}
+
+test('128 processes map a 2 GiB hugetlb file at 1 GiB-aligned addresses: 2 PMD tables machine-wide, each with 127 extra sharers', () => {
+  const m = machine({ design: hugetlbPmdDesign });
+  const { mms, file } = sharers(m, 128, 2 * GiB, 0);
+  // Windows [BASE, +1 GiB) and [BASE+1 GiB, +2 GiB) each lie wholly inside every VMA: process 1
+  // allocates the two PMD tables, processes 2..128 find them through i_mmap: pt_share_count 127.
+  const acc = machineAccounting(m);
+  assert.deepEqual(acc.tables, { pgd: 128, p4d: 0, pud: 128, pmd: 2, pte: 0 });
+  assert.equal(acc.sharedTables, 2);
+  for (const w of [0, 1]) assert.equal(m.pool.shareCount[table_of(m, mms[0]!, BASE + w * GiB, 1)], 127);
+  // Every process sees both tables (VmPTE counts a shared PMD table in each sharer, as the kernel does).
+  assert.deepEqual(mmAccounting(m, mms[77]!).tables, { pgd: 1, p4d: 0, pud: 1, pmd: 2, pte: 0 });
+  // 1,024 huge pages, each mapped once (one PMD entry, however many sharers): mapcount 1, refcount 2.
+  assert.equal(m.folios.inUse, 1024);
+  const f = folioAt(m, mms[100]!, BASE + 300 * H);
+  assert.equal(f, folioAt(m, mms[3]!, BASE + 300 * H));
+  assert.deepEqual([m.folios.mapcount[f], m.folios.refcount[f]], [1, 2]);
+  // Process 1 faulted the 1,024 pages in; each other process took one fault per GiB, which only linked
+  // the shared table: 1,024 + 127 x 2 = 1,278 faults, not 128 x 1,024 = 131,072.
+  assert.equal(m.events.hugetlbFaults, 1024 + 127 * 2);
+  // A write through one sharer is read through another.
+  m.touch(mms[5]!, BASE + 7 * H, true, 42);
+  assert.equal(m.read(mms[120]!, BASE + 7 * H), 42);
+  teardown(m, mms, file);
+});
+
+test('the same mapping 2 MiB off alignment: only the GiB window wholly inside the VMA is shared (kernel range_in_vma)', () => {
+  const m = machine({ design: hugetlbPmdDesign });
+  const { mms, file } = sharers(m, 128, 2 * GiB, H);
+  // [BASE+2 MiB, BASE+2 GiB+2 MiB) touches windows 0, 1 and 2; only window 1 lies wholly inside.
+  // The issue text expected none shared; the kernel's vma_shareable() shares window 1:
+  // 128 (window 0) + 1 (window 1) + 128 (window 2) = 257 PMD tables, 3 per process.
+  assert.deepEqual(machineAccounting(m).tables, { pgd: 128, p4d: 0, pud: 128, pmd: 257, pte: 0 });
+  assert.equal(machineAccounting(m).sharedTables, 1);
+  assert.equal(m.pool.shareCount[table_of(m, mms[0]!, BASE + GiB, 1)], 127);
+  assert.equal(m.pool.shareCount[table_of(m, mms[0]!, BASE, 1)], 0);
+  assert.deepEqual(mmAccounting(m, mms[9]!).tables, { pgd: 1, p4d: 0, pud: 1, pmd: 3, pte: 0 });
+  teardown(m, mms, file);
+});
+
+test('one process mprotects 2 MiB: it unshares that GiB and refaults into private tables; the others still share', () => {
+  const m = machine({ design: hugetlbPmdDesign });
+  const { mms, file } = sharers(m, 8, 2 * GiB, 0);
+  const w0 = table_of(m, mms[0]!, BASE, 1);
+  assert.equal(m.pool.shareCount[w0], 7);
+  m.mprotect(mms[3]!, BASE + 10 * H, H, PROT_READ);
+  // The split inside window 0 unshared it for mm 3 (hugetlb_split): one sharer fewer, no PUD entry.
+  assert.equal(m.pool.shareCount[w0], 6);
+  assert.equal(table_of(m, mms[3]!, BASE, 1), -1);
+  assert.equal(m.events.tablesUnshared, 1);
+  // mm 3 refaults window 0: its VMAs no longer cover the whole GiB, so it gets a private PMD table.
+  touchAll(m, mms[3]!, BASE, GiB, false, H);
+  const mine = table_of(m, mms[3]!, BASE, 1);
+  assert.notEqual(mine, w0);
+  assert.equal(m.pool.shareCount[mine], 0);
+  assert.equal(m.touch(mms[3]!, BASE + 10 * H, true), 64, 'the protected 2 MiB page is read-only now (SIGSEGV)');
+  // Window 1 is untouched: still shared by all 8. Machine-wide: 2 shared tables + 1 private = 3.
+  assert.equal(m.pool.shareCount[table_of(m, mms[3]!, BASE + GiB, 1)], 7);
+  assert.equal(machineAccounting(m).tables.pmd, 3);
+  teardown(m, mms, file);
+});
+
+test('munmap of part drops the whole GiB from that mm only; fork re-shares on fault without copying', () => {
+  const m = machine({ design: hugetlbPmdDesign });
+  const { mms, file } = sharers(m, 4, GiB, 0);
+  const w0 = table_of(m, mms[0]!, BASE, 1);
+  assert.equal(m.pool.shareCount[w0], 3);
+  m.munmap(mms[2]!, BASE, H);
+  assert.equal(m.pool.shareCount[w0], 2);
+  // The other 511 pages of that GiB are gone from mm 2 too (huge_pmd_unshare), refaulted later.
+  assert.equal(table_of(m, mms[2]!, BASE + H, 1), -1);
+  assert.equal(m.read(mms[0]!, BASE + H), 0);
+  // fork of mm 1: no PTE copied (MAP_SHARED hugetlb has no anon_vma); the child's fault re-shares.
+  const child = m.fork(mms[1]!);
+  assert.equal(m.events.forkPtesCopied, 0);
+  m.touch(child, BASE + 5 * H, false);
+  assert.equal(table_of(m, child, BASE, 1), w0);
+  assert.equal(m.pool.shareCount[w0], 3);
+  // The creator exits first: the table survives with the remaining sharers; the last one frees it.
+  m.exit(mms[0]!);
+  assert.equal(m.pool.shareCount[w0], 2);
+  mms.push(child);
+  teardown(m, mms, file);
+});
+
+test('no sharing for different flags, for 1 GiB pages, or with the private design', () => {
+  const m = machine({ design: hugetlbPmdDesign });
+  const ro = sharers(m, 1, GiB, 0, PROT_READ);
+  const rw = sharers(m, 1, GiB, 0, RW);
+  // VM_WRITE differs: page_table_shareable refuses; two private PMD tables.
+  assert.equal(machineAccounting(m).sharedTables, 0);
+  assert.equal(machineAccounting(m).tables.pmd, 2);
+  m.close(rw.file);
+  teardown(m, [...ro.mms, ...rw.mms], ro.file);
+  const g = machine({ design: hugetlbPmdDesign });
+  const file = g.hugetlbfs_create('g', 2 * GiB, '1G');
+  const a = g.mm_alloc();
+  const b = g.mm_alloc();
+  for (const mm of [a, b]) {
+    g.mmap(mm, { addr: BASE, length: 2 * GiB, prot: RW, flags: MAP_SHARED | MAP_FIXED, file });
+    touchAll(g, mm, BASE, 2 * GiB, true, GiB);
+  }
+  // 1 GiB pages are PUD leaves: no PMD table at all, nothing shared; each process has its PUD table.
+  assert.deepEqual(machineAccounting(g).tables, { pgd: 2, p4d: 0, pud: 2, pmd: 0, pte: 0 });
+  teardown(g, [a, b], file);
+  assert.match(hugetlbPmdDesign.checkScenario!({ kind: 'hugetlb', page: '1g' })!, /never shared/);
+});
+
+test('unlinking a shared PMD table from one sharer moves the walk generation (cached walks through it are redone), freeing nothing', () => {
+  const m = machine({ design: hugetlbPmdDesign });
+  const { mms, file } = sharers(m, 2, GiB, 0);
+  const gen = m.pool.walkGen();
+  const frees = m.pool.frees;
+  // Process 2's munmap unshares the PMD table (huge_pmd_unshare) and frees its now-empty PUD table.
+  m.munmap(mms[1]!, BASE, GiB);
+  assert.equal(m.pool.frees - frees, 1);
+  // One generation for the unshare, one for the freed PUD table.
+  assert.equal(m.pool.walkGen() - gen, 2);
+  teardown(m, mms, file);
+});
