@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'matrix': {
       // The semantics matrix of the sharing designs, as markdown (docs/semantics-matrix.md) or JSON.
-      const { semanticsMatrix, stateMatrix, renderMatrixMarkdown } = await import('../semantics/matrix.js');
+      const { semanticsMatrix, stateMatrix, renderMatrixMarkdown } = await import('../workload/semantics_matrix.js');
       const cells = semanticsMatrix();
       const state = stateMatrix();
       process.stdout.write(rest.includes('--json') ? `${JSON.stringify({ changes: cells, state }, null, 2)}\n` : renderMatrixMarkdown(cells, state));

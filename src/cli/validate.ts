@@ -15,9 +15,9 @@ import { intInRange } from '../lib/size.js';
 import { listResults, loadResults } from '../harness/load.js';
 import { runEnvironment } from '../harness/env.js';
 import { writeJsonAtomic } from '../harness/write.js';
-import { compileProbe, ProbeRun } from '../validate/probe.js';
-import { hugepagesSetting, reserveHugepages, restoreHugepages, statRefresh } from '../validate/procfs.js';
-import { defaultScenarios, measureRun, type StageReadings, type ValidateScenario } from '../validate/scenarios.js';
+import { compileProbe, ProbeRun } from '../harness/validate/probe.js';
+import { hugepagesSetting, reserveHugepages, restoreHugepages, statRefresh } from '../harness/validate/procfs.js';
+import { defaultScenarios, measureRun, type StageReadings, type ValidateScenario } from '../harness/validate/scenarios.js';
 import { UsageError } from '../lib/errors.js';
 
 export const VALIDATE_HELP = `usage: ptbench validate [options]      (npm run validate -- ...)

@@ -6,7 +6,7 @@ import { totalTables, type TableCounts } from '../mm/accounting.js';
 import { bytesIEC, int } from '../lib/format.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { privateDesign } from '../share/private.js';
-import { countScenario } from '../count/pgtable_count.js';
+import { countScenario } from '../workload/pgtable_count.js';
 import { runSga, sgaScenario, teardownSga, type PageSize, type RegionKind } from '../workload/sga.js';
 
 export interface MemScenarioResult {

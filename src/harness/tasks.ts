@@ -13,7 +13,7 @@ import { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { parseSize } from '../lib/size.js';
-import { countScenario } from '../count/pgtable_count.js';
+import { countScenario } from '../workload/pgtable_count.js';
 import { DESIGNS } from '../share/index.js';
 import { privateDesign } from '../share/private.js';
 import { runSga, sgaScenario, teardownSga } from '../workload/sga.js';

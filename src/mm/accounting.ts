@@ -5,7 +5,7 @@
  * Machine-wide, like PageTables in /proc/meminfo: every distinct table page once, shared or not.
  */
 import { levelName, TABLE_BYTES, type PagingLevels } from '../arch/pgtable_64_types.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, type MmStruct } from './mm_types.js';
 
 export interface TableCounts {
@@ -62,7 +62,7 @@ export function mmCountsOf(levels: PagingLevels, nr: ArrayLike<number>): MmCount
   return { tables, pageTableBytes: totalTables(tables) * TABLE_BYTES, vmPTEBytes: (nr[0]! + nr[1]! + nr[2]!) * TABLE_BYTES };
 }
 
-export function mmAccounting(m: Machine, mm: MmStruct): MmAccounting {
+export function mmAccounting(m: MachineState, mm: MmStruct): MmAccounting {
   return {
     mm: mm.id,
     ...mmCountsOf(m.mode.levels, mm.nr),
@@ -71,7 +71,7 @@ export function mmAccounting(m: Machine, mm: MmStruct): MmAccounting {
   };
 }
 
-export function machineAccounting(m: Machine): MachineAccounting {
+export function machineAccounting(m: MachineState): MachineAccounting {
   const tables = countsFromLevels(m.mode.levels, (l) => m.pool.inUseAt(l));
   return {
     tables,

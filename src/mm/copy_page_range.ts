@@ -14,7 +14,7 @@ import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_swapbacked, PG_uptodate } from './folio.js';
 import * as folio_flags from './folio.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import { type MmStruct } from './mm_types.js';
 import * as mm_counters from './mm_types.js';
 import { is_cow_mapping, userfaultfd_wp, type VmAreaStruct } from './vma.js';
@@ -56,7 +56,7 @@ export function vma_needs_copy(dst: VmAreaStruct, src: VmAreaStruct): boolean {
 
 /** Per-call state, reused so the hot loop allocates nothing. */
 interface CopyCtx {
-  m: Machine;
+  m: MachineState;
   dst: VmAreaStruct;
   src: VmAreaStruct;
   cow: boolean;
@@ -65,7 +65,7 @@ interface CopyCtx {
   pinned: boolean;
 }
 
-export function copy_page_range(m: Machine, dst: VmAreaStruct, src: VmAreaStruct): void {
+export function copy_page_range(m: MachineState, dst: VmAreaStruct, src: VmAreaStruct): void {
   if (!vma_needs_copy(dst, src)) return;
   const ctx: CopyCtx = {
     m, dst, src,

@@ -7,12 +7,12 @@
  * clears the uffd flags and the child's tables are not copied).
  */
 import { copy_page_range } from './copy_page_range.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { VM_DONTCOPY, VM_WIPEONFORK } from './vma.js';
 import { flush_tlb_range } from './tlbflush.js';
 
-export function dup_mmap(m: Machine, oldmm: MmStruct): MmStruct {
+export function dup_mmap(m: MachineState, oldmm: MmStruct): MmStruct {
   const mm = m.mm_alloc();
   const copied0 = m.events.forkPtesCopied;
   for (const vma of oldmm.vmas) {

@@ -7,7 +7,7 @@
  */
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { is_vm_hugetlb_page, type VmAreaStruct } from './vma.js';
 import { unshare_table } from './zap.js';
@@ -29,7 +29,7 @@ function beyond(end: number, ceiling: number): boolean {
  * free_pgtables over `vmas` (sorted, already detached and zapped), with floor = prev->vm_end (or 0)
  * and ceiling = next->vm_start (or 0 for the top).
  */
-export function free_pgtables(m: Machine, mm: MmStruct, vmas: readonly VmAreaStruct[], floor: number, ceiling: number): void {
+export function free_pgtables(m: MachineState, mm: MmStruct, vmas: readonly VmAreaStruct[], floor: number, ceiling: number): void {
   let i = 0;
   while (i < vmas.length) {
     let vma = vmas[i]!;
@@ -47,7 +47,7 @@ export function free_pgtables(m: Machine, mm: MmStruct, vmas: readonly VmAreaStr
   }
 }
 
-export function free_pgd_range(m: Machine, mm: MmStruct, addr: number, end: number, floor: number, ceiling: number): void {
+export function free_pgd_range(m: MachineState, mm: MmStruct, addr: number, end: number, floor: number, ceiling: number): void {
   addr = Math.floor(addr / PMD_SIZE) * PMD_SIZE;
   if (addr < floor) addr += PMD_SIZE;
   if (ceiling !== 0) {
@@ -60,7 +60,7 @@ export function free_pgd_range(m: Machine, mm: MmStruct, addr: number, end: numb
 }
 
 /** Walk the entries of table `t` (level >= 1) over [addr, end), freeing the tables below. */
-function free_entries(m: Machine, mm: MmStruct, t: number, level: number, addr: number, end: number, floor: number, ceiling: number): void {
+function free_entries(m: MachineState, mm: MmStruct, t: number, level: number, addr: number, end: number, floor: number, ceiling: number): void {
   const ent = m.pool.entries;
   const span = ENTRY_SPAN[level]!;
   do {
@@ -85,7 +85,7 @@ function free_entries(m: Machine, mm: MmStruct, t: number, level: number, addr: 
 }
 
 /** free_pmd_range / free_pud_range / free_p4d_range for the table `t` at `level` under entry `parentOff`. */
-function free_table_range(m: Machine, mm: MmStruct, parentOff: number, t: number, level: number, addr: number, end: number, floor: number, ceiling: number): void {
+function free_table_range(m: MachineState, mm: MmStruct, parentOff: number, t: number, level: number, addr: number, end: number, floor: number, ceiling: number): void {
   const start = addr;
   free_entries(m, mm, t, level, addr, end, floor, ceiling);
   const region = TABLE_SPAN[level]!;

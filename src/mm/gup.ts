@@ -8,13 +8,14 @@
 import { _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL } from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
 import { GUP_PIN_COUNTING_BIAS, PG_anon, PG_anon_exclusive } from './folio.js';
-import type { Machine } from './machine.js';
-import { FAULT_FLAG_UNSHARE, faultName, handle_mm_fault, do_user_addr_fault, VM_FAULT_NOT_DONE } from './memory.js';
+import type { MachineState } from './machine_types.js';
+import { handle_mm_fault, do_user_addr_fault } from './memory.js';
 import { MMF_HAS_PINNED, type MmStruct } from './mm_types.js';
 import { is_cow_mapping } from './vma.js';
+import { FAULT_FLAG_UNSHARE, faultName, VM_FAULT_NOT_DONE } from './vm_fault.js';
 
 /** Pin the page at `addr`; returns the pinned folio. */
-export function pin_user_page(m: Machine, mm: MmStruct, addr: number, write: boolean): number {
+export function pin_user_page(m: MachineState, mm: MmStruct, addr: number, write: boolean): number {
   for (let tries = 0; tries < 3; tries++) {
     const off = m.follow_page(mm, addr);
     const ent = m.pool.entries;
@@ -49,7 +50,7 @@ export function pin_user_page(m: Machine, mm: MmStruct, addr: number, write: boo
 }
 
 /** unpin_user_page. */
-export function unpin_user_page(m: Machine, f: number): void {
+export function unpin_user_page(m: MachineState, f: number): void {
   const fo = m.folios;
   if (fo.order[f]! > 0) {
     if (fo.pincount[f]! <= 0) fail('EINVAL', 'folio', `folio ${f} is not pinned`);

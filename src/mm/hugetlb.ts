@@ -10,12 +10,15 @@
 import * as pgtable_types from '../arch/pgtable_types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_uptodate } from './folio.js';
-import type { Machine } from './machine.js';
-import { anon_vma_prepare, FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, pgtable_alloc, ptl_lock, ptl_unlock, VM_FAULT_SIGBUS, xa_lock, xa_unlock } from './memory.js';
+import type { MachineState } from './machine_types.js';
 import { LOCK_HUGETLB_FAULT, spin_lock, spin_unlock } from './spinlock.js';
 import { type VmAreaStruct } from './vma.js';
 import type { AddressSpace } from './address_space.js';
 import * as vm_flags from './vma.js';
+import { FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, VM_FAULT_SIGBUS } from './vm_fault.js';
+import { pgtable_alloc, ptl_lock, ptl_unlock } from './pgalloc.js';
+import { xa_lock, xa_unlock } from './filemap.js';
+import { anon_vma_prepare } from './rmap.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -54,7 +57,7 @@ function hugetlb_index(vma: VmAreaStruct, haddr: number): number {
 }
 
 /** hugetlb_fault for m.vmf.address; like the kernel's, the vm_fault carries the huge-page-aligned address. */
-export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): number {
+export function hugetlb_fault(m: MachineState, vma: VmAreaStruct, flags: number): number {
   m.events.hugetlbFaults++;
   const file = vma.vm_file!;
   const hsize = 2 ** file.pageShift;
@@ -82,7 +85,7 @@ export function hugetlb_fault(m: Machine, vma: VmAreaStruct, flags: number): num
 }
 
 /** The rest of hugetlb_fault, at the leaf entry (word `off`, table level `leaf`). */
-function hugetlb_fault_leaf(m: Machine, vma: VmAreaStruct, flags: number, haddr: number, off: number, leaf: number): number {
+function hugetlb_fault_leaf(m: MachineState, vma: VmAreaStruct, flags: number, haddr: number, off: number, leaf: number): number {
   const ent = m.pool.entries;
   const lo = ent[off]!;
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
@@ -112,14 +115,14 @@ function hugetlb_fault_leaf(m: Machine, vma: VmAreaStruct, flags: number, haddr:
   return 0;
 }
 
-function new_hugetlb_anon_folio(m: Machine, vma: VmAreaStruct, haddr: number, order: number): number {
+function new_hugetlb_anon_folio(m: MachineState, vma: VmAreaStruct, haddr: number, order: number): number {
   const fo = m.folios;
   anon_vma_prepare(m, vma);
   return fo.alloc(order, 1, 1, PG_hugetlb | PG_anon | PG_anon_exclusive | PG_uptodate, vma.anon_vma!.id, (haddr - vma.vm_start) / 4096 + vma.vm_pgoff);
 }
 
 /** hugetlb_no_page. */
-function hugetlb_no_page(m: Machine, vma: VmAreaStruct, haddr: number, off: number, leaf: number): number {
+function hugetlb_no_page(m: MachineState, vma: VmAreaStruct, haddr: number, off: number, leaf: number): number {
   const file = vma.vm_file!;
   const fo = m.folios;
   const order = file.pageShift - 12;
@@ -149,7 +152,7 @@ function hugetlb_no_page(m: Machine, vma: VmAreaStruct, haddr: number, off: numb
  * Concurrent CPUs insert under the xa_lock; two faults on the same index are already serialized by the
  * fault mutex, but other indexes of the file share the lock.
  */
-function hugetlb_add_to_page_cache(m: Machine, file: AddressSpace, idx: number, order: number): number {
+function hugetlb_add_to_page_cache(m: MachineState, file: AddressSpace, idx: number, order: number): number {
   xa_lock(m, file);
   try {
     const f = m.folios.alloc(order, 1, 0, PG_hugetlb | PG_uptodate, file.id, idx);
@@ -162,7 +165,7 @@ function hugetlb_add_to_page_cache(m: Machine, file: AddressSpace, idx: number, 
 }
 
 /** hugetlb_wp: reuse an anonymous folio mapped once (or exclusive), else copy. */
-function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, leaf: number, unshare: boolean): number {
+function hugetlb_wp(m: MachineState, vma: VmAreaStruct, off: number, haddr: number, leaf: number, unshare: boolean): number {
   // The fault mutex keeps other faults off this entry; the leaf lock is taken for the whole step.
   ptl_lock(m, vma.vm_mm, off, leaf); // huge_pte_lock
   try {
@@ -172,7 +175,7 @@ function hugetlb_wp(m: Machine, vma: VmAreaStruct, off: number, haddr: number, l
   }
 }
 
-function hugetlb_wp_locked(m: Machine, vma: VmAreaStruct, off: number, haddr: number, unshare: boolean): number {
+function hugetlb_wp_locked(m: MachineState, vma: VmAreaStruct, off: number, haddr: number, unshare: boolean): number {
   const ent = m.pool.entries;
   const fo = m.folios;
   const lo = ent[off]!;

@@ -22,7 +22,7 @@ import * as pgtable_types from '../arch/pgtable_types.js';
 import { PAGE_SIZE } from '../arch/pgtable_64_types.js';
 import { flush_vma_range } from './tlbflush.js';
 import { PG_anon, PG_anon_exclusive, PG_dirty, PG_ksm, type FolioTable } from './folio.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import { madvise_range } from './madvise.js';
 import type { MmStruct } from './mm_types.js';
 import { check_munmap_splits, split_vma } from './mmap.js';
@@ -37,7 +37,7 @@ const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 const KSM_INCOMPATIBLE = VM_SHARED | VM_MAYSHARE | VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP | VM_DONTEXPAND;
 
 /** madvise(MADV_MERGEABLE): returns the number of VMAs now mergeable (incompatible ones are skipped). */
-export function ksm_madvise_mergeable(m: Machine, mm: MmStruct, start: number, length: number): number {
+export function ksm_madvise_mergeable(m: MachineState, mm: MmStruct, start: number, length: number): number {
   const end = madvise_range(mm, start, length);
   const compatible = (v: VmAreaStruct) => (v.vm_flags & KSM_INCOMPATIBLE) === 0 && v.vm_file === null;
   const inRange = () => mm.vmas.filter((v) => v.vm_start < end && v.vm_end > start && compatible(v) && (v.vm_flags & VM_MERGEABLE) === 0);
@@ -65,7 +65,7 @@ export interface KsmScanResult {
 interface Candidate { vma: VmAreaStruct; addr: number; folio: number }
 
 /** One full ksmd pass over every mergeable VMA of every mm. */
-export function ksm_scan(m: Machine): KsmScanResult {
+export function ksm_scan(m: MachineState): KsmScanResult {
   const fo = m.folios;
   const ent = m.pool.entries;
   const stable = m.ksmStable;
@@ -133,7 +133,7 @@ function isStableKsm(fo: FolioTable, k: number, c: number): boolean {
 }
 
 /** Does the unstable-tree candidate still map the same unchanged, unpinned, non-KSM folio? */
-function stillMaps(m: Machine, g: Candidate): boolean {
+function stillMaps(m: MachineState, g: Candidate): boolean {
   const off = m.follow_page(g.vma.vm_mm, g.addr);
   if (off < 0 || g.vma.vm_mm.dead) return false;
   const lo = m.pool.entries[off]!;
@@ -144,7 +144,7 @@ function stillMaps(m: Machine, g: Candidate): boolean {
 }
 
 /** write_protect_page: drop write permission, move the dirty bit to the folio, flush the page. */
-function write_protect_page(m: Machine, vma: VmAreaStruct, addr: number): void {
+function write_protect_page(m: MachineState, vma: VmAreaStruct, addr: number): void {
   const off = m.follow_page(vma.vm_mm, addr);
   const ent = m.pool.entries;
   const lo = ent[off]!;
@@ -155,7 +155,7 @@ function write_protect_page(m: Machine, vma: VmAreaStruct, addr: number): void {
 }
 
 /** replace_page: the entry at `off` maps KSM folio `k` instead of `f` (same protection bits). */
-function replace_page(m: Machine, off: number, f: number, k: number): void {
+function replace_page(m: MachineState, off: number, f: number, k: number): void {
   const ent = m.pool.entries;
   const fo = m.folios;
   ent[off] = (k << 12) | (ent[off]! & 0xfff);

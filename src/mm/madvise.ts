@@ -5,7 +5,7 @@
 import { ENTRY_SPAN, PAGE_SIZE, isAligned } from '../arch/pgtable_64_types.js';
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_RW, _PAGE_SOFT_DIRTY, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { is_vm_hugetlb_page, VM_SOFTDIRTY, type VmAreaStruct } from './vma.js';
 import { unmap_page_range } from './zap.js';
@@ -32,7 +32,7 @@ function vmasIn(mm: MmStruct, start: number, end: number): VmAreaStruct[] {
 }
 
 /** MADV_DONTNEED: zap the range (tables stay); file pages refault from the page cache. */
-export function madvise_dontneed(m: Machine, mm: MmStruct, start: number, length: number): void {
+export function madvise_dontneed(m: MachineState, mm: MmStruct, start: number, length: number): void {
   const end = madvise_range(mm, start, length);
   m.design.madviseCheck?.(m, mm, start, end);
   for (const v of vmasIn(mm, start, end)) {
@@ -54,7 +54,7 @@ export function madvise_dontneed(m: Machine, mm: MmStruct, start: number, length
  * hugetlb VMAs are skipped, as the kernel's clear_refs walk does. A shared table is edited in place
  * (every sharer's PTEs change) unless the design unshares first.
  */
-export function clear_refs_soft_dirty(m: Machine, mm: MmStruct): void {
+export function clear_refs_soft_dirty(m: MachineState, mm: MmStruct): void {
   for (const v of mm.vmas) {
     if (is_vm_hugetlb_page(v)) continue;
     m.design.softDirtyClear?.(m, v);
@@ -64,7 +64,7 @@ export function clear_refs_soft_dirty(m: Machine, mm: MmStruct): void {
   }
 }
 
-function clear_level(m: Machine, t: number, level: number, start: number, end: number): number {
+function clear_level(m: MachineState, t: number, level: number, start: number, end: number): number {
   const ent = m.pool.entries;
   const span = ENTRY_SPAN[level]!;
   let changed = 0;

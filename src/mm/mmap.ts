@@ -9,8 +9,8 @@ import { PAGE_SIZE, isAligned } from '../arch/pgtable_64_types.js';
 import { fail } from './errno.js';
 import type { AddressSpace } from './address_space.js';
 import { free_pgtables } from './free_pgtables.js';
-import { do_user_addr_fault, VM_FAULT_NOT_DONE } from './memory.js';
-import type { Machine } from './machine.js';
+import { do_user_addr_fault } from './memory.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import {
   is_vm_hugetlb_page, VM_EXEC, VM_HUGETLB, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_NORESERVE,
@@ -18,6 +18,7 @@ import {
 } from './vma.js';
 import { unmap_page_range } from './zap.js';
 import { flush_tlb_range } from './tlbflush.js';
+import { VM_FAULT_NOT_DONE } from './vm_fault.js';
 
 export const PROT_NONE = 0x0;
 export const PROT_READ = 0x1;
@@ -47,7 +48,7 @@ const MAP_KNOWN = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POP
 /** mmap_min_addr default (security): no user mapping below 64 KiB. */
 export const MMAP_MIN_ADDR = 65536;
 /** mmap_base without randomization: TASK_SIZE - 128 MiB (the minimum stack gap). */
-export function mmap_base(m: Machine): number {
+export function mmap_base(m: MachineState): number {
   return m.mode.taskSize - 128 * 2 ** 20;
 }
 
@@ -68,7 +69,7 @@ function overlaps(mm: MmStruct, start: number, end: number): boolean {
 }
 
 /** unmapped_area_topdown: the highest free, `align`-aligned range of `len` below mmap_base. */
-function get_unmapped_area(m: Machine, mm: MmStruct, hint: number, len: number, align: number): number {
+function get_unmapped_area(m: MachineState, mm: MmStruct, hint: number, len: number, align: number): number {
   if (hint !== 0) {
     const a = Math.ceil(hint / align) * align;
     if (a >= MMAP_MIN_ADDR && a + len <= m.mode.taskSize && !overlaps(mm, a, a + len)) return a;
@@ -97,7 +98,7 @@ export interface MmapArgs {
 }
 
 /** do_mmap + mmap_region. Returns the mapped address. */
-export function do_mmap(m: Machine, mm: MmStruct, a: MmapArgs): number {
+export function do_mmap(m: MachineState, mm: MmStruct, a: MmapArgs): number {
   const { prot, flags } = a;
   let file = a.file ?? null;
   const offset = a.offset ?? 0;
@@ -178,7 +179,7 @@ export function do_mmap(m: Machine, mm: MmStruct, a: MmapArgs): number {
 }
 
 /** __mm_populate: fault every page in, with a write fault for private writable mappings. */
-function populate_vma(m: Machine, vma: VmAreaStruct): void {
+function populate_vma(m: MachineState, vma: VmAreaStruct): void {
   const write = (vma.vm_flags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
   const step = is_vm_hugetlb_page(vma) ? 2 ** vma.vm_file!.pageShift : PAGE_SIZE;
   for (let a = vma.vm_start; a < vma.vm_end; a += step) {
@@ -215,7 +216,7 @@ export function check_munmap_splits(mm: MmStruct, start: number, end: number): v
  * nothing) and return the VMAs now inside [start, end): what a range operation that changes VMA flags
  * (uffd registration) works on.
  */
-export function split_vmas_to(m: Machine, mm: MmStruct, start: number, end: number): VmAreaStruct[] {
+export function split_vmas_to(m: MachineState, mm: MmStruct, start: number, end: number): VmAreaStruct[] {
   check_munmap_splits(mm, start, end);
   split_vma(m, mm, start);
   split_vma(m, mm, end);
@@ -223,7 +224,7 @@ export function split_vmas_to(m: Machine, mm: MmStruct, start: number, end: numb
 }
 
 /** __split_vma: split the VMA containing `at` into [vm_start, at) and [at, vm_end). */
-export function split_vma(m: Machine, mm: MmStruct, at: number): void {
+export function split_vma(m: MachineState, mm: MmStruct, at: number): void {
   const i = mm.firstEndingAfter(at);
   if (i >= mm.vmas.length) return;
   const vma = mm.vmas[i]!;
@@ -244,7 +245,7 @@ export function split_vma(m: Machine, mm: MmStruct, at: number): void {
 }
 
 /** remove_vma: drop the VMA's file reference and i_mmap link. */
-export function remove_vma(m: Machine, vma: VmAreaStruct): void {
+export function remove_vma(m: MachineState, vma: VmAreaStruct): void {
   const file = vma.vm_file;
   if (file === null) return;
   const k = file.i_mmap.indexOf(vma);
@@ -258,7 +259,7 @@ export function remove_vma(m: Machine, vma: VmAreaStruct): void {
  * ("It is not an error if the indicated range does not contain any mapped pages", munmap(2)).
  * Returns the number of VMAs (or VMA pieces) removed.
  */
-export function do_munmap(m: Machine, mm: MmStruct, start: number, length: number): number {
+export function do_munmap(m: MachineState, mm: MmStruct, start: number, length: number): number {
   if (!Number.isInteger(start) || start < 0 || !isAligned(start, PAGE_SIZE)) fail('EINVAL', 'addr', `${hex(start)} is not page aligned`);
   checkLength(length);
   const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;

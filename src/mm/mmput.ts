@@ -4,7 +4,7 @@
  * "BUG: Bad rss-counter state" or "BUG: non-zero pgtables_bytes on freeing mm".
  */
 import { free_pgtables } from './free_pgtables.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { remove_vma } from './mmap.js';
 import { unmap_page_range } from './zap.js';
@@ -13,13 +13,13 @@ import { unmap_page_range } from './zap.js';
 const RSS_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'];
 
 /** mmput: the last user of an mm tears it down. */
-export function mmput(m: Machine, mm: MmStruct): void {
+export function mmput(m: MachineState, mm: MmStruct): void {
   if (mm.dead) throw new Error(`mm ${mm.id} has already exited`);
   if (--mm.mm_users > 0) return;
   exit_mmap(m, mm);
 }
 
-export function exit_mmap(m: Machine, mm: MmStruct): void {
+export function exit_mmap(m: MachineState, mm: MmStruct): void {
   mm.exiting = true;
   const vmas = mm.vmas;
   for (const v of vmas) unmap_page_range(m, v, v.vm_start, v.vm_end);
@@ -35,7 +35,7 @@ export function exit_mmap(m: Machine, mm: MmStruct): void {
 }
 
 /** check_mm: every counter of a dead mm must be back to zero. */
-export function check_mm(m: Machine, mm: MmStruct): void {
+export function check_mm(m: MachineState, mm: MmStruct): void {
   for (let i = 0; i < mm.rss.length; i++) {
     if (mm.rss[i] !== 0) m.bugs.push(`BUG: Bad rss-counter state mm:${mm.id} type:${RSS_NAMES[i]} val:${mm.rss[i]}`);
   }

@@ -8,7 +8,7 @@ import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
 import { PG_anon, PG_anon_exclusive } from './folio.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { check_munmap_splits, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from './mmap.js';
 import { is_vm_hugetlb_page, vma_set_page_prot, vma_wants_manual_pte_write_upgrade, type VmAreaStruct } from './vma.js';
@@ -43,7 +43,7 @@ const VM_WRITE = vm_flags.VM_WRITE;
 /** Protection bits pte_modify takes from the new vm_page_prot (the complement of _PAGE_CHG_MASK). */
 const PROT_LO_BITS = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PROTNONE;
 
-export function do_mprotect(m: Machine, mm: MmStruct, start: number, length: number, prot: number): void {
+export function do_mprotect(m: MachineState, mm: MmStruct, start: number, length: number, prot: number): void {
   if (!Number.isInteger(start) || start < 0 || !isAligned(start, PAGE_SIZE)) fail('EINVAL', 'addr', `0x${start.toString(16)} is not page aligned`);
   if (!Number.isInteger(prot) || (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0) fail('EINVAL', 'prot', `unknown bits in 0x${prot.toString(16)}; allowed PROT_READ|PROT_WRITE|PROT_EXEC`);
   if (!Number.isInteger(length) || length < 0) fail('EINVAL', 'length', `must be a non-negative whole number of bytes, got ${length}`);
@@ -87,7 +87,7 @@ export function do_mprotect(m: Machine, mm: MmStruct, start: number, length: num
 }
 
 /** change_protection over [start, end) of `vma`. */
-export function change_protection(m: Machine, vma: VmAreaStruct, start: number, end: number): void {
+export function change_protection(m: MachineState, vma: VmAreaStruct, start: number, end: number): void {
   const tryWritable = !is_vm_hugetlb_page(vma) && vma_wants_manual_pte_write_upgrade(vma);
   const changed0 = m.events.ptesProtChanged;
   change_level(m, vma, vma.vm_mm.pgd, m.rootLevel, start, end, tryWritable);
@@ -99,7 +99,7 @@ export function change_protection(m: Machine, vma: VmAreaStruct, start: number, 
   }
 }
 
-function change_level(m: Machine, vma: VmAreaStruct, t: number, level: number, start: number, end: number, tryWritable: boolean): void {
+function change_level(m: MachineState, vma: VmAreaStruct, t: number, level: number, start: number, end: number, tryWritable: boolean): void {
   const ent = m.pool.entries;
   const span = ENTRY_SPAN[level]!;
   let addr = start;
@@ -124,7 +124,7 @@ function change_level(m: Machine, vma: VmAreaStruct, t: number, level: number, s
 }
 
 /** pte_modify with the VMA's new vm_page_prot, then maybe make it writable (can_change_pte_writable). */
-function change_pte(m: Machine, vma: VmAreaStruct, off: number, tryWritable: boolean): void {
+function change_pte(m: MachineState, vma: VmAreaStruct, off: number, tryWritable: boolean): void {
   const ent = m.pool.entries;
   const old = ent[off]!;
   let lo = (old & ~PROT_LO_BITS) | (vma.prot_lo & PROT_LO_BITS);
@@ -141,7 +141,7 @@ function change_pte(m: Machine, vma: VmAreaStruct, off: number, tryWritable: boo
  * can_change_pte_writable: never a uffd-wp-protected entry; private -> exclusive anonymous pages
  * only; shared -> already dirty.
  */
-export function can_change_pte_writable(m: Machine, vma: VmAreaStruct, lo: number, hi: number): boolean {
+export function can_change_pte_writable(m: MachineState, vma: VmAreaStruct, lo: number, hi: number): boolean {
   if ((vma.vm_flags & VM_WRITE) === 0) return false;
   if ((lo & _PAGE_UFFD_WP) !== 0) return false;
   if ((vma.vm_flags & VM_SHARED) === 0) {

@@ -13,10 +13,10 @@
  */
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SPECIAL, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
 import { PG_anon, ZERO_PFN } from './folio.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 
 /** The problems found, one line each (at most `limit`); empty when the machine is consistent. */
-export function page_table_check(m: Machine, limit = 20): string[] {
+export function page_table_check(m: MachineState, limit = 20): string[] {
   const out: string[] = [];
   const say = (s: string) => {
     if (out.length < limit) out.push(s);

@@ -13,7 +13,7 @@
  * exclusive (vm_normal_page is NULL).
  *
  * Swapped-out shmem (the 2021 thread): its PTE is cleared at reclaim, so today's kernel reports the
- * page like one never touched. The Machine option `shmemSwapReport` picks the variant:
+ * page like one never touched. The MachineState option `shmemSwapReport` picks the variant:
  * - 'none': today's kernel.
  * - 'pagecache-lookup': Tiberiu Georgescu's patch: every empty entry of a shmem VMA costs one
  *   page-cache (XArray) lookup, and a swap entry found there is reported (PM_SWAP + location).
@@ -25,7 +25,7 @@ import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
 import { PG_anon } from './folio.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { VM_SOFTDIRTY, type VmAreaStruct } from './vma.js';
 
@@ -69,7 +69,7 @@ function put(out: Uint32Array, i: number, frame: number, flags: number): void {
  * pagemap entries for [start, end) (page aligned) of `mm` into `out` (two words per page, low first).
  * Returns the number of entries written. Counts VmEvents.pagemapEntries and pagemapLookups.
  */
-export function pagemap_read_range(m: Machine, mm: MmStruct, start: number, end: number, out: Uint32Array): number {
+export function pagemap_read_range(m: MachineState, mm: MmStruct, start: number, end: number, out: Uint32Array): number {
   if (!Number.isInteger(start) || start < 0 || start % 4096 !== 0) fail('EINVAL', 'addr', `0x${start.toString(16)} is not page aligned`);
   if (!Number.isInteger(end) || end <= start || end % 4096 !== 0) fail('EINVAL', 'length', `the range must end on a page boundary after its start, got end 0x${end.toString(16)}`);
   const n = (end - start) / 4096;
@@ -94,7 +94,7 @@ export function pagemap_read_range(m: Machine, mm: MmStruct, start: number, end:
 }
 
 /** The entries of [start, end) inside `vma`, walking one PMD (2 MiB) span at a time. */
-function pagemap_vma(m: Machine, mm: MmStruct, vma: VmAreaStruct, start: number, end: number, out: Uint32Array, i: number): number {
+function pagemap_vma(m: MachineState, mm: MmStruct, vma: VmAreaStruct, start: number, end: number, out: Uint32Array, i: number): number {
   const ent = m.pool.entries;
   const sd = (vma.vm_flags & VM_SOFTDIRTY) !== 0 ? PM_SOFT_DIRTY_HI : 0;
   const file = vma.vm_file;
@@ -136,7 +136,7 @@ function pagemap_vma(m: Machine, mm: MmStruct, vma: VmAreaStruct, start: number,
 }
 
 /** An empty entry: 0 (plus VM_SOFTDIRTY), or under 'pagecache-lookup' the shmem page cache's answer. */
-function pte_none_entry(m: Machine, vma: VmAreaStruct, lookup: VmAreaStruct['vm_file'], addr: number, sd: number, out: Uint32Array, i: number): number {
+function pte_none_entry(m: MachineState, vma: VmAreaStruct, lookup: VmAreaStruct['vm_file'], addr: number, sd: number, out: Uint32Array, i: number): number {
   if (lookup !== null) {
     m.events.pagemapLookups++;
     const swapped = lookup.swapped;
@@ -154,7 +154,7 @@ function pte_none_entry(m: Machine, vma: VmAreaStruct, lookup: VmAreaStruct['vm_
 }
 
 /** pte_to_pagemap_entry for a non-empty leaf (PTE, huge PMD/PUD, or a swap entry / marker). */
-function pte_to_pagemap_entry(m: Machine, lo: number, hi: number, sd: number, out: Uint32Array, i: number): number {
+function pte_to_pagemap_entry(m: MachineState, lo: number, hi: number, sd: number, out: Uint32Array, i: number): number {
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
     let flags = PM_PRESENT_HI | sd | ((lo & _PAGE_SOFT_DIRTY) !== 0 ? PM_SOFT_DIRTY_HI : 0) | ((lo & _PAGE_UFFD_WP) !== 0 ? PM_UFFD_WP_HI : 0);
     let frame = 0;
@@ -203,7 +203,7 @@ export interface PagemapEntry {
 const one = new Uint32Array(2);
 
 /** The pagemap entry of the page at `addr`, decoded. */
-export function pagemap_read(m: Machine, mm: MmStruct, addr: number): PagemapEntry {
+export function pagemap_read(m: MachineState, mm: MmStruct, addr: number): PagemapEntry {
   const page = addr - (addr % 4096);
   pagemap_read_range(m, mm, page, page + 4096, one);
   return decode_pagemap_entry(one[0]!, one[1]!);

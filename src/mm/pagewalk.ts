@@ -4,7 +4,7 @@
  */
 import { ENTRY_SPAN } from '../arch/pgtable_64_types.js';
 import { _PAGE_PRESENT, _PAGE_PSE, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 
 /**
@@ -12,7 +12,7 @@ import type { MmStruct } from './mm_types.js';
  * covering `addr`. Returns that entry's word offset, or -1 if the walk stops earlier (an empty entry
  * or a huge leaf above).
  */
-export function entry_of_table(m: Machine, mm: MmStruct, addr: number, level: number): number {
+export function entry_of_table(m: MachineState, mm: MmStruct, addr: number, level: number): number {
   const ent = m.pool.entries;
   let t = mm.pgd;
   for (let l = m.rootLevel; l > level; l--) {
@@ -26,7 +26,7 @@ export function entry_of_table(m: Machine, mm: MmStruct, addr: number, level: nu
 }
 
 /** The table of `level` covering `addr` in `mm`, or -1. */
-export function table_of(m: Machine, mm: MmStruct, addr: number, level: number): number {
+export function table_of(m: MachineState, mm: MmStruct, addr: number, level: number): number {
   const off = entry_of_table(m, mm, addr, level);
   if (off < 0) return -1;
   const ent = m.pool.entries;

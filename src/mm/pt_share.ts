@@ -9,7 +9,7 @@
  *
  * A new design is one new file implementing this interface, registered in ./index.ts.
  */
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { AddressSpace } from './address_space.js';
 import type { MmStruct } from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
@@ -93,7 +93,7 @@ export interface PtShareDesign {
    * cover `addr` in `vma`'s mm, whose upper entry is empty. Return the number of an existing table to
    * link there — the design has already raised its pt_share_count — or -1 to allocate a private one.
    */
-  shareTable(m: Machine, vma: VmAreaStruct, addr: number, level: number): number;
+  shareTable(m: MachineState, vma: VmAreaStruct, addr: number, level: number): number;
   /**
    * The counting engine's statement of the same rules: how `map` gets its tables, as routes covering
    * [map.start, map.end), and the address range the mapping occupies in the process (mshare: the
@@ -106,7 +106,7 @@ export interface PtShareDesign {
    * `vma` is about to be split at `addr` (munmap or mprotect of part of it). A design whose shared
    * tables would straddle the split unshares them here (hugetlb_split). Optional.
    */
-  vmaSplit?(m: Machine, vma: VmAreaStruct, addr: number): void;
+  vmaSplit?(m: MachineState, vma: VmAreaStruct, addr: number): void;
   /** A reason the design cannot run this scenario (one line naming the rule), or null. Optional. */
   checkScenario?(s: ScenarioShape): string | null;
 
@@ -129,59 +129,71 @@ export interface PtShareDesign {
    * do_mmap, after validation and before anything changes: refuse with a KernelError naming the rule,
    * or return extra vm_flags for the new VMA (0 for none).
    */
-  mmapPrepare?(m: Machine, mm: MmStruct, addr: number, len: number, flags: number, file: AddressSpace | null, pgoff: number): number;
+  mmapPrepare?(m: MachineState, mm: MmStruct, addr: number, len: number, flags: number, file: AddressSpace | null, pgoff: number): number;
   /** The new VMA is in place (mmap_region done). */
-  vmaMapped?(m: Machine, vma: VmAreaStruct): void;
+  vmaMapped?(m: MachineState, vma: VmAreaStruct): void;
   /** Faults on VMAs with VM_SHARED_PT / VM_MSHARE go here instead of the normal path (address in m.vmf). */
-  handleFault?(m: Machine, vma: VmAreaStruct, flags: number): number;
+  handleFault?(m: MachineState, vma: VmAreaStruct, flags: number): number;
   /** munmap of [start, end): refuse with a KernelError if the design forbids it. */
-  munmapCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
+  munmapCheck?(m: MachineState, mm: MmStruct, start: number, end: number): void;
   /** mprotect of [start, end): return true when the design has done it (e.g. applied to every sharer). */
-  mprotect?(m: Machine, mm: MmStruct, start: number, end: number, prot: number): boolean;
+  mprotect?(m: MachineState, mm: MmStruct, start: number, end: number, prot: number): boolean;
   /**
    * The VMAs whose mms' TLBs a change to `vma`'s tables must reach (each at its own address for the
    * same file pages): 'all' (flush_tlb_all), or a list. Default: the VMA itself. ptshare: every
    * guest VMA of the object.
    */
-  flushTargets?(m: Machine, vma: VmAreaStruct): 'all' | VmAreaStruct[];
+  flushTargets?(m: MachineState, vma: VmAreaStruct): 'all' | VmAreaStruct[];
 
   // --- Per-process state changes (refuse with a KernelError, or react, e.g. unshare) ---
   /** madvise(MADV_DONTNEED) of [start, end). */
-  madviseCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
+  madviseCheck?(m: MachineState, mm: MmStruct, start: number, end: number): void;
   /** userfaultfd write-protect registration of [start, end), before VM_UFFD_WP is set. */
-  uffdWpCheck?(m: Machine, mm: MmStruct, start: number, end: number): void;
+  uffdWpCheck?(m: MachineState, mm: MmStruct, start: number, end: number): void;
   /** After VM_UFFD_WP is set on `vma` (hugetlb_unshare_all_pmds, file-pt unsharing). */
-  uffdWpRegistered?(m: Machine, vma: VmAreaStruct): void;
+  uffdWpRegistered?(m: MachineState, vma: VmAreaStruct): void;
   /**
    * The mm whose RSS the present entry for `addr`, reached through `vma` at word `off`, is charged to, when the
    * design faults pages in a host mm (ptshare, file-pt); default the VMA's own mm. The rmap walk of
    * reclaim uncharges it there.
    */
-  rssOwner?(m: Machine, vma: VmAreaStruct, addr: number, off: number): MmStruct;
+  rssOwner?(m: MachineState, vma: VmAreaStruct, addr: number, off: number): MmStruct;
   /** clear_refs soft-dirty on `vma`, before its PTEs are write-protected. */
-  softDirtyClear?(m: Machine, vma: VmAreaStruct): void;
+  softDirtyClear?(m: MachineState, vma: VmAreaStruct): void;
 
   /** The VMA has been unmapped and unlinked from its file. */
-  vmaRemoved?(m: Machine, vma: VmAreaStruct): void;
+  vmaRemoved?(m: MachineState, vma: VmAreaStruct): void;
   /** The file's last reference is gone (an mshare region's host goes with it). */
-  fileReleased?(m: Machine, file: AddressSpace): void;
+  fileReleased?(m: MachineState, file: AddressSpace): void;
   /** A reference to the file was dropped and others remain (file-pt drops its cache once only its own remain). */
-  fileRefDropped?(m: Machine, file: AddressSpace): void;
+  fileRefDropped?(m: MachineState, file: AddressSpace): void;
   /**
    * How a scenario's process maps `len` bytes of `file` at `addr` under this design, when that is more
    * than one mmap (mshare: create the region once, map the file into it, attach the region).
    * Returns the address mapped. Optional: otherwise a plain MAP_SHARED | MAP_FIXED mmap.
    */
-  mapShared?(m: Machine, mm: MmStruct, file: AddressSpace, addr: number, len: number, prot: number, offset: number): number;
+  mapShared?(m: MachineState, mm: MmStruct, file: AddressSpace, addr: number, len: number, prot: number, offset: number): number;
 
   // --- Concurrent CPUs in worker threads (src/smp) ---
   /**
    * Before CPUs fault concurrently: create what the design would otherwise create inside a fault
    * (file-pt's cache hosts: an mm and an mmap, which take mmap_lock for writing). Optional.
    */
-  smpPrepare?(m: Machine): void;
+  smpPrepare?(m: MachineState): void;
   /** The design's per-machine state as plain data naming mms and files by id, for a worker's copy of the machine. */
-  exportState?(m: Machine): unknown;
+  exportState?(m: MachineState): unknown;
   /** Rebuild that state on a worker's copy (`mm` and `file` look the objects up by id). */
-  importState?(m: Machine, state: unknown, mm: (id: number) => MmStruct, file: (id: number) => AddressSpace): void;
+  importState?(m: MachineState, state: unknown, mm: (id: number) => MmStruct, file: (id: number) => AddressSpace): void;
 }
+
+/**
+ * No sharing: every mm allocates its own tables (Linux without hugetlb PMD sharing). The machine's
+ * default; the `private` design (src/share/private.ts) is this table.
+ */
+export const PT_SHARE_NONE: PtShareDesign = {
+  name: 'private',
+  summary: 'every process has its own page tables (the baseline: Linux without hugetlb PMD sharing)',
+  mmPerProcess: true,
+  shareTable: () => -1,
+  countRoutes: (map) => ({ footprint: [map.start, map.end], routes: privateRoutes(map) }),
+};

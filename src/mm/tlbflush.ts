@@ -9,7 +9,7 @@
  * (Machine.tlbSink, src/tlb/mmu.ts), is delivered to it with the address range, so the simulated
  * TLBs and paging-structure caches lose exactly what the kernel's flush would remove.
  */
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
 
@@ -51,7 +51,7 @@ function initiator(mm: MmStruct): number {
  * flush_tlb_mm_range for a change made by `by` to [start, end) of each target mm (the same range in
  * every target), `pages` flush strides long (base pages, or huge pages for a hugetlb range).
  */
-export function flush_tlb_range(m: Machine, by: MmStruct, targets: readonly MmStruct[], start: number, end: number, pages: number): FlushRecord | null {
+export function flush_tlb_range(m: MachineState, by: MmStruct, targets: readonly MmStruct[], start: number, end: number, pages: number): FlushRecord | null {
   if (pages <= 0 || by.exiting) return null;
   let cpus = 0;
   for (const t of targets) cpus |= t.cpumask;
@@ -68,7 +68,7 @@ export function flush_tlb_range(m: Machine, by: MmStruct, targets: readonly MmSt
  * The flush a change to [start, end) of `vma`'s tables needs, with the design's targets: the VMAs
  * that reach the same tables (their own addresses for the same file pages), or every CPU.
  */
-export function flush_vma_range(m: Machine, vma: VmAreaStruct, start: number, end: number, pages: number): FlushRecord | null {
+export function flush_vma_range(m: MachineState, vma: VmAreaStruct, start: number, end: number, pages: number): FlushRecord | null {
   if (pages <= 0 || vma.vm_mm.exiting) return null;
   const targets = m.design.flushTargets?.(m, vma) ?? [vma];
   if (targets === 'all') return flush_tlb_all(m, vma.vm_mm);
@@ -87,7 +87,7 @@ export function flush_vma_range(m: Machine, vma: VmAreaStruct, start: number, en
 }
 
 /** flush_tlb_all: every CPU, every PCID. */
-export function flush_tlb_all(m: Machine, by: MmStruct): FlushRecord {
+export function flush_tlb_all(m: MachineState, by: MmStruct): FlushRecord {
   const cpus = m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
   const r = record(m, { kind: 'global', cpus, entries: 0, ipis: popcount(cpus & ~(1 << initiator(by))) });
   m.tlbSink?.flushAll();
@@ -95,12 +95,12 @@ export function flush_tlb_all(m: Machine, by: MmStruct): FlushRecord {
 }
 
 /** A ranged flush of `pages` strides, or a full one above the ceiling, reaching `cpus`, made by `by`. */
-function recordMmFlush(m: Machine, by: MmStruct, cpus: number, pages: number): FlushRecord {
+function recordMmFlush(m: MachineState, by: MmStruct, cpus: number, pages: number): FlushRecord {
   const full = pages > TLB_SINGLE_PAGE_FLUSH_CEILING;
   return record(m, { kind: full ? 'full' : 'ranged', cpus, entries: full ? 0 : pages, ipis: popcount(cpus & ~(1 << initiator(by))) });
 }
 
-function record(m: Machine, r: FlushRecord): FlushRecord {
+function record(m: MachineState, r: FlushRecord): FlushRecord {
   const e = m.events;
   e.tlbFlushes++;
   if (r.kind === 'ranged') e.tlbFlushRanged++;

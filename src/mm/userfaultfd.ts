@@ -18,13 +18,13 @@ import * as pgtable_types from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
 import { flush_vma_range } from './tlbflush.js';
 import { hugetlb_leaf_level } from './hugetlb.js';
-import type { Machine } from './machine.js';
-import { walk_alloc } from './memory.js';
+import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { madvise_range } from './madvise.js';
 import { split_vmas_to } from './mmap.js';
 import { can_change_pte_writable } from './mprotect.js';
 import { is_vm_hugetlb_page, userfaultfd_wp, vma_set_page_prot, VM_UFFD_WP, type VmAreaStruct } from './vma.js';
+import { walk_alloc } from './pgalloc.js';
 
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
 const _PAGE_PROTNONE = pgtable_types._PAGE_PROTNONE;
@@ -41,7 +41,7 @@ function mappedRange(mm: MmStruct, start: number, length: number): { end: number
 }
 
 /** UFFDIO_REGISTER with UFFDIO_REGISTER_MODE_WP: VM_UFFD_WP on the range (VMAs split to fit). */
-export function uffd_register_wp(m: Machine, mm: MmStruct, start: number, length: number): void {
+export function uffd_register_wp(m: MachineState, mm: MmStruct, start: number, length: number): void {
   const { end } = mappedRange(mm, start, Math.ceil(length / PAGE_SIZE) * PAGE_SIZE);
   m.design.uffdWpCheck?.(m, mm, start, end);
   for (const v of split_vmas_to(m, mm, start, end)) {
@@ -52,7 +52,7 @@ export function uffd_register_wp(m: Machine, mm: MmStruct, start: number, length
 }
 
 /** UFFDIO_UNREGISTER: resolve every protection in the range, then clear VM_UFFD_WP. */
-export function uffd_unregister(m: Machine, mm: MmStruct, start: number, length: number): void {
+export function uffd_unregister(m: MachineState, mm: MmStruct, start: number, length: number): void {
   const { end, vmas } = mappedRange(mm, start, Math.ceil(length / PAGE_SIZE) * PAGE_SIZE);
   for (const v of vmas) if (!userfaultfd_wp(v)) fail('EINVAL', 'addr', `0x${Math.max(start, v.vm_start).toString(16)} is not registered with userfaultfd`);
   for (const v of split_vmas_to(m, mm, start, end)) {
@@ -76,7 +76,7 @@ export interface UffdWpResult {
  * must be registered for uffd-wp (ENOENT otherwise, as the kernel answers); hugetlb ranges must cover
  * whole huge pages.
  */
-export function mwriteprotect_range(m: Machine, mm: MmStruct, start: number, length: number, wp: boolean): UffdWpResult {
+export function mwriteprotect_range(m: MachineState, mm: MmStruct, start: number, length: number, wp: boolean): UffdWpResult {
   const { end, vmas } = mappedRange(mm, start, length);
   for (const v of vmas) {
     if (!userfaultfd_wp(v)) fail('ENOENT', 'addr', `0x${Math.max(start, v.vm_start).toString(16)} is not registered with UFFDIO_REGISTER_MODE_WP`);
@@ -97,7 +97,7 @@ export function mwriteprotect_range(m: Machine, mm: MmStruct, start: number, len
 }
 
 /** uffd_wp_range -> change_protection(MM_CP_UFFD_WP or MM_CP_UFFD_WP_RESOLVE) over one VMA's part. */
-function uffd_wp_range(m: Machine, vma: VmAreaStruct, start: number, end: number, wp: boolean): { entries: number; markers: number } {
+function uffd_wp_range(m: MachineState, vma: VmAreaStruct, start: number, end: number, wp: boolean): { entries: number; markers: number } {
   const ent = m.pool.entries;
   const hugetlb = is_vm_hugetlb_page(vma);
   const step = hugetlb ? 2 ** vma.vm_file!.pageShift : PAGE_SIZE;

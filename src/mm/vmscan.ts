@@ -12,7 +12,7 @@
  * in). With shared tables the second and later VMAs reaching the same table find the entry already
  * clear.
  *
- * Under the pagemap variant 'pte-marker' (Machine option shmemSwapReport, Peter Xu's unmerged 2021
+ * Under the pagemap variant 'pte-marker' (MachineState option shmemSwapReport, Peter Xu's unmerged 2021
  * proposal) each cleared entry keeps a PTE_MARKER_PAGEOUT marker instead, so pagemap can report the
  * page as swapped without a page-cache lookup; the marker is cleared by the next fault on it.
  */
@@ -21,7 +21,7 @@ import { fail } from './errno.js';
 import { flush_vma_range } from './tlbflush.js';
 import type { AddressSpace } from './address_space.js';
 import { PG_dirty } from './folio.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import * as mm_counters from './mm_types.js';
 
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
@@ -41,7 +41,7 @@ export interface ReclaimResult {
 }
 
 /** Reclaim page `pgoff` of the shmem file `file` (it must be in the page cache and not pinned). */
-export function shrink_shmem_folio(m: Machine, file: AddressSpace, pgoff: number): ReclaimResult {
+export function shrink_shmem_folio(m: MachineState, file: AddressSpace, pgoff: number): ReclaimResult {
   if (file.kind !== 'shmem') fail('EINVAL', 'file', `reclaim is modelled for shmem pages; ${file.name} is ${file.kind}${file.kind === 'hugetlbfs' ? ' (hugetlb folios are never reclaimed)' : ''}`);
   if (!Number.isInteger(pgoff) || pgoff < 0 || pgoff >= file.limit) fail('EINVAL', 'pgoff', `page ${pgoff} is outside ${file.name} (0..${file.limit - 1})`);
   const f = file.pages[pgoff]! - 1;

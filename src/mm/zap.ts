@@ -8,7 +8,7 @@
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { PG_anon, PG_dirty, PG_hugetlb, PG_swapbacked } from './folio.js';
-import type { Machine } from './machine.js';
+import type { MachineState } from './machine_types.js';
 import { type MmStruct } from './mm_types.js';
 import * as mm_counters from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
@@ -46,7 +46,7 @@ let armUffdWp = false;
  * Zap [start, end) of `vma` (both page aligned, inside the VMA). `dropMarkers` false is
  * zap_page_range_single without ZAP_FLAG_DROP_MARKER (MADV_DONTNEED).
  */
-export function unmap_page_range(m: Machine, vma: VmAreaStruct, start: number, end: number, dropMarkers = true): void {
+export function unmap_page_range(m: MachineState, vma: VmAreaStruct, start: number, end: number, dropMarkers = true): void {
   keepMarkers = !dropMarkers;
   armUffdWp = !dropMarkers && vma.vm_file !== null && (vma.vm_flags & vm_flags.VM_UFFD_WP) !== 0;
   try {
@@ -58,7 +58,7 @@ export function unmap_page_range(m: Machine, vma: VmAreaStruct, start: number, e
 }
 
 /** Drop `mm`'s link to a shared table at word `off` (unshare); returns true when it was shared. */
-export function unshare_table(m: Machine, mm: MmStruct, off: number, level: number): boolean {
+export function unshare_table(m: MachineState, mm: MmStruct, off: number, level: number): boolean {
   const ent = m.pool.entries;
   const t = (ent[off]! >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   if (m.pool.shareCount[t]! <= 0) return false;
@@ -73,7 +73,7 @@ export function unshare_table(m: Machine, mm: MmStruct, off: number, level: numb
   return true;
 }
 
-function zap_level(m: Machine, mm: MmStruct, t: number, level: number, start: number, end: number): void {
+function zap_level(m: MachineState, mm: MmStruct, t: number, level: number, start: number, end: number): void {
   const ent = m.pool.entries;
   const span = ENTRY_SPAN[level]!;
   let addr = start;
@@ -97,7 +97,7 @@ function zap_level(m: Machine, mm: MmStruct, t: number, level: number, start: nu
 }
 
 /** zap_pte_range: the hot loop over one PTE table. */
-function zap_pte_range(m: Machine, mm: MmStruct, t: number, start: number, end: number): void {
+function zap_pte_range(m: MachineState, mm: MmStruct, t: number, start: number, end: number): void {
   const ent = m.pool.entries;
   const from = t * 1024 + (((start / 4096) & 511) << 1);
   const to = from + ((end - start) / 4096) * 2;
@@ -107,7 +107,7 @@ function zap_pte_range(m: Machine, mm: MmStruct, t: number, start: number, end: 
 }
 
 /** Zap one leaf entry (4 KiB PTE, or a hugetlb PMD/PUD leaf). */
-function zap_leaf(m: Machine, mm: MmStruct, off: number): void {
+function zap_leaf(m: MachineState, mm: MmStruct, off: number): void {
   const ent = m.pool.entries;
   const lo = ent[off]!;
   const hi = ent[off + 1]!;
@@ -144,11 +144,11 @@ function zap_leaf(m: Machine, mm: MmStruct, off: number): void {
 }
 
 /** Drop every link from `mm` to a shared table over [start, end) (this mm then refaults privately). */
-export function unshare_range(m: Machine, mm: MmStruct, start: number, end: number): number {
+export function unshare_range(m: MachineState, mm: MmStruct, start: number, end: number): number {
   return unshare_level(m, mm, mm.pgd, m.rootLevel, start, end);
 }
 
-function unshare_level(m: Machine, mm: MmStruct, t: number, level: number, start: number, end: number): number {
+function unshare_level(m: MachineState, mm: MmStruct, t: number, level: number, start: number, end: number): number {
   const ent = m.pool.entries;
   const span = ENTRY_SPAN[level]!;
   let n = 0;

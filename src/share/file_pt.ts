@@ -19,27 +19,29 @@
 import { PMD_SIZE, PUD_SIZE } from '../arch/pgtable_64_types.js';
 import { mmput } from '../mm/mmput.js';
 import type { AddressSpace } from '../mm/address_space.js';
-import type { Machine } from '../mm/machine.js';
-import { handle_pte_level_fault, link_shared_table, VM_FAULT_ERROR } from '../mm/memory.js';
+import type { MachineState } from '../mm/machine_types.js';
+import { handle_pte_level_fault } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import { MAP_FIXED, MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { do_mmap, MAP_FIXED, MAP_SHARED, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_FILE_PT, VM_READ, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range } from '../mm/zap.js';
 import { privateRoutes, routeWindows, type CountRoute, type PtShareDesign } from '../mm/pt_share.js';
+import { VM_FAULT_ERROR } from '../mm/vm_fault.js';
+import { link_shared_table } from '../mm/pgalloc.js';
 
 /** Where a cache host maps its file: 512 GiB (1 GiB-aligned, and room for files of up to 127 TiB). */
 const HOST_BASE = 2 ** 39;
 
 /** Per machine: file -> protection bits -> cache host mm. */
-const cachesOf = new WeakMap<Machine, Map<AddressSpace, Map<number, MmStruct>>>();
-function caches(m: Machine): Map<AddressSpace, Map<number, MmStruct>> {
+const cachesOf = new WeakMap<MachineState, Map<AddressSpace, Map<number, MmStruct>>>();
+function caches(m: MachineState): Map<AddressSpace, Map<number, MmStruct>> {
   let c = cachesOf.get(m);
   if (!c) cachesOf.set(m, (c = new Map()));
   return c;
 }
 
-function host(m: Machine, file: AddressSpace, access: number): MmStruct {
+function host(m: MachineState, file: AddressSpace, access: number): MmStruct {
   let perProt = caches(m).get(file);
   if (!perProt) caches(m).set(file, (perProt = new Map()));
   let h = perProt.get(access);
@@ -48,7 +50,7 @@ function host(m: Machine, file: AddressSpace, access: number): MmStruct {
     h = m.mm_alloc();
     h.cpumask = 0; // the cache's host never runs
     const prot = (access & VM_READ ? PROT_READ : 0) | (access & VM_WRITE ? PROT_WRITE : 0) | (access & VM_EXEC ? PROT_EXEC : 0);
-    m.mmap(h, { addr: HOST_BASE, length: Math.ceil(file.size / 4096) * 4096, prot, flags: MAP_SHARED | MAP_FIXED, file });
+    do_mmap(m, h, { addr: HOST_BASE, length: Math.ceil(file.size / 4096) * 4096, prot, flags: MAP_SHARED | MAP_FIXED, file });
     perProt.set(access, h);
   }
   return h;
@@ -72,7 +74,7 @@ function covers(vma: VmAreaStruct, addr: number, size: number): boolean {
 }
 
 /** The shrinker step: free every cached set that no mapping links. Returns the table pages freed. */
-export function file_pt_shrink(m: Machine): number {
+export function file_pt_shrink(m: MachineState): number {
   let freed = 0;
   for (const [, perProt] of caches(m)) {
     for (const [access, h] of perProt) {
@@ -88,7 +90,7 @@ export function file_pt_shrink(m: Machine): number {
 }
 
 /** Is any table of the host linked by some mapping? (pt_share_count > 0 on its PMD or PTE tables) */
-function anyLinked(m: Machine, h: MmStruct): boolean {
+function anyLinked(m: MachineState, h: MmStruct): boolean {
   const v = h.vmas[0]!;
   for (let a = v.vm_start; a < v.vm_end; a += PUD_SIZE) {
     const pmd = table_of(m, h, a, 1);

@@ -17,7 +17,7 @@
  * - fork does not copy MAP_SHARED hugetlb VMAs (no anon_vma); the child re-shares on fault.
  */
 import { PUD_SIZE } from '../arch/pgtable_64_types.js';
-import type { Machine } from '../mm/machine.js';
+import type { MachineState } from '../mm/machine_types.js';
 import { entry_of_table, table_of } from '../mm/pagewalk.js';
 import { VM_LOCKED, VM_MAYSHARE, VM_UFFD_WP, is_vm_hugetlb_page, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range, unshare_table } from '../mm/zap.js';
@@ -35,7 +35,7 @@ function shareable(vma: VmAreaStruct, addr: number): boolean {
 }
 
 /** huge_pmd_share: find a sharer's PMD table for `addr`; -1 if none (the caller allocates one). */
-function huge_pmd_share(m: Machine, vma: VmAreaStruct, addr: number): number {
+function huge_pmd_share(m: MachineState, vma: VmAreaStruct, addr: number): number {
   const idx = (addr - vma.vm_start) / 4096 + vma.vm_pgoff;
   const flags = vma.vm_flags & ~VM_LOCKED;
   for (const svma of vma.vm_file!.i_mmap) {

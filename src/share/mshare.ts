@@ -15,15 +15,17 @@ import { P4D_SIZE } from '../arch/pgtable_64_types.js';
 import { fail } from '../mm/errno.js';
 import { mmput } from '../mm/mmput.js';
 import type { AddressSpace } from '../mm/address_space.js';
-import type { Machine } from '../mm/machine.js';
-import { __handle_mm_fault, FAULT_FLAG_WRITE, link_shared_table, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_FAULT_ERROR } from '../mm/memory.js';
+import type { MachineState } from '../mm/machine_types.js';
+import { __handle_mm_fault } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { do_mmap, MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_MSHARE, VM_READ, VM_WRITE } from '../mm/vma.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { UsageError } from '../lib/errors.js';
+import { FAULT_FLAG_WRITE, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_FAULT_ERROR } from '../mm/vm_fault.js';
+import { link_shared_table } from '../mm/pgalloc.js';
 
 /**
  * Where the host mm maps a region: any 512 GiB-aligned address of its own address space will do; the
@@ -37,17 +39,17 @@ interface Region {
   size: number;
 }
 
-const regionsOf = new WeakMap<Machine, Map<AddressSpace, Region>>();
+const regionsOf = new WeakMap<MachineState, Map<AddressSpace, Region>>();
 /** Scenario helper state: the region each shared object was put in. */
-const objectRegionOf = new WeakMap<Machine, Map<AddressSpace, { region: AddressSpace; offset: number }>>();
+const objectRegionOf = new WeakMap<MachineState, Map<AddressSpace, { region: AddressSpace; offset: number }>>();
 
-function regions(m: Machine): Map<AddressSpace, Region> {
+function regions(m: MachineState): Map<AddressSpace, Region> {
   let r = regionsOf.get(m);
   if (!r) regionsOf.set(m, (r = new Map()));
   return r;
 }
 
-function region(m: Machine, file: AddressSpace): Region {
+function region(m: MachineState, file: AddressSpace): Region {
   let r = regions(m).get(file);
   if (!r) {
     r = { host: m.mm_alloc(), size: file.size };
@@ -63,11 +65,11 @@ const hex = (n: number) => `0x${n.toString(16)}`;
  * MSHAREFS_CREATE_MAPPING: map `len` bytes of `file` (from `fileOffset`) at `offset` inside the region,
  * into its host mm.
  */
-export function mshare_create_mapping(m: Machine, regionFile: AddressSpace, offset: number, len: number, prot: number, file: AddressSpace, fileOffset = 0): void {
+export function mshare_create_mapping(m: MachineState, regionFile: AddressSpace, offset: number, len: number, prot: number, file: AddressSpace, fileOffset = 0): void {
   if (regionFile.kind !== 'msharefs') fail('EINVAL', 'file', `${regionFile.name} is not an msharefs file`);
   const r = region(m, regionFile);
   if (offset < 0 || offset + len > r.size) fail('EINVAL', 'offset', `mshare: [${offset}, ${offset + len}) is outside the ${r.size}-byte region`);
-  m.mmap(r.host, { addr: HOST_BASE + offset, length: len, prot, flags: MAP_SHARED | MAP_FIXED, file, offset: fileOffset });
+  do_mmap(m, r.host, { addr: HOST_BASE + offset, length: len, prot, flags: MAP_SHARED | MAP_FIXED, file, offset: fileOffset });
 }
 
 function makeMshare(protectAll: boolean): PtShareDesign {
@@ -194,7 +196,7 @@ function makeMshare(protectAll: boolean): PtShareDesign {
         if (!objectRegionOf.has(m)) objectRegionOf.set(m, new Map());
         objectRegionOf.get(m)!.set(file, placed);
       }
-      return m.mmap(mm, { addr: attach, length: placed.region.size, prot, flags: MAP_SHARED | MAP_FIXED, file: placed.region });
+      return do_mmap(m, mm, { addr: attach, length: placed.region.size, prot, flags: MAP_SHARED | MAP_FIXED, file: placed.region });
     },
   };
 }

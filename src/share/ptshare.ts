@@ -14,15 +14,17 @@ import { PMD_SIZE } from '../arch/pgtable_64_types.js';
 import { fail } from '../mm/errno.js';
 import { mmput } from '../mm/mmput.js';
 import type { AddressSpace } from '../mm/address_space.js';
-import type { Machine } from '../mm/machine.js';
-import { __handle_mm_fault, link_shared_table, VM_FAULT_ERROR } from '../mm/memory.js';
+import type { MachineState } from '../mm/machine_types.js';
+import { __handle_mm_fault } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import { MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from '../mm/mmap.js';
+import { do_mmap, MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
 import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_READ, VM_SHARED_PT, VM_WRITE, vma_set_page_prot, type VmAreaStruct } from '../mm/vma.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { UsageError } from '../lib/errors.js';
+import { VM_FAULT_ERROR } from '../mm/vm_fault.js';
+import { link_shared_table } from '../mm/pgalloc.js';
 
 interface Host {
   mm: MmStruct;
@@ -32,8 +34,8 @@ interface Host {
 }
 
 /** Per machine: the host of each shared-PT file (designs are stateless singletons). */
-const hostsOf = new WeakMap<Machine, Map<AddressSpace, Host>>();
-function hosts(m: Machine): Map<AddressSpace, Host> {
+const hostsOf = new WeakMap<MachineState, Map<AddressSpace, Host>>();
+function hosts(m: MachineState): Map<AddressSpace, Host> {
   let h = hostsOf.get(m);
   if (!h) hostsOf.set(m, (h = new Map()));
   return h;
@@ -92,7 +94,7 @@ export const ptshareDesign: PtShareDesign = {
     mm.cpumask = 0; // the host never runs
     const prot = (vma.vm_flags & VM_READ ? PROT_READ : 0) | (vma.vm_flags & VM_WRITE ? PROT_WRITE : 0) | (vma.vm_flags & VM_EXEC ? PROT_EXEC : 0);
     hosts(m).set(file, { mm, start: vma.vm_start, end: vma.vm_end, pgoff: vma.vm_pgoff });
-    m.mmap(mm, { addr: vma.vm_start, length: vma.vm_end - vma.vm_start, prot, flags: MAP_SHARED | MAP_FIXED, file, offset: vma.vm_pgoff * 4096 });
+    do_mmap(m, mm, { addr: vma.vm_start, length: vma.vm_end - vma.vm_start, prot, flags: MAP_SHARED | MAP_FIXED, file, offset: vma.vm_pgoff * 4096 });
   },
 
   handleFault(m, vma, flags) {

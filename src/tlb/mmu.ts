@@ -21,11 +21,11 @@
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import type { Machine } from '../mm/machine.js';
-import { VM_FAULT_NOT_DONE } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import type { TlbShootdownSink } from '../mm/tlbflush.js';
 import { PAGE_SIZE_CODE, type CpuProfile, type TlbArraySpec } from './cpu_profile.js';
 import { SetAssoc } from './set_assoc.js';
+import { VM_FAULT_NOT_DONE } from '../mm/vm_fault.js';
 
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;

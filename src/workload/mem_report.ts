@@ -3,7 +3,7 @@ import type { PagingLevels } from '../arch/pgtable_64_types.js';
 import { totalTables, type TableCounts } from '../mm/accounting.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { designByName } from '../share/index.js';
-import { countScenario } from '../count/pgtable_count.js';
+import { countScenario } from './pgtable_count.js';
 import { materializeBytes, MATERIALIZE_LIMIT_BYTES, runSga, sgaScenario, teardownSga, type PageSize, type RegionKind, type SgaScenario } from './sga.js';
 
 export type Engine = 'count' | 'materialize' | 'auto';

@@ -5,7 +5,7 @@
  * tasks of one mm with one mapping.
  */
 import { PAGE_SIZE, PUD_SIZE, type PagingLevels } from '../arch/pgtable_64_types.js';
-import { countScenario } from '../count/pgtable_count.js';
+import { countScenario } from './pgtable_count.js';
 import { roundUp } from '../lib/size.js';
 import { machineAccounting, mmAccounting, type MachineAccounting, type MmAccounting } from '../mm/accounting.js';
 import type { Machine } from '../mm/machine.js';

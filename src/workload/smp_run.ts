@@ -14,7 +14,7 @@ import type { CpuPool, SmpRunResult } from '../smp/cpu_pool.js';
 import { smp_prepare } from '../smp/machine_image.js';
 import { mapScenario, scenarioAccesses, teardownScenario, type Scenario } from './scenario.js';
 import { sgaScenario, type SgaScenario } from './sga.js';
-import { countScenario } from '../count/pgtable_count.js';
+import { countScenario } from './pgtable_count.js';
 import { PUD_SIZE } from '../arch/pgtable_64_types.js';
 import { machineAccounting, type MachineAccounting } from '../mm/accounting.js';
 import { lockStatRecord, type LockClassStat } from '../mm/spinlock.js';

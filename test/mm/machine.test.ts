@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { machineAccounting, mmAccounting } from '../../src/mm/accounting.js';
 import { GUP_PIN_COUNTING_BIAS, PG_anon_exclusive } from '../../src/mm/folio.js';
-import { VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from '../../src/mm/memory.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_HUGETLB, MAP_HUGE_1GB, MAP_PRIVATE, PROT_NONE, PROT_READ } from '../../src/mm/mmap.js';
 import { threadsDesign } from '../../src/share/threads.js';
+import { VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from '../../src/mm/vm_fault.js';
 import {
   assertClean, BASE, folioAt, GiB, KiB, leafStats, machine, mapAnon, mapShared, MiB, RW, touchAll,
 } from '../helpers.js';

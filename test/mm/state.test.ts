@@ -9,12 +9,12 @@ import { describe, it } from 'node:test';
 import { KernelError } from '../../src/mm/errno.js';
 import { PG_anon_exclusive, PG_ksm } from '../../src/mm/folio.js';
 import { Machine, type MachineOptions } from '../../src/mm/machine.js';
-import { VM_FAULT_RETRY } from '../../src/mm/memory.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
 import type { MmStruct } from '../../src/mm/mm_types.js';
 import type { AddressSpace } from '../../src/mm/address_space.js';
 import { designByName } from '../../src/share/index.js';
 import { runReclaimExperiment } from '../../src/workload/reclaim.js';
+import { VM_FAULT_RETRY } from '../../src/mm/vm_fault.js';
 
 const MiB = 2 ** 20;
 const G = 2 ** 30;

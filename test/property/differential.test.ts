@@ -14,10 +14,10 @@ import { Machine } from '../../src/mm/machine.js';
 import type { PtShareDesign } from '../../src/mm/pt_share.js';
 import { filePtDesign } from '../../src/share/file_pt.js';
 import type { MmStruct } from '../../src/mm/mm_types.js';
-import { VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from '../../src/mm/memory.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
 import { VM_READ, VM_SHARED, VM_WRITE } from '../../src/mm/vma.js';
 import { RefError, RefMachine, RFile as RFileCtor, type RFile, type RFolio, type RMm, SIGBUS, SIGSEGV } from './reference_model.js';
+import { VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from '../../src/mm/vm_fault.js';
 
 const BASE = 0x7f0000000000;
 /** Regions that exercise PTE-table (2 MiB), PMD-table (1 GiB) and PUD-table (512 GiB) boundaries. */

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KernelError } from '../../src/mm/errno.js';
 import { machineAccounting, mmAccounting } from '../../src/mm/accounting.js';
-import { VM_FAULT_SIGSEGV } from '../../src/mm/memory.js';
 import type { MmStruct } from '../../src/mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, PROT_READ } from '../../src/mm/mmap.js';
 import { table_of } from '../../src/mm/pagewalk.js';
 import { mshare_create_mapping, mshareDesign, mshareProtectAllDesign } from '../../src/share/mshare.js';
 import { assertClean, BASE, GiB, machine, MiB, RW, touchAll } from '../helpers.js';
+import { VM_FAULT_SIGSEGV } from '../../src/mm/vm_fault.js';
 
 const REGION = 2 ** 39; // 512 GiB
 

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KernelError } from '../../src/mm/errno.js';
 import { machineAccounting, mmAccounting } from '../../src/mm/accounting.js';
-import { VM_FAULT_SIGSEGV } from '../../src/mm/memory.js';
 import type { MmStruct } from '../../src/mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, PROT_READ } from '../../src/mm/mmap.js';
 import { table_of } from '../../src/mm/pagewalk.js';
 import { ptshareDesign } from '../../src/share/ptshare.js';
 import { assertClean, BASE, folioAt, GiB, machine, MiB, RW, touchAll } from '../helpers.js';
+import { VM_FAULT_SIGSEGV } from '../../src/mm/vm_fault.js';
 
 const PT = MAP_SHARED | MAP_SHARED_PT | MAP_FIXED;
 

@@ -10,7 +10,7 @@ import { Machine } from '../../src/mm/machine.js';
 import { page_table_check } from '../../src/mm/page_table_check.js';
 import { CpuPool, SmpError } from '../../src/smp/cpu_pool.js';
 import { designByName } from '../../src/share/index.js';
-import { countScenario } from '../../src/count/pgtable_count.js';
+import { countScenario } from '../../src/workload/pgtable_count.js';
 import { scenarioMachine, teardownScenario, type Scenario } from '../../src/workload/scenario.js';
 import { mapForSmp, planAccesses, runOnCpus, runOnMainThread, smpCapacity, smpRound, smpWorkload } from '../../src/workload/smp_run.js';
 

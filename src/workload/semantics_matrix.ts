@@ -12,13 +12,13 @@
 import { KernelError } from '../mm/errno.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine, type MachineOptions } from '../mm/machine.js';
-import { VM_FAULT_RETRY } from '../mm/memory.js';
 import { SHMEM_SWAP_REPORTS } from '../mm/pagemap.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { PagemapEntry } from '../mm/pagemap.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { DESIGNS } from '../share/index.js';
+import { VM_FAULT_RETRY } from '../mm/vm_fault.js';
 
 export const CHANGES = ['mprotect', 'munmap of part', 'uffd-wp registration', 'soft-dirty clear', 'MADV_DONTNEED'] as const;
 export type Change = (typeof CHANGES)[number];

@@ -5,12 +5,12 @@
  * at 16 TiB, in a PGD entry of its own, so it needs its own PUD, PMD and PTE tables, which is what the
  * simulator predicts (its tables for the mapping, less the PGD every process already has).
  */
-import { countScenario } from '../count/pgtable_count.js';
-import { machineAccounting } from '../mm/accounting.js';
-import { Machine } from '../mm/machine.js';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
-import { designByName } from '../share/index.js';
-import type { Scenario } from '../workload/scenario.js';
+import { countScenario } from '../../workload/pgtable_count.js';
+import { machineAccounting } from '../../mm/accounting.js';
+import { Machine } from '../../mm/machine.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../mm/mmap.js';
+import { designByName } from '../../share/index.js';
+import type { Scenario } from '../../workload/scenario.js';
 import { pageTablesBytes } from './procfs.js';
 import type { ProbeRun } from './probe.js';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { countScenario } from '../../src/count/pgtable_count.js';
+import { countScenario } from '../../src/workload/pgtable_count.js';
 import { designByName, DESIGNS } from '../../src/share/index.js';
 import type { PtShareDesign } from '../../src/mm/pt_share.js';
 import { sgaScenario } from '../../src/workload/sga.js';

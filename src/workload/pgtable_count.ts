@@ -15,7 +15,7 @@
  */
 import { TABLE_SPAN } from '../arch/pgtable_64_types.js';
 import { countsFromLevels, mmCountsOf, totalTables } from '../mm/accounting.js';
-import { pageBytes, planScenario, pushRun, type Scenario, type ScenarioCounts, type ScenarioPlan } from '../workload/scenario.js';
+import { pageBytes, planScenario, pushRun, type Scenario, type ScenarioCounts, type ScenarioPlan } from './scenario.js';
 
 type Interval = [number, number];
 

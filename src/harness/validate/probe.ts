@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { repoFile } from '../lib/repo_file.js';
+import { repoFile } from '../../lib/repo_file.js';
 
 /** Compile the probe; returns its path and a cleanup, or why it cannot be built. */
 export function compileProbe(): { path: string; cleanup: () => void } | { skip: string } {

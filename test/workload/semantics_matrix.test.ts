@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CHANGES, renderMatrixMarkdown, semanticsMatrix, STATE_ROWS, stateMatrix } from '../../src/semantics/matrix.js';
+import { CHANGES, renderMatrixMarkdown, semanticsMatrix, STATE_ROWS, stateMatrix } from '../../src/workload/semantics_matrix.js';
 
 const cells = semanticsMatrix();
 const state = stateMatrix();
