@@ -46,6 +46,13 @@ module.exports = {
       to: { path: '^src/(share|tlb|smp|count|semantics|validate)/' },
     },
     {
+      name: 'designs-and-tlb-below-smp',
+      severity: 'error',
+      comment: 'Designs (src/share) and the TLB hardware model (src/tlb) sit on mm; simulated CPUs (src/smp) run above them.',
+      from: { path: '^src/(share|tlb)/' },
+      to: { path: '^src/(smp|share|tlb)/', pathNot: '^src/$1/' },
+    },
+    {
       name: 'arch-is-the-bottom',
       severity: 'error',
       from: { path: '^src/arch/' },

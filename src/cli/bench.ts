@@ -1,4 +1,7 @@
-
+/**
+ * `ptbench bench` (= `npm run bench`): timing suites measured with tinybench, and the memory scenarios
+ * (simulated, exact), written to one results file in results/.
+ */
 import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';

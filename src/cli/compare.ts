@@ -1,4 +1,10 @@
-
+/**
+ * `ptbench compare` (= `npm run compare`): two runs side by side.
+ *   ptbench compare                 latest vs previous file in results/
+ *   ptbench compare A.json B.json   any two files (B is the newer side)
+ *   ptbench compare --base REF      run the suite on REF (a git worktree) and on the current tree,
+ *                                   interleaved over --rounds rounds, each run a fresh process
+ */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareResults, DEFAULT_COMPARE, describeRun, machineDifferences, renderComparison, runBase } from '../harness/compare.js';

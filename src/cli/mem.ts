@@ -1,7 +1,7 @@
 /**
  * `ptbench mem`: a scenario's page-table accounting, as a table (default) or JSON (--json), from the
  * materialized page-table machine or from the counting engine (--engine; both exact, and held equal
- * by test/count.test.ts). Every figure is simulated.
+ * by test/workload/pgtable_count.test.ts). Every figure is simulated.
  */
 import { parseArgs } from 'node:util';
 import { bytesIEC, iec, int, plainTable } from '../lib/format.js';

@@ -1,4 +1,7 @@
-
+/**
+ * Charts of page-table memory against process count per design: asciichart in the terminal, bars of
+ * the savings, and a static HTML page with inline SVG. Every figure charted is simulated.
+ */
 import asciichart from 'asciichart';
 import { iec } from '../lib/format.js';
 import { type MemorySource } from './load.js';

@@ -1,4 +1,4 @@
-
+/** A results file in the formats other tools read (github-action-benchmark's bigger/smaller lists). */
 import { type ResultsFile } from './types.js';
 
 export interface GabEntry {

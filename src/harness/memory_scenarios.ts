@@ -29,7 +29,7 @@ export interface MemScenarioResult {
 
 export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, log: (s: string) => void): MemScenarioResult[] {
   const GiB = 2 ** 30;
-  // Materialized (every fault run; the counting engine agrees, test/count.test.ts), then the mshare
+  // Materialized (every fault run; the counting engine agrees, test/workload/pgtable_count.test.ts), then the mshare
   // cover letter's 300 GB region up to 1,500 processes, which only the counting engine can reach.
   const shapes: Array<{ kind: RegionKind; page: PageSize; bytes: number; label: string; engine: 'materialize' | 'count'; procs: number[] }> = [
     { kind: 'shmem', page: '4k', bytes: GiB, label: '1GiB', engine: 'materialize', procs: quick ? [1, 16] : [1, 2, 16, 128] },

@@ -1,3 +1,7 @@
+/**
+ * The bench runner: each timed task runs in fresh Node processes (tinybench inside), their calls are
+ * pooled into one record, and a suite is the tasks whose names it selects.
+ */
 import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Bench } from 'tinybench';

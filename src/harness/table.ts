@@ -1,4 +1,4 @@
-
+/** Tables the harness prints: the scaling table of the simulated CPUs (measured rates, simulated counts). */
 import { int, plainTable } from '../lib/format.js';
 import type { LockClassStat } from '../mm/spinlock.js';
 

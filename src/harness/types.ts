@@ -1,4 +1,4 @@
-
+/** The results file's types (schema ptbench-results/1, schema/ptbench-results-1.schema.json) and the suites. */
 import { type SmpFigures } from './tasks.js';
 import { runEnvironment } from './env.js';
 import { type MemScenarioResult } from './memory_scenarios.js';

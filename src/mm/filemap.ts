@@ -5,7 +5,8 @@
 
 import type { MachineState } from './machine_types.js';
 import type { AddressSpace } from './address_space.js';
-import { VM_FAULT_SIGBUS, VM_FAULT_MAJOR, VmFault } from './vm_fault.js';
+import * as vm_fault_mod from './vm_fault.js';
+import { type VmFault } from './vm_fault.js';
 import * as mm_counters from './mm_types.js';
 import * as spinlock from './spinlock.js';
 
@@ -16,6 +17,8 @@ const MM_SHMEMPAGES = mm_counters.MM_SHMEMPAGES;
 const LOCK_I_PAGES = spinlock.LOCK_I_PAGES;
 const spin_lock = spinlock.spin_lock;
 const spin_unlock = spinlock.spin_unlock;
+const VM_FAULT_SIGBUS = vm_fault_mod.VM_FAULT_SIGBUS;
+const VM_FAULT_MAJOR = vm_fault_mod.VM_FAULT_MAJOR;
 
 /** The mapping's xa_lock around page-cache insertion, taken only on concurrent CPUs. */
 export function xa_lock(m: MachineState, file: AddressSpace): void {

@@ -1,4 +1,8 @@
-
+/**
+ * One simulated machine's system-call front end: the system calls and events a scenario drives
+ * (mmap, munmap, mprotect, fork, exit, touch, pin, ...), each delegating to the file named after the
+ * kernel function that implements it. Its state is MachineState (machine_types.ts).
+ */
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
 import { mmput } from './mmput.js';

@@ -85,7 +85,7 @@ export class MachineState {
   readonly ksmStable = new Map<number, number>();
   /** Next swap slot (offset in swap type 0) handed to a page going out; slot 0 is the swap header. */
   nextSwapSlot = 1;
-  /** The last TLB flush recorded (src/tlb/flush.ts). */
+  /** The last TLB flush recorded (src/mm/tlbflush.ts). */
   lastFlush: FlushRecord | null = null;
   /** The TLB model receiving every flush (src/tlb/mmu.ts), or null when none is attached. */
   tlbSink: TlbShootdownSink | null = null;
@@ -105,7 +105,7 @@ export class MachineState {
   readonly smp: boolean;
   /** Lock words shared by every CPU (MachineBuffers.locks). */
   readonly locks: Int32Array;
-  /** This CPU's lock statistics (src/kernel/spinlock.ts). */
+  /** This CPU's lock statistics (src/mm/spinlock.ts). */
   readonly lockstat: LockStat = newLockStat();
   readonly uid: string;
 

@@ -8,18 +8,18 @@
  */
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
-import { PG_dirty } from './folio.js';
 import * as folio_flags from './folio.js';
-import { hugetlb_fault } from './hugetlb.js';
+import * as hugetlb_mod from './hugetlb.js';
 import type { MachineState } from './machine_types.js';
 import * as mm_counters from './mm_types.js';
 import { type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
-import { FAULT_FLAG_WRITE, FAULT_FLAG_UNSHARE, VM_FAULT_SIGSEGV, VM_FAULT_NOPAGE, VM_FAULT_ERROR, VmFault, handle_userfault_wp } from './vm_fault.js';
-import { pgtable_alloc, pte_lock, pte_unlock, pte_none, pte_alloc, set_pte } from './pgalloc.js';
-import { filemap_get_folio } from './filemap.js';
-import { discard_new_anon_folio, anon_vma_prepare, new_anon_folio } from './rmap.js';
-import { do_wp_page } from './wp_page.js';
+import * as vm_fault_mod from './vm_fault.js';
+import { type VmFault } from './vm_fault.js';
+import * as pgalloc_mod from './pgalloc.js';
+import * as filemap_mod from './filemap.js';
+import * as rmap_mod from './rmap.js';
+import * as wp_page_mod from './wp_page.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -44,6 +44,25 @@ const VM_READ = vm_flags.VM_READ;
 const VM_SHARED = vm_flags.VM_SHARED;
 const VM_UFFD_WP = vm_flags.VM_UFFD_WP;
 const VM_WRITE = vm_flags.VM_WRITE;
+const FAULT_FLAG_WRITE = vm_fault_mod.FAULT_FLAG_WRITE;
+const FAULT_FLAG_UNSHARE = vm_fault_mod.FAULT_FLAG_UNSHARE;
+const VM_FAULT_SIGSEGV = vm_fault_mod.VM_FAULT_SIGSEGV;
+const VM_FAULT_NOPAGE = vm_fault_mod.VM_FAULT_NOPAGE;
+const VM_FAULT_ERROR = vm_fault_mod.VM_FAULT_ERROR;
+const handle_userfault_wp = vm_fault_mod.handle_userfault_wp;
+const pgtable_alloc = pgalloc_mod.pgtable_alloc;
+const pte_lock = pgalloc_mod.pte_lock;
+const pte_unlock = pgalloc_mod.pte_unlock;
+const pte_none = pgalloc_mod.pte_none;
+const pte_alloc = pgalloc_mod.pte_alloc;
+const set_pte = pgalloc_mod.set_pte;
+const filemap_get_folio = filemap_mod.filemap_get_folio;
+const discard_new_anon_folio = rmap_mod.discard_new_anon_folio;
+const anon_vma_prepare = rmap_mod.anon_vma_prepare;
+const new_anon_folio = rmap_mod.new_anon_folio;
+const do_wp_page = wp_page_mod.do_wp_page;
+const hugetlb_fault = hugetlb_mod.hugetlb_fault;
+const PG_dirty = folio_flags.PG_dirty;
 
 /** 1 / ENTRY_SPAN[L]: multiplying by a power-of-two reciprocal is exact and cheaper than dividing. */
 const INV_SPAN = Float64Array.from(ENTRY_SPAN, (s) => 1 / s);

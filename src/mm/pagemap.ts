@@ -13,7 +13,7 @@
  * exclusive (vm_normal_page is NULL).
  *
  * Swapped-out shmem (the 2021 thread): its PTE is cleared at reclaim, so today's kernel reports the
- * page like one never touched. The MachineState option `shmemSwapReport` picks the variant:
+ * page like one never touched. The machine option `shmemSwapReport` picks the variant:
  * - 'none': today's kernel.
  * - 'pagecache-lookup': Tiberiu Georgescu's patch: every empty entry of a shmem VMA costs one
  *   page-cache (XArray) lookup, and a swap entry found there is reported (PM_SWAP + location).

@@ -7,7 +7,7 @@
 import type { MachineState } from './machine_types.js';
 import { type VmAreaStruct } from './vma.js';
 import type { MmStruct } from './mm_types.js';
-import { PTL_STRIDE } from './pgtable_pool.js';
+import * as pgtable_pool_mod from './pgtable_pool.js';
 import { VmFault } from './vm_fault.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
@@ -23,6 +23,7 @@ const LOCK_PMD_PTL = spinlock.LOCK_PMD_PTL;
 const LOCK_PAGE_TABLE = spinlock.LOCK_PAGE_TABLE;
 const spin_lock = spinlock.spin_lock;
 const spin_unlock = spinlock.spin_unlock;
+const PTL_STRIDE = pgtable_pool_mod.PTL_STRIDE;
 /** 1 / ENTRY_SPAN[L]: multiplying by a power-of-two reciprocal is exact and cheaper than dividing. */
 const INV_SPAN = Float64Array.from(ENTRY_SPAN, (s) => 1 / s);
 

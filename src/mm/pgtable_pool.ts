@@ -53,7 +53,7 @@ export class PgtablePool {
   readonly next: Int32Array;
   /**
    * ptdesc->ptl: the split page-table lock of each table, word t * PTL_STRIDE (0 = free), taken by
-   * simulated CPUs in worker threads (src/kernel/spinlock.ts). A PGD table's word stands for its mm's
+   * simulated CPUs in worker threads (src/mm/spinlock.ts). A PGD table's word stands for its mm's
    * page_table_lock. Each lock has a cache line to itself, as in the kernel, where it lives in the
    * table's struct ptdesc. Empty until enableSplitLocks (single-CPU machines never lock).
    */

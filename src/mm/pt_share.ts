@@ -21,7 +21,7 @@ export interface ScenarioShape {
 }
 
 /**
- * One mapping of a scenario as the counting engine (src/count) hands it to a design. Addresses and
+ * One mapping of a scenario as the counting engine (src/workload/pgtable_count.ts) hands it to a design. Addresses and
  * offsets in bytes; the mapping is MAP_SHARED of shared object `object` (anonymous memory never
  * reaches a design: it is private under every one).
  */
@@ -99,7 +99,7 @@ export interface PtShareDesign {
    * [map.start, map.end), and the address range the mapping occupies in the process (mshare: the
    * whole attached region). `first` is the first mapping of the same object in the scenario (equal to
    * `map` for the first); throw a UsageError for a layout the design refuses. The property test
-   * (test/count.test.ts) holds these rules to the materialized tables, byte for byte.
+   * (test/workload/pgtable_count.test.ts) holds these rules to the materialized tables, byte for byte.
    */
   countRoutes(map: CountMapping, first: CountMapping): { footprint: [number, number]; routes: CountRoute[] };
   /**

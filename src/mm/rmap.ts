@@ -3,7 +3,7 @@
  * anonymous folio (folio_add_new_anon_rmap).
  */
 
-import { PG_anon, PG_anon_exclusive, PG_swapbacked, PG_uptodate } from './folio.js';
+import * as folio_flags from './folio.js';
 import type { MachineState } from './machine_types.js';
 import { type VmAreaStruct } from './vma.js';
 import { VmFault } from './vm_fault.js';
@@ -12,6 +12,10 @@ import * as geometry from '../arch/pgtable_64_types.js';
 // Module-local copies of imported constants: V8 folds module-local consts into compiled code
 // but reloads imported bindings on every use (see memory.ts).
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
+const PG_anon = folio_flags.PG_anon;
+const PG_anon_exclusive = folio_flags.PG_anon_exclusive;
+const PG_swapbacked = folio_flags.PG_swapbacked;
+const PG_uptodate = folio_flags.PG_uptodate;
 /** 1 / ENTRY_SPAN[L]: multiplying by a power-of-two reciprocal is exact and cheaper than dividing. */
 const INV_SPAN = Float64Array.from(ENTRY_SPAN, (s) => 1 / s);
 

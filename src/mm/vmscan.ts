@@ -8,11 +8,11 @@
  *
  * What it counts (VmEvents): rmapVmasVisited (VMAs the rmap walk looked at), rmapEntriesCleared
  * (entries cleared: one per mapping with private tables, one per shared table with sharing), plus
- * the flushes through src/tlb/flush.ts, rmapTablesVisited (distinct leaf tables an entry was cleared
+ * the flushes through src/mm/tlbflush.ts, rmapTablesVisited (distinct leaf tables an entry was cleared
  * in). With shared tables the second and later VMAs reaching the same table find the entry already
  * clear.
  *
- * Under the pagemap variant 'pte-marker' (MachineState option shmemSwapReport, Peter Xu's unmerged 2021
+ * Under the pagemap variant 'pte-marker' (machine option shmemSwapReport, Peter Xu's unmerged 2021
  * proposal) each cleared entry keeps a PTE_MARKER_PAGEOUT marker instead, so pagemap can report the
  * page as swapped without a page-cache lookup; the marker is cleared by the next fault on it.
  */

@@ -31,7 +31,7 @@ export class VmEvents {
   ptesZapped = 0;
   /** Shared tables unlinked from one mm (pt_share_count dropped). */
   tablesUnshared = 0;
-  /** TLB flushes for page-table changes (src/tlb/flush.ts): ranged, full (> 33 pages), global. */
+  /** TLB flushes for page-table changes (src/mm/tlbflush.ts): ranged, full (> 33 pages), global. */
   tlbFlushes = 0;
   tlbFlushRanged = 0;
   tlbFlushFull = 0;

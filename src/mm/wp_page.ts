@@ -4,13 +4,14 @@
  * uffd-wp check (userfaultfd_pte_wp).
  */
 
-import { PG_anon, PG_anon_exclusive, PG_dirty, PG_ksm, PG_swapbacked, PG_swapcache } from './folio.js';
+import * as folio_mod from './folio.js';
 import type { MachineState } from './machine_types.js';
-import { flush_vma_range } from './tlbflush.js';
-import { FAULT_FLAG_UNSHARE, VmFault, handle_userfault_wp } from './vm_fault.js';
-import { pte_lock, pte_unlock, set_pte } from './pgalloc.js';
-import { mm_counter_file } from './filemap.js';
-import { anon_vma_prepare, new_anon_folio } from './rmap.js';
+import * as tlbflush_mod from './tlbflush.js';
+import * as vm_fault_mod from './vm_fault.js';
+import { type VmFault } from './vm_fault.js';
+import * as pgalloc_mod from './pgalloc.js';
+import * as filemap_mod from './filemap.js';
+import * as rmap_mod from './rmap.js';
 import * as mm_counters from './mm_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import * as vm_flags from './vma.js';
@@ -30,6 +31,21 @@ const VM_MAYSHARE = vm_flags.VM_MAYSHARE;
 const VM_SHARED = vm_flags.VM_SHARED;
 const VM_UFFD_WP = vm_flags.VM_UFFD_WP;
 const VM_WRITE = vm_flags.VM_WRITE;
+const PG_anon = folio_mod.PG_anon;
+const PG_anon_exclusive = folio_mod.PG_anon_exclusive;
+const PG_dirty = folio_mod.PG_dirty;
+const PG_ksm = folio_mod.PG_ksm;
+const PG_swapbacked = folio_mod.PG_swapbacked;
+const PG_swapcache = folio_mod.PG_swapcache;
+const flush_vma_range = tlbflush_mod.flush_vma_range;
+const FAULT_FLAG_UNSHARE = vm_fault_mod.FAULT_FLAG_UNSHARE;
+const handle_userfault_wp = vm_fault_mod.handle_userfault_wp;
+const pte_lock = pgalloc_mod.pte_lock;
+const pte_unlock = pgalloc_mod.pte_unlock;
+const set_pte = pgalloc_mod.set_pte;
+const mm_counter_file = filemap_mod.mm_counter_file;
+const anon_vma_prepare = rmap_mod.anon_vma_prepare;
+const new_anon_folio = rmap_mod.new_anon_folio;
 
 /**
  * wp_can_reuse_anon_folio (small folios): not KSM, no references beyond the one mapping (the

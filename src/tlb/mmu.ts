@@ -3,7 +3,7 @@
  * caches, all tagged with the CPU's dynamic ASID (arch/x86/mm/tlb.c: TLB_NR_DYN_ASIDS = 6 per CPU,
  * handed out by choose_new_asid), the page walk over the machine's real page tables, and one
  * last-level cache of page-table lines shared by all CPUs. Attached to a Machine it receives every
- * TLB flush the kernel model issues (src/tlb/flush.ts) and invalidates what the real flush would.
+ * TLB flush the kernel model issues (src/mm/tlbflush.ts) and invalidates what the real flush would.
  *
  * Counting model (what is exact, what is derived):
  * - An access looks up the L1 arrays, then the second level; a miss in both walks the tables. A

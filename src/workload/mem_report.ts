@@ -1,4 +1,7 @@
-
+/**
+ * `ptbench mem`'s figures: one scenario's page-table accounting from the materialized machine or the
+ * counting engine, and the grid of designs x process counts. Every figure is simulated.
+ */
 import type { PagingLevels } from '../arch/pgtable_64_types.js';
 import { totalTables, type TableCounts } from '../mm/accounting.js';
 import type { PtShareDesign } from '../mm/pt_share.js';

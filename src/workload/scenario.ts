@@ -1,7 +1,7 @@
 /**
  * A scenario: shared objects, and groups of identical processes that map them (or private anonymous
  * memory) at given addresses and touch given ranges. Both engines take it: `materializeScenario`
- * builds it on the page-table machine; `countScenario` (src/count/pgtable_count.ts) computes the same
+ * builds it on the page-table machine; `countScenario` (src/workload/pgtable_count.ts) computes the same
  * table counts by interval arithmetic. `planScenario` validates it and asks the design how every
  * mapping gets its tables (PtShareDesign.countRoutes), so both engines refuse the same layouts.
  */

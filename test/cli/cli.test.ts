@@ -83,7 +83,7 @@ test('ptbench mem: bad input is one line naming the option, exit status 2', () =
 test('ptbench mem --engine count: the mshare cover letter\'s 1,500 x 300 GB is 878.9 GB of PTE tables', () => {
   const r = ptbench(['mem', '--engine', 'count', '--design', 'private', '--procs', '1500', '--size', '300GB']);
   assert.equal(r.status, 0, r.stderr);
-  // 143,052 PTE tables x 4,096 B x 1,500 processes (test/count.test.ts shows the arithmetic).
+  // 143,052 PTE tables x 4,096 B x 1,500 processes (test/workload/pgtable_count.test.ts shows the arithmetic).
   assert.match(r.stdout, /counting engine, no tables built/);
   assert.match(r.stdout, /PTE tables  878,911,488,000 B = 878\.9 GB \(10\^9 B\) = 818\.6 GiB \(2\^30 B\)/);
   assert.doesNotMatch(r.stdout, /simulated faults|check_mm/); // nothing was run or torn down

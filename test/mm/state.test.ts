@@ -9,17 +9,14 @@ import { describe, it } from 'node:test';
 import { KernelError } from '../../src/mm/errno.js';
 import { PG_anon_exclusive, PG_ksm } from '../../src/mm/folio.js';
 import { Machine, type MachineOptions } from '../../src/mm/machine.js';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED } from '../../src/mm/mmap.js';
 import type { MmStruct } from '../../src/mm/mm_types.js';
 import type { AddressSpace } from '../../src/mm/address_space.js';
 import { designByName } from '../../src/share/index.js';
 import { runReclaimExperiment } from '../../src/workload/reclaim.js';
 import { VM_FAULT_RETRY } from '../../src/mm/vm_fault.js';
+import { BASE, GiB, MiB, RW } from '../helpers.js';
 
-const MiB = 2 ** 20;
-const G = 2 ** 30;
-const BASE = 2 ** 39; // 512 GiB-aligned: fits every design's alignment rule
-const RW = PROT_READ | PROT_WRITE;
 
 function shmemWorld(procs: number, bytes: number, opts: MachineOptions = {}, design = 'private'): { m: Machine; mms: MmStruct[]; f: AddressSpace } {
   const d = designByName(design);
@@ -143,18 +140,18 @@ describe('uffd-wp and PTE markers on shmem and hugetlb', () => {
     // hugetlb-pmd: A and B share the PMD table of 1 GiB of 2 MiB pages.
     {
       const m = new Machine({ ptPages: 1024, frames: 2048, design: designByName('hugetlb-pmd') });
-      const f = m.hugetlbfs_create('huge', G, '2M');
+      const f = m.hugetlbfs_create('huge', GiB, '2M');
       const [a, b] = [m.mm_alloc(), m.mm_alloc()];
       for (const mm of [a, b]) {
-        m.mmap(mm, { addr: BASE, length: G, prot: RW, flags: MAP_SHARED | MAP_FIXED, file: f });
+        m.mmap(mm, { addr: BASE, length: GiB, prot: RW, flags: MAP_SHARED | MAP_FIXED, file: f });
         m.touch(mm, BASE, true);
       }
       const unshared0 = m.events.tablesUnshared;
-      m.uffd_register_wp(a, BASE, G);
+      m.uffd_register_wp(a, BASE, GiB);
       assert.equal(m.events.tablesUnshared - unshared0, 1); // hugetlb_unshare_all_pmds
       // A dropped its link: nothing of the GiB is mapped in A any more. Protecting it needs A's own PMD
       // table (1 allocated) holding 512 markers, one per 2 MiB page; no present entry to protect.
-      assert.deepEqual(m.uffd_writeprotect(a, BASE, G, true), { entries: 0, markers: 512, tablesAllocated: 1 });
+      assert.deepEqual(m.uffd_writeprotect(a, BASE, GiB, true), { entries: 0, markers: 512, tablesAllocated: 1 });
       assert.equal(m.touch(b, BASE, true, 9), 0); // B is not protected
       assert.equal(m.touch(a, BASE, true, 9), VM_FAULT_RETRY);
       teardown(m, [a, b]);
@@ -357,10 +354,10 @@ describe('KSM merging of identical anonymous pages', () => {
   it('shared mappings are never merged (so no design\'s shared tables see KSM); fork-shared pages are not merged with themselves', () => {
     const { m, mms: [a] } = shmemWorld(1, 2 * MiB);
     assert.equal(m.madvise_mergeable(a!, BASE, 2 * MiB), 0);
-    m.mmap(a!, { addr: BASE + G, length: 8192, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
-    m.touch(a!, BASE + G, true, 5);
-    m.touch(a!, BASE + G + 4096, true, 5);
-    m.madvise_mergeable(a!, BASE + G, 8192);
+    m.mmap(a!, { addr: BASE + GiB, length: 8192, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+    m.touch(a!, BASE + GiB, true, 5);
+    m.touch(a!, BASE + GiB + 4096, true, 5);
+    m.madvise_mergeable(a!, BASE + GiB, 8192);
     const c = m.fork(a!);
     // Both processes map both pages (fork), 4 mappings of 2 folios with equal content: one KSM page,
     // mapped 4 times: pages_sharing 3, and one frame saved.

@@ -18,8 +18,8 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ
 import { VM_READ, VM_SHARED, VM_WRITE } from '../../src/mm/vma.js';
 import { RefError, RefMachine, RFile as RFileCtor, type RFile, type RFolio, type RMm, SIGBUS, SIGSEGV } from './reference_model.js';
 import { VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from '../../src/mm/vm_fault.js';
+import { BASE } from '../helpers.js';
 
-const BASE = 0x7f0000000000;
 /** Regions that exercise PTE-table (2 MiB), PMD-table (1 GiB) and PUD-table (512 GiB) boundaries. */
 const REGIONS = [BASE, BASE + 2 ** 21, BASE + 2 ** 30 - 2 ** 21, BASE + 2 ** 30, BASE + 2 ** 39];
 const FILE_PAGES = 1024;

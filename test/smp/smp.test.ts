@@ -13,8 +13,8 @@ import { designByName } from '../../src/share/index.js';
 import { countScenario } from '../../src/workload/pgtable_count.js';
 import { scenarioMachine, teardownScenario, type Scenario } from '../../src/workload/scenario.js';
 import { mapForSmp, planAccesses, runOnCpus, runOnMainThread, smpCapacity, smpRound, smpWorkload } from '../../src/workload/smp_run.js';
+import { MiB } from '../helpers.js';
 
-const MiB = 2 ** 20;
 const SHARED = 0x7f0000000000;
 const PRIVATE = 0x7e0000000000;
 const CPUS = 3; // more simulated CPUs than the 2 cores: spinning waiters get preempted too

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KernelError } from '../../src/mm/errno.js';
 import { Machine } from '../../src/mm/machine.js';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ } from '../../src/mm/mmap.js';
 import type { MmStruct } from '../../src/mm/mm_types.js';
 import { DESIGNS, designByName } from '../../src/share/index.js';
 import { CPU_PROFILES, cpuProfile, type CpuProfile } from '../../src/tlb/cpu_profile.js';
@@ -21,34 +21,33 @@ import { AccessStream } from '../../src/workload/tlb/stream.js';
 import { decodeTrace, TRACE_DEFAULTS, TraceReplay } from '../../src/workload/tlb/replay.js';
 import { tlbTasks } from '../../src/harness/tasks.js';
 import { UsageError } from '../../src/lib/errors.js';
+import { GiB, RW } from '../helpers.js';
 
-const G = 2 ** 30;
-const BASE = 16 * G; // 1 GiB-aligned (so also 2 MiB- and 128-page-aligned)
+const LOW_BASE = 16 * GiB; // 1 GiB-aligned (so also 2 MiB- and 128-page-aligned)
 /** Where the shared region goes: 512 GiB-aligned, as an mshare region must be. */
 const SHM = 2 ** 39;
-const RW = PROT_READ | PROT_WRITE;
 const skylake = cpuProfile('skylake');
 const FIXTURE = new URL('../fixtures/lackey/walk.trace.gz', import.meta.url).pathname;
 const SQLITE_FIXTURE = new URL('../fixtures/lackey/sqlite.trace.gz', import.meta.url).pathname;
 
-/** A machine with `procs` processes, each with `bytes` of private anonymous memory at BASE, all written. */
+/** A machine with `procs` processes, each with `bytes` of private anonymous memory at LOW_BASE, all written. */
 function world(procs: number, bytes: number, cpus = 1, profile: CpuProfile = skylake, pcid = true): { m: Machine; mms: MmStruct[]; mmu: Mmu } {
   const m = new Machine({ cpus, ptPages: 8192, frames: procs * (bytes / 4096) + 1024 });
   const mms: MmStruct[] = [];
   for (let i = 0; i < procs; i++) {
     const mm = m.mm_alloc();
-    m.mmap(mm, { addr: BASE, length: bytes, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
-    for (let a = BASE; a < BASE + bytes; a += 4096) m.touch(mm, a, true);
+    m.mmap(mm, { addr: LOW_BASE, length: bytes, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+    for (let a = LOW_BASE; a < LOW_BASE + bytes; a += 4096) m.touch(mm, a, true);
     mms.push(mm);
   }
   const mmu = new Mmu(m, { profile, cpus, pcid }).attach();
   return { m, mms, mmu };
 }
 
-/** One access to each of `pages` consecutive pages from BASE on `cpu`, `passes` times. */
+/** One access to each of `pages` consecutive pages from LOW_BASE on `cpu`, `passes` times. */
 function pagesPass(mmu: Mmu, cpu: number, pages: number, passes = 1): void {
   const addrs = new Float64Array(pages);
-  for (let i = 0; i < pages; i++) addrs[i] = BASE + i * 4096;
+  for (let i = 0; i < pages; i++) addrs[i] = LOW_BASE + i * 4096;
   const w = new Uint8Array(pages);
   for (let p = 0; p < passes; p++) mmu.run(cpu, addrs, w, pages);
 }
@@ -65,7 +64,7 @@ describe('CPU profiles', () => {
 
 describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, STLB 1536 12-way = 128 sets)', () => {
   it('a sequential pass over 1 GiB of 4 KiB pages, cold: every access misses both levels and walks', () => {
-    const { mmu, mms } = world(1, G);
+    const { mmu, mms } = world(1, GiB);
     mmu.switchTo(0, mms[0]!);
     pagesPass(mmu, 0, 262144);
     const k = mmu.counts();
@@ -154,12 +153,12 @@ describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, S
     const m = new Machine({ cpus: 1, ptPages: 256, frames: 4096 });
     const f = m.memfd_create('shm', 8 << 20);
     const mm = m.mm_alloc();
-    m.mmap(mm, { addr: BASE, length: 8 << 20, prot: RW, flags: MAP_SHARED | MAP_FIXED, file: f });
-    const page = (p: number) => BASE + p * 128 * 4096;
+    m.mmap(mm, { addr: LOW_BASE, length: 8 << 20, prot: RW, flags: MAP_SHARED | MAP_FIXED, file: f });
+    const page = (p: number) => LOW_BASE + p * 128 * 4096;
     for (let p = 0; p < 5; p++) m.touch(mm, page(p), false);
     const mmu = new Mmu(m, { profile: skylake, cpus: 1 }).attach();
     mmu.switchTo(0, mm); // first ASID handed out: 1
-    const key = (p: number) => (BASE / 4096 + p * 128) * 32 + 0 * 8 + 1; // VPN, size code 0, ASID 1
+    const key = (p: number) => (LOW_BASE / 4096 + p * 128) * 32 + 0 * 8 + 1; // VPN, size code 0, ASID 1
     const l1 = mmu.cpu[0]!.l1[0]!.arr;
     const stlb = mmu.cpu[0]!.stlb[0]!.arr;
     const setOf = (a: typeof l1) => [...a.keys.subarray(0, a.ways)].filter((k) => k >= 0);
@@ -197,7 +196,7 @@ describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, S
     mmu.switchTo(0, a);
     pagesPass(mmu, 0, 64); // 64 pages cached in the L1 (4 per set) and the STLB
     mmu.resetCounts();
-    m.mprotect(a, BASE, 16 * 4096, PROT_READ);
+    m.mprotect(a, LOW_BASE, 16 * 4096, PROT_READ);
     let k = mmu.counts();
     // 16 pages <= 33: INVLPG of each; each page sat in both the L1 and the STLB: 32 entries.
     assert.equal(m.lastFlush!.kind, 'ranged');
@@ -211,7 +210,7 @@ describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, S
     mmu.resetCounts();
     // 34 pages > 33 (pages 16..49 change; 0..15 already read-only): a full flush of the mm's ASID,
     // all 64 pages in both levels = 128 entries.
-    m.mprotect(a, BASE + 16 * 4096, 34 * 4096, PROT_READ);
+    m.mprotect(a, LOW_BASE + 16 * 4096, 34 * 4096, PROT_READ);
     assert.equal(m.lastFlush!.kind, 'full');
     assert.equal(mmu.counts().entriesInvalidated, 128);
     // Deferred: b ran on CPU 1 and CPU 1 now runs a, so b's flush waits for b's next switch there.
@@ -219,7 +218,7 @@ describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, S
     pagesPass(mmu, 1, 64);
     mmu.switchTo(1, a);
     mmu.resetCounts();
-    m.mprotect(b, BASE, 16 * 4096, PROT_READ);
+    m.mprotect(b, LOW_BASE, 16 * 4096, PROT_READ);
     k = mmu.counts();
     assert.equal(k.shootdownsDeferred, 1);
     assert.equal(k.shootdownsApplied, 0);
@@ -243,10 +242,10 @@ describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, S
       for (const mm of mms) {
         if (d.mapShared) d.mapShared(m, mm, f, SHM, 4 << 20, RW, 0);
         else m.mmap(mm, { addr: SHM, length: 4 << 20, prot: RW, flags: MAP_SHARED | MAP_FIXED | (d.mmapFlags ?? 0), file: f });
-        m.mmap(mm, { addr: BASE, length: 1 << 20, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+        m.mmap(mm, { addr: LOW_BASE, length: 1 << 20, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
       }
       const tasks = mms.map((mm, i) => ({ mm, source: new AccessStream({ kind: 'uniform', base: SHM, length: 4 << 20, writeFraction: 0.3, seed: 7 + i }) }));
-      const anon = mms.map((mm, i) => ({ mm, source: new AccessStream({ kind: 'uniform', base: BASE, length: 1 << 20, writeFraction: 0.5, seed: 70 + i }) }));
+      const anon = mms.map((mm, i) => ({ mm, source: new AccessStream({ kind: 'uniform', base: LOW_BASE, length: 1 << 20, writeFraction: 0.5, seed: 70 + i }) }));
       const step = () => {
         runSchedule(mmu, [...tasks, ...anon], { quantum: 500, accessesPerTask: 1000 });
         assert.deepEqual(mmu.staleEntries(), [], d.name);
@@ -265,11 +264,11 @@ describe('TLB model: hand-derived counts (skylake: L1 64 x 4K 4-way = 16 sets, S
       }
       step();
       const child = m.fork(mms[0]!);
-      anon.push({ mm: child, source: new AccessStream({ kind: 'uniform', base: BASE, length: 1 << 20, writeFraction: 1, seed: 99 }) });
+      anon.push({ mm: child, source: new AccessStream({ kind: 'uniform', base: LOW_BASE, length: 1 << 20, writeFraction: 1, seed: 99 }) });
       step();
-      m.madvise_dontneed(mms[0]!, BASE, 1 << 19);
-      m.munmap(mms[0]!, BASE + (1 << 19), 1 << 19);
-      anon[0]!.source = new AccessStream({ kind: 'uniform', base: BASE, length: 1 << 19, writeFraction: 0.5, seed: 5 });
+      m.madvise_dontneed(mms[0]!, LOW_BASE, 1 << 19);
+      m.munmap(mms[0]!, LOW_BASE + (1 << 19), 1 << 19);
+      anon[0]!.source = new AccessStream({ kind: 'uniform', base: LOW_BASE, length: 1 << 19, writeFraction: 0.5, seed: 5 });
       step();
       assert.equal(mmu.counts().pscStale, 0, `${d.name}: a paging-structure cache entry outlived its table`);
 
@@ -317,15 +316,15 @@ describe('access streams', () => {
     const b = new Float64Array(n);
     const w = new Uint8Array(n);
     for (const kind of ['seq', 'strided', 'uniform', 'zipf'] as const) {
-      new AccessStream({ kind, base: BASE, length: 1 << 20, seed: 4 }).fill(a, w, n);
-      new AccessStream({ kind, base: BASE, length: 1 << 20, seed: 4 }).fill(b, w, n);
+      new AccessStream({ kind, base: LOW_BASE, length: 1 << 20, seed: 4 }).fill(a, w, n);
+      new AccessStream({ kind, base: LOW_BASE, length: 1 << 20, seed: 4 }).fill(b, w, n);
       assert.deepEqual(a, b, kind);
-      for (const x of a) assert.ok(x >= BASE && x < BASE + (1 << 20) && x % 64 === 0, kind);
+      for (const x of a) assert.ok(x >= LOW_BASE && x < LOW_BASE + (1 << 20) && x % 64 === 0, kind);
     }
-    new AccessStream({ kind: 'seq', base: BASE, length: 4096 }).fill(a, w, 70);
-    assert.equal(a[0], BASE);
-    assert.equal(a[63], BASE + 63 * 64);
-    assert.equal(a[64], BASE); // wraps after 4096 / 64 = 64 lines
+    new AccessStream({ kind: 'seq', base: LOW_BASE, length: 4096 }).fill(a, w, 70);
+    assert.equal(a[0], LOW_BASE);
+    assert.equal(a[63], LOW_BASE + 63 * 64);
+    assert.equal(a[64], LOW_BASE); // wraps after 4096 / 64 = 64 lines
   });
 
   it('Zipf (s = 1) over 1000 pages picks the hottest page about 1/H(1000) = 13.4% of the time', () => {

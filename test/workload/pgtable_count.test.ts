@@ -1,5 +1,5 @@
 /**
- * The counting engine (src/count/pgtable_count.ts) against the materialized tables: thousands of
+ * The counting engine (src/workload/pgtable_count.ts) against the materialized tables: thousands of
  * seeded random scenarios small enough to build, every design, compared to the byte — tables by level
  * machine-wide and per process, shared tables, folios — plus the figures the issue pins.
  */
@@ -12,10 +12,8 @@ import type { PtShareDesign } from '../../src/mm/pt_share.js';
 import { sgaScenario } from '../../src/workload/sga.js';
 import { materializeScenario, teardownScenario, type Scenario, type ScenarioCounts, type ScenarioGroup, type ScenarioMapping, type ScenarioObject } from '../../src/workload/scenario.js';
 import { UsageError } from '../../src/lib/errors.js';
+import { GiB, KiB, MiB } from '../helpers.js';
 
-const KiB = 1024;
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
 const SLOT = 2 ** 39;
 
 /** One object's placement, shared by the processes that map it "the same way". */

@@ -1,0 +1,136 @@
+/**
+ * `ptbench validate`'s measurement: scenarios run on the live kernel by the C probe (probe.ts), the
+ * PageTables differential measured between stages (scenarios.ts), compared with the simulator.
+ */
+import { release } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { median } from 'simple-statistics';
+import { runEnvironment } from '../env.js';
+import { compileProbe, ProbeRun } from './probe.js';
+import { hugepagesSetting, reserveHugepages, restoreHugepages, statRefresh } from './procfs.js';
+import { measureRun, type StageReadings, type ValidateScenario } from './scenarios.js';
+
+export interface ScenarioRecord {
+  name: string;
+  model: string;
+  status: 'ran' | 'skipped';
+  reason?: string;
+  /** Simulated, exact. */
+  predictedBytes?: number;
+  /** Measured: each repetition's differential, and their median. */
+  measuredBytes?: number[];
+  medianBytes?: number;
+  errorPct?: number;
+  agrees?: boolean;
+}
+
+export interface ValidateRecord {
+  tool: 'ptbench validate';
+  date: string;
+  kernel: string;
+  environment: ReturnType<typeof runEnvironment>;
+  notes: string[];
+  tolerancePct: number;
+  scenarios: ScenarioRecord[];
+  /** Measured on the real kernel (medians over repetitions). */
+  kernelRates: { anonWriteFaultsPerSec?: number; fork1GiBAnonMs?: number; shmemPopulatePagesPerSec?: number };
+}
+
+export function readSetting(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return 'unreadable';
+  }
+}
+
+export async function measureOnce(sc: ValidateScenario, path: string, anonRuns: Array<{ s: StageReadings; z: StageReadings }>, rep: number,
+  rates: { faultRates: number[]; forkMs: number[]; populate: number[] }): Promise<number> {
+  if (sc.kind === 'shmem' || sc.kind === 'hugetlb') {
+    const r = await measureRun(() => new ProbeRun(path, [sc.kind, String(sc.procs), String(sc.size), String(sc.offset)]), false);
+    if (sc.kind === 'shmem' && sc.procs === 32 && sc.size === 2 ** 30) rates.populate.push((sc.procs * sc.size / 4096) / (r.touchNs / 1e9));
+    return r.mapped - r.idle;
+  }
+  // Both anon scenarios come from the same runs: size S and size 0 (the child's own tables), forked.
+  if (anonRuns[rep] === undefined) {
+    const s = await measureRun(() => new ProbeRun(path, ['anon', '1', String(sc.size), '0']), true);
+    const z = await measureRun(() => new ProbeRun(path, ['anon', '1', '0', '0']), true);
+    anonRuns[rep] = { s, z };
+    rates.faultRates.push((sc.size / 4096) / (s.touchNs / 1e9));
+    rates.forkMs.push(s.forkNs! / 1e6);
+  }
+  const { s, z } = anonRuns[rep]!;
+  if (sc.kind === 'anon-before-fork') return s.mapped - s.idle;
+  return (s.forked! - s.idle) - (z.forked! - z.idle);
+}
+
+/**
+ * Run `scenarios` on this machine's kernel with the C probe, `reps` times each, and compare each
+ * median with the simulator's prediction (agreeing within `tolerance` percent). Notes and progress
+ * go to `say`; the hugepage setting is restored on the way out, also on SIGINT/SIGTERM.
+ */
+export async function runValidate(scenarios: ValidateScenario[], reps: number, tolerance: number, say: (line: string) => void): Promise<ValidateRecord> {
+  const notes: string[] = [];
+  const refresh = statRefresh();
+  if (refresh !== null) notes.push(refresh);
+  const thp = readSetting('/sys/kernel/mm/transparent_hugepage/shmem_enabled');
+  if (!/\[(never|deny)\]/.test(thp)) notes.push(`shmem THP is '${thp}': shmem may be mapped with 2 MiB pages, which the shmem scenarios do not model`);
+  say(`ptbench validate: the simulator's page-table memory against Linux ${release()} on this machine`);
+  say('predicted = simulated (exact); measured = PageTables differential in /proc/meminfo between stages of the same probe processes');
+  for (const n of notes) say(`note: ${n}`);
+
+  const record: ValidateRecord = {
+    tool: 'ptbench validate', date: new Date().toISOString(), kernel: release(), environment: runEnvironment(process.cwd()),
+    notes, tolerancePct: tolerance, scenarios: [], kernelRates: {},
+  };
+  const probe = compileProbe();
+  const hugeFound = hugepagesSetting();
+  const onSignal = () => {
+    if (hugeFound !== null) restoreHugepages(hugeFound);
+    process.stderr.write('\nptbench: interrupted; hugepage setting restored, no record written\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const faultRates: number[] = [];
+  const forkMs: number[] = [];
+  const populate: number[] = [];
+  try {
+    const anonRuns: Array<{ s: StageReadings; z: StageReadings }> = [];
+    for (const sc of scenarios) {
+      if ('skip' in probe) {
+        record.scenarios.push({ name: sc.name, model: sc.model, status: 'skipped', reason: probe.skip });
+        continue;
+      }
+      let restore: number | null = null;
+      if (sc.hugepages > 0) {
+        const r = reserveHugepages(sc.hugepages);
+        if ('skip' in r) {
+          record.scenarios.push({ name: sc.name, model: sc.model, status: 'skipped', reason: r.skip });
+          continue;
+        }
+        restore = r.restore;
+      }
+      try {
+        const measured: number[] = [];
+        for (let i = 0; i < reps; i++) measured.push(await measureOnce(sc, probe.path, anonRuns, i, { faultRates, forkMs, populate }));
+        const predicted = sc.predicted();
+        const med = median(measured);
+        const errorPct = ((med - predicted) / predicted) * 100;
+        record.scenarios.push({ name: sc.name, model: sc.model, status: 'ran', predictedBytes: predicted, measuredBytes: measured, medianBytes: med, errorPct, agrees: Math.abs(errorPct) <= tolerance });
+      } finally {
+        if (restore !== null) restoreHugepages(restore);
+      }
+    }
+  } finally {
+    if ('cleanup' in probe) probe.cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (hugeFound !== null && hugepagesSetting() !== hugeFound) notes.push(`could not restore /proc/sys/vm/nr_hugepages to ${hugeFound}`);
+  if (faultRates.length) record.kernelRates.anonWriteFaultsPerSec = median(faultRates);
+  if (forkMs.length) record.kernelRates.fork1GiBAnonMs = median(forkMs);
+  if (populate.length) record.kernelRates.shmemPopulatePagesPerSec = median(populate);
+
+  return record;
+}
