@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { _PAGE_RW } from '../src/arch/pgtable_types.js';
 import { Machine, type MachineOptions } from '../src/mm/machine.js';
 import type { MmStruct } from '../src/mm/mm_types.js';
@@ -53,4 +57,11 @@ export function folioAt(m: Machine, mm: MmStruct, addr: number): number {
 
 export function assertClean(m: Machine): void {
   assert.deepEqual(m.leakCheck(), []);
+}
+
+/** A fresh temporary directory, removed with everything in it when the test file's tests are done. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

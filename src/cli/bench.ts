@@ -3,19 +3,19 @@
  * (simulated, exact), written to one results file in results/.
  */
 import { setMaxListeners } from 'node:events';
-import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+
 import { int } from '../lib/format.js';
 import { intInRange } from '../lib/size.js';
 import { runEnvironment } from '../harness/env.js';
-import { removePendingTemp, writeJsonAtomic } from '../harness/write.js';
-import { DESIGNS, designByName } from '../share/index.js';
+import { checkWritable, removePendingTemp, writeJsonAtomic } from '../harness/write.js';
+import { DESIGNS, designsByList } from '../share/index.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { memScenarios, type MemScenarioResult } from '../harness/memory_scenarios.js';
 import { UsageError } from '../lib/errors.js';
 import { RESULTS_SCHEMA, SUITES, type Suite, type TaskResultRecord, type ResultsFile } from '../harness/types.js';
 import { defaultResultsPath, Interrupted, runTaskInProcesses, scalingRows, suiteTasks } from '../harness/runner.js';
 import { renderScalingTable } from '../harness/table.js';
+import { parseOptions, useColor } from '../lib/cli_args.js';
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
 
@@ -36,10 +36,6 @@ writes one results file into results/.
   --out FILE       results file (default results/<date>-<commit>.json)
 `;
 
-function useColor(): boolean {
-  return process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-}
-
 function fmtRate(x: number): string {
   if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
   if (x >= 1e3) return `${(x / 1e3).toFixed(2)} k`;
@@ -47,7 +43,7 @@ function fmtRate(x: number): string {
 }
 
 export async function benchMain(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
     options: {
       suite: { type: 'string', default: 'default' },
@@ -66,7 +62,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   }
   if (!(SUITES as readonly string[]).includes(values.suite)) throw new UsageError(`--suite: unknown suite '${values.suite}'; suites: ${SUITES.join(', ')}`);
   const suite = values.suite as Suite;
-  const designs: PtShareDesign[] = values.design ? values.design.flatMap((d) => d.split(',')).map((d) => designByName(d.trim())) : [...DESIGNS];
+  const designs: PtShareDesign[] = values.design ? designsByList(values.design) : [...DESIGNS];
   if (!/^\d+$/.test(values.seed)) throw new UsageError(`--seed: '${values.seed}' is not a non-negative whole number`);
   const seed = Number(values.seed);
   const quick = values.quick;
@@ -79,7 +75,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   const repo = process.cwd();
   const env = runEnvironment(repo);
   const date = new Date();
-  const out = values.out !== undefined ? resolve(values.out) : defaultResultsPath(repo, env.git.commit, env.git.dirty, date);
+  const out = checkWritable(values.out !== undefined ? values.out : defaultResultsPath(repo, env.git.commit, env.git.dirty, date), '--out');
 
   const ac = new AbortController();
   setMaxListeners(0, ac.signal); // one listener per task's Bench

@@ -5,12 +5,12 @@
  * The data are the memory scenarios of a results file (simulated, exact).
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { intInRange } from '../lib/size.js';
 import { loadMemorySource, resultsFileArg } from '../harness/load.js';
-import { writeTextAtomic } from '../harness/write.js';
+import { checkWritable, writeTextAtomic } from '../harness/write.js';
 import { UsageError } from '../lib/errors.js';
 import { seriesOf, renderAscii, renderBars, renderHtml } from '../harness/chart.js';
+import { parseOptions, useColor } from '../lib/cli_args.js';
 
 export const CHART_HELP = `usage: ptbench chart [RESULTS.json | SWEEP.json] [options]      (npm run chart -- ...)
 
@@ -27,7 +27,7 @@ All figures are simulated (exact).
 `;
 
 export function chartMain(argv: string[]): number {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     args: argv, strict: true, allowPositionals: true,
     options: {
       scenario: { type: 'string' },
@@ -44,6 +44,7 @@ export function chartMain(argv: string[]): number {
   }
   const height = intInRange(values.height, '--height', 4, 100, 'rows');
   const width = intInRange(values.width, '--width', 16, 400, 'columns');
+  if (values.html !== undefined) checkWritable(values.html, '--html');
   const path = resultsFileArg(positionals);
   const r = loadMemorySource(path);
   let all = seriesOf(r);
@@ -52,7 +53,7 @@ export function chartMain(argv: string[]): number {
     if (all.length === 0) throw new UsageError(`--scenario: no scenario '${values.scenario}' in ${path}; it has ${seriesOf(r).map((s) => s.scenario).join(', ') || 'no memory scenarios'}`);
   }
   if (all.length === 0) throw new UsageError(`${path} has no memory scenarios (run 'npm run bench' with the default or mem suite)`);
-  const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+  const color = useColor();
   const out: string[] = [`ptbench chart: ${path}`];
   for (const s of all) {
     out.push('', renderAscii(s, { height, width, log: values.log, color }), '', renderBars(s));

@@ -1,16 +1,16 @@
 /**
  * `ptbench compare` (= `npm run compare`): two runs side by side.
- *   ptbench compare                 latest vs previous file in results/
+ *   ptbench compare                 your latest run vs your previous one (or the newest reference run)
  *   ptbench compare A.json B.json   any two files (B is the newer side)
  *   ptbench compare --base REF      run the suite on REF (a git worktree) and on the current tree,
  *                                   interleaved over --rounds rounds, each run a fresh process
  */
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { compareResults, DEFAULT_COMPARE, describeRun, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
-import { listResults, loadResults } from '../harness/load.js';
+
+import { compareResults, configDifferences, DEFAULT_COMPARE, describeRun, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
+import { loadResults, runsIn } from '../harness/load.js';
 import { UsageError } from '../lib/errors.js';
 import { type ResultsFile } from '../harness/types.js';
+import { parseOptions } from '../lib/cli_args.js';
 
 export const COMPARE_HELP = `usage: ptbench compare [A.json [B.json]] [options]      (npm run compare -- ...)
 
@@ -18,8 +18,9 @@ Compares two runs: timings with a Mann-Whitney U test and the ratio of medians (
 bootstrap interval, reported only when significant and above the noise floor ('~' otherwise), plus a
 geometric-mean row; deterministic counts exactly, listing every change.
 
-  (no files)         the latest results file in results/ against the previous one
-  A.json [B.json]    these files (B defaults to the latest in results/)
+  (no files)         your latest run in results/ against your previous one (with only one run:
+                     against the newest reference run in results/reference/)
+  A.json [B.json]    these files (B defaults to your latest run in results/)
   --base REF         run the suite on git REF and on the current tree, interleaved
   --rounds N         rounds for --base (default 5; each round runs both sides once)
   --suite, --design, --quick   passed to the benchmark runs of --base
@@ -31,7 +32,7 @@ geometric-mean row; deterministic counts exactly, listing every change.
 `;
 
 export async function compareMain(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     args: argv, strict: true, allowPositionals: true,
     options: {
       base: { type: 'string' },
@@ -60,26 +61,33 @@ export async function compareMain(argv: string[]): Promise<number> {
   let B: ResultsFile;
   let aLabel: string;
   let bLabel: string;
+  let againstReference = false;
   if (values.base !== undefined) {
     if (positionals.length > 0) throw new UsageError('--base takes no results files');
     if (!/^\d+$/.test(values.rounds) || Number(values.rounds) < 2) throw new UsageError(`--rounds: '${values.rounds}' is not a whole number >= 2`);
     const { SUITES } = await import('../harness/types.js');
     if (!(SUITES as readonly string[]).includes(values.suite)) throw new UsageError(`--suite: unknown suite '${values.suite}'; suites: ${SUITES.join(', ')}`);
-    const { designByName } = await import('../share/index.js');
-    for (const d of values.design ?? []) designByName(d);
+    const { designsByList } = await import('../share/index.js');
+    if (values.design) designsByList(values.design);
     ({ A, B, aLabel, bLabel } = await runBase(repo, { ref: values.base, rounds: Number(values.rounds), suite: values.suite, quick: values.quick, designs: values.design ?? [] }));
   } else {
     if (positionals.length > 2) throw new UsageError(`expected at most two results files, got ${positionals.length}`);
-    const files = listResults(resolve(repo, 'results'));
+    const { user, reference } = runsIn(repo);
     let pa: string;
     let pb: string;
     if (positionals.length === 2) [pa, pb] = [positionals[0]!, positionals[1]!];
     else if (positionals.length === 1) {
-      if (files.length === 0) throw new UsageError('no results file in results/ to compare against; give two files');
-      [pa, pb] = [positionals[0]!, files[files.length - 1]!];
+      const latest = user[user.length - 1] ?? reference[reference.length - 1];
+      if (latest === undefined) throw new UsageError("no results file in results/ to compare against; run 'npm run bench' first, or give two files");
+      [pa, pb] = [positionals[0]!, latest];
+    } else if (user.length >= 2) {
+      [pa, pb] = [user[user.length - 2]!, user[user.length - 1]!];
+    } else if (user.length === 1 && reference.length > 0) {
+      // First use: the one run made here against the newest reference run shipped with ptbench.
+      [pa, pb] = [reference[reference.length - 1]!, user[0]!];
+      againstReference = true;
     } else {
-      if (files.length < 2) throw new UsageError(`need two results files in results/ (found ${files.length}); run 'npm run bench' twice, or give two files`);
-      [pa, pb] = [files[files.length - 2]!, files[files.length - 1]!];
+      throw new UsageError("no run of yours in results/ to compare; run 'npm run bench' (or 'npm run bench -- --quick'), then 'npm run compare'");
     }
     A = loadResults(pa);
     B = loadResults(pb);
@@ -87,15 +95,19 @@ export async function compareMain(argv: string[]): Promise<number> {
     bLabel = describeRun('B', pb, B);
   }
   const diffs = machineDifferences(A, B);
-  if (diffs.length > 0 && !values.force) {
+  // On first use the reference run may come from another machine: its timings are shown, not judged.
+  if (diffs.length > 0 && !values.force && !againstReference) {
     throw new UsageError(`refusing to compare runs from different machines or Node majors: ${diffs.join('; ')} (use --force)`);
   }
-  const c = compareResults(A, B, { alpha, noise });
+  const c = compareResults(A, B, { alpha, noise, judge: !(againstReference && diffs.length > 0) });
+  const configs = configDifferences(A, B);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ a: aLabel, b: bLabel, alpha, noise, machineDifferences: diffs, ...c }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ a: aLabel, b: bLabel, alpha, noise, machineDifferences: diffs, configDifferences: configs, ...c }, null, 2)}\n`);
   } else {
     process.stdout.write(`ptbench compare\n${aLabel}\n${bLabel}\n`);
-    if (diffs.length > 0) process.stdout.write(`warning: compared across machines (--force): ${diffs.join('; ')}\n`);
+    if (againstReference) process.stdout.write("A is the newest reference run shipped in results/reference/, B your only run in results/ (run 'npm run bench' again to compare your own runs)\n");
+    if (diffs.length > 0) process.stdout.write(againstReference ? `A was made on another machine (${diffs.join('; ')}): its timings are shown for scale, not judged; counts are compared exactly\n` : `warning: compared across machines (--force): ${diffs.join('; ')}\n`);
+    if (configs.length > 0) process.stdout.write(`configurations differ: ${configs.join('; ')}\n`);
     const flags = (r: ResultsFile) => (r.environment.v8Flags ?? []).join(' ') || '(none recorded)';
     if (flags(A) !== flags(B)) process.stdout.write(`note: V8 flags differ (they change how the simulator is compiled, not what it counts): A ${flags(A)}; B ${flags(B)}\n`);
     process.stdout.write(`${renderComparison(c, alpha, noise)}\n`);

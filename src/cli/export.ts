@@ -5,11 +5,11 @@
  *       smaller-is-better.json  (tool: customSmallerIsBetter)  simulated page-table bytes per scenario
  */
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadResults, resultsFileArg } from '../harness/load.js';
 import { writeJsonAtomic } from '../harness/write.js';
 import { UsageError } from '../lib/errors.js';
 import { toGithubActionBenchmark } from '../harness/export.js';
+import { parseOptions } from '../lib/cli_args.js';
 
 export const EXPORT_HELP = `usage: ptbench export [RESULTS.json] --format github-action-benchmark [--out-dir DIR]
 
@@ -19,7 +19,7 @@ defaults to the latest file in results/; DIR defaults to results/export.
 `;
 
 export function exportMain(argv: string[]): number {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     args: argv, strict: true, allowPositionals: true,
     options: {
       format: { type: 'string' },

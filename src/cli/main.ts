@@ -21,7 +21,7 @@ commands:
   smp      the database workload on 1, 2, ... simulated CPUs (worker threads): scaling and lock statistics
   covary   a bench task's rate beside the host control and an ALU loop, round by round (measured)
 
-Run 'ptbench <command> --help' for its options.
+Run 'ptbench <command> --help' for its options; 'ptbench --version' for the version.
 `;
 
 /** One place that turns bad input into one line on stderr and exit status 2. */
@@ -35,7 +35,8 @@ function isUserError(e: unknown): e is Error {
 function reportAndExit(e: unknown): never {
   if (isUserError(e)) {
     // parseArgs errors have no errno-style prefix of their own.
-    const msg = e instanceof UsageError || e instanceof KernelError ? e.message : `EINVAL: ${e.message}`;
+    const cmd = process.argv[2] ?? '';
+    const msg = e instanceof UsageError || e instanceof KernelError ? e.message : `EINVAL: ${e.message.split('. ')[0]}; see 'ptbench ${cmd} --help'`;
     process.stderr.write(`ptbench: error: ${msg.split('\n')[0]}\n`);
     process.exit(2);
   }
@@ -94,17 +95,22 @@ async function main(argv: string[]): Promise<number> {
       return exportMain(rest);
     }
     case 'matrix': {
-      // The semantics matrix of the sharing designs, as markdown (docs/semantics-matrix.md) or JSON.
-      const { semanticsMatrix, stateMatrix, renderMatrixMarkdown } = await import('../workload/semantics_matrix.js');
-      const cells = semanticsMatrix();
-      const state = stateMatrix();
-      process.stdout.write(rest.includes('--json') ? `${JSON.stringify({ changes: cells, state }, null, 2)}\n` : renderMatrixMarkdown(cells, state));
-      return 0;
+      const { matrixMain } = await import('./matrix.js');
+      return matrixMain(rest);
     }
     case 'bench-task': {
       // Internal: one timed task in its own process, started by `ptbench bench`.
       const { benchTaskMain } = await import('../harness/runner.js');
       return benchTaskMain(rest);
+    }
+    case '--version':
+    case '-V':
+    case 'version': {
+      const { readFileSync } = await import('node:fs');
+      const { repoFile } = await import('../lib/repo_file.js');
+      const pkg = JSON.parse(readFileSync(repoFile('package.json'), 'utf8')) as { version: string };
+      process.stdout.write(`ptbench ${pkg.version}\n`);
+      return 0;
     }
     case undefined:
     case 'help':

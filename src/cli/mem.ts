@@ -3,9 +3,8 @@
  * materialized page-table machine or from the counting engine (--engine; both exact, and held equal
  * by test/workload/pgtable_count.test.ts). Every figure is simulated.
  */
-import { parseArgs } from 'node:util';
 import { bytesIEC, iec, int, plainTable } from '../lib/format.js';
-import { parseSize } from '../lib/size.js';
+import { parseSize, procsCount } from '../lib/size.js';
 import { totalTables } from '../mm/accounting.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { designByName, designsByList, DESIGNS } from '../share/index.js';
@@ -13,6 +12,8 @@ import { MATERIALIZE_LIMIT_BYTES, type SgaScenario } from '../workload/sga.js';
 import { UsageError } from '../lib/errors.js';
 import { parseRegionShape } from '../workload/sga.js';
 import { type Engine, type MemReport, memReport, type GridCell, memGrid } from '../workload/mem_report.js';
+import { parseOptions } from '../lib/cli_args.js';
+import { progressLine } from '../lib/progress.js';
 
 export const MEM_HELP = `usage: ptbench mem [options]
 
@@ -45,7 +46,7 @@ export interface MemRequest {
 }
 
 export function parseMemArgs(argv: string[]): MemRequest | 'help' {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv,
     strict: true,
     allowPositionals: false,
@@ -68,10 +69,7 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
   if (values.help) return 'help';
   const designs = designsByList(values.design);
   const design = designs[0]!;
-  const procsList = values.procs.split(',').map((p) => {
-    if (!/^\d+$/.test(p.trim())) throw new UsageError(`--procs: '${p}' is not a whole number of processes >= 1`);
-    return Number(p.trim());
-  });
+  const procsList = values.procs.split(',').map((p) => procsCount(p));
   const procs = procsList[0]!;
   const { kind, page, levels } = parseRegionShape(values.kind, values.page, values.levels);
   let touch: SgaScenario['touch'];
@@ -161,7 +159,9 @@ export function memMain(argv: string[]): number {
     return 0;
   }
   if (parsed.grid) {
-    const cells = memGrid(parsed.scenario, parsed.grid.designs, parsed.grid.procs, parsed.engine);
+    const progress = progressLine('ptbench mem', parsed.grid.designs.length * parsed.grid.procs.length);
+    const cells = memGrid(parsed.scenario, parsed.grid.designs, parsed.grid.procs, parsed.engine, (done, _total, what) => progress.update(done, what));
+    progress.end();
     process.stdout.write(parsed.json ? `${JSON.stringify({ tool: 'ptbench mem', figures: 'simulated', scenario: { ...parsed.scenario, design: undefined }, cells }, null, 2)}\n` : `${renderGrid(parsed.scenario, cells, parsed.grid.designs, parsed.grid.procs)}\n`);
     return 0;
   }

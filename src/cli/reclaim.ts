@@ -1,11 +1,11 @@
 /** `ptbench reclaim`: reclaim of shared shmem pages and pagemap of the swapped pages, per design and variant. */
-import { parseArgs } from 'node:util';
 import { int, plainTable } from '../lib/format.js';
-import { parseSize, posInt } from '../lib/size.js';
+import { parseSize, posInt, procsCount } from '../lib/size.js';
 import { SHMEM_SWAP_REPORTS, type ShmemSwapReport } from '../mm/pagemap.js';
 import { DESIGNS, designByName } from '../share/index.js';
 import { runReclaimExperiment, type ReclaimReport } from '../workload/reclaim.js';
 import { UsageError } from '../lib/errors.js';
+import { parseOptions } from '../lib/cli_args.js';
 
 export const RECLAIM_HELP = `usage: ptbench reclaim [options]    (npm run reclaim -- ...)
 
@@ -23,7 +23,7 @@ pagemap over them and reads them back (swap-in). Every figure is simulated and e
 `;
 
 export async function reclaimMain(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
     options: {
       design: { type: 'string', default: 'all' },
@@ -44,7 +44,7 @@ export async function reclaimMain(argv: string[]): Promise<number> {
     throw new UsageError(`--variant: unknown variant '${values.variant}'; variants: ${SHMEM_SWAP_REPORTS.join(', ')}, all`);
   }
   const variants = values.variant === 'all' ? [...SHMEM_SWAP_REPORTS] : [values.variant as ShmemSwapReport];
-  const procs = posInt(values.procs, '--procs', 128);
+  const procs = (values.procs === undefined ? 128 : procsCount(values.procs));
   const size = parseSize(values.size, '--size');
   if (size % 4096 !== 0) throw new UsageError(`--size: ${values.size} is not a multiple of 4 KiB`);
   const pages = posInt(values.pages, '--pages', Math.min(512, size / 4096));

@@ -5,10 +5,9 @@
  * with --check, compared with the single-threaded run of the same accesses. `--out` writes the figures
  * as JSON atomically (nothing is written when a run fails).
  */
-import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+
 import { median } from 'simple-statistics';
-import { parseSize, posInt } from '../lib/size.js';
+import { parseSize, posInt, procsCount } from '../lib/size.js';
 import { Machine } from '../mm/machine.js';
 import { machineAccounting, totalTables } from '../mm/accounting.js';
 import { designsByList } from '../share/index.js';
@@ -16,9 +15,10 @@ import { CpuPool, cpuCountsToMeasure } from '../smp/cpu_pool.js';
 import { hostSpeedup } from '../smp/host_control.js';
 import { scenarioMachine, type RegionKind } from '../workload/scenario.js';
 import { mapForSmp, runOnMainThread, smpRound, smpWorkload, type SmpRound } from '../workload/smp_run.js';
-import { writeJsonAtomic } from '../harness/write.js';
+import { checkWritable, writeJsonAtomic } from '../harness/write.js';
 import { UsageError } from '../lib/errors.js';
 import { type SmpRow, renderScalingTable } from '../harness/table.js';
+import { parseOptions } from '../lib/cli_args.js';
 
 export const SMP_HELP = `usage: ptbench smp [options]
 
@@ -56,7 +56,7 @@ function medianRound(got: readonly SmpRound[]): SmpRound {
 }
 
 export async function smpMain(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
     options: {
       design: { type: 'string', default: 'private,ptshare,mshare,threads' },
@@ -80,12 +80,12 @@ export async function smpMain(argv: string[]): Promise<number> {
   const designs = designsByList(values.design);
   const cpuList = values.cpus === undefined ? cpuCountsToMeasure() : values.cpus.split(',').map((c) => posInt(c.trim(), '--cpus', 1));
   if (cpuList.some((c) => c > 64)) throw new UsageError(`--cpus: at most 64 simulated CPUs, got ${values.cpus}`);
-  const procs = posInt(values.procs, '--procs', 8);
+  const procs = (values.procs === undefined ? 8 : procsCount(values.procs));
   const rounds = posInt(values.rounds, '--rounds', 5);
   const seed = posInt(values.seed, '--seed', 1, 0);
   const ptPages = values['pt-pages'] === undefined ? null : posInt(values['pt-pages'], '--pt-pages', 1);
   const size = values.size === undefined ? null : parseSize(values.size, '--size');
-  const out = values.out === undefined ? null : resolve(values.out);
+  const out = values.out === undefined ? null : checkWritable(values.out, '--out');
 
   const rows: SmpRow[] = [];
   for (const design of designs) {

@@ -5,14 +5,14 @@
  * chart; --json prints the sweep, --out writes it as a file `ptbench chart` reads.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { intInRange, parseSize } from '../lib/size.js';
+import { intInRange, parseSize, procsCount } from '../lib/size.js';
 import { runEnvironment } from '../harness/env.js';
-import { writeJsonAtomic } from '../harness/write.js';
-import { designByName, DESIGNS } from '../share/index.js';
+import { checkWritable, writeJsonAtomic } from '../harness/write.js';
+import { designsByList } from '../share/index.js';
 import { UsageError } from '../lib/errors.js';
 import { SWEEP_DEFAULT_PROCS, SWEEP_DEFAULT_SIZES, type SweepFile, runSweep, renderSweep } from '../harness/sweep.js';
 import { parseRegionShape } from '../workload/sga.js';
+import { parseOptions, useColor } from '../lib/cli_args.js';
 
 export const SWEEP_HELP = `usage: ptbench sweep [options]      (npm run sweep -- ...)
 
@@ -37,7 +37,7 @@ function list(text: string, field: string): string[] {
 }
 
 export function sweepMain(argv: string[]): number {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
     options: {
       procs: { type: 'string', default: SWEEP_DEFAULT_PROCS.join(',') },
@@ -56,18 +56,16 @@ export function sweepMain(argv: string[]): number {
     process.stdout.write(SWEEP_HELP);
     return 0;
   }
-  const procs = list(values.procs, '--procs').map((p) => {
-    if (!/^\d+$/.test(p) || Number(p) < 1) throw new UsageError(`--procs: '${p}' is not a whole number of processes >= 1`);
-    return Number(p);
-  });
+  const procs = list(values.procs, '--procs').map((p) => procsCount(p));
   const sizes = list(values.sizes, '--sizes').map((text) => ({ text, bytes: parseSize(text, '--sizes') }));
-  const designs = values.design === 'all' ? [...DESIGNS] : list(values.design, '--design').map((d) => designByName(d));
+  const designs = designsByList(list(values.design, '--design'));
   const { kind, page, levels } = parseRegionShape(values.kind, values.page, values.levels);
   const height = intInRange(values.height, '--height', 4, 100, 'rows');
+  if (values.out !== undefined) checkWritable(values.out, '--out');
   const s = runSweep({ procs, sizes, designs, kind, page, levels });
   const file: SweepFile = { ...s, date: new Date().toISOString(), environment: runEnvironment(process.cwd()) };
   if (values.out !== undefined) writeJsonAtomic(resolve(values.out), file);
-  const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+  const color = useColor();
   process.stdout.write(values.json ? `${JSON.stringify(file, null, 2)}\n` : `${renderSweep(s, height, color)}\n`);
   if (values.out !== undefined && !values.json) process.stdout.write(`\nsweep written to ${resolve(values.out)} ('ptbench chart ${values.out}' charts it)\n`);
   return 0;

@@ -1,6 +1,5 @@
 /** `ptbench tlb`: the TLB and page-walk model on the database workload, or replay of a lackey trace. */
-import { parseArgs } from 'node:util';
-import { parseSize, posInt } from '../lib/size.js';
+import { parseSize, posInt, procsCount } from '../lib/size.js';
 import { int, plainTable } from '../lib/format.js';
 import { DESIGNS, designsByList } from '../share/index.js';
 import { cpuProfile, type CpuProfile } from '../tlb/cpu_profile.js';
@@ -8,6 +7,7 @@ import { replayTrace, runTlbDb, type PerKilo, type TlbDbResult } from '../worklo
 import { STREAM_KINDS, parseStreamKind } from '../workload/tlb/stream.js';
 import { TRACE_DEFAULTS } from '../workload/tlb/replay.js';
 import { UsageError } from '../lib/errors.js';
+import { parseOptions } from '../lib/cli_args.js';
 
 export const TLB_HELP = `usage: ptbench tlb [options]        (npm run tlb -- ...)
 
@@ -57,7 +57,7 @@ function rates(k: PerKilo): string[] {
 }
 
 export async function tlbMain(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
     options: {
       design: { type: 'string', default: 'all' },
@@ -95,7 +95,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
   const head = `CPU profile ${profile.name} (${profile.description}): ${unverified(profile)}; ${cpus} simulated CPUs, ${pcid ? 'PCID on (6 dynamic ASIDs per CPU)' : 'nopcid'}`;
 
   if (values.trace !== undefined) {
-    const procs = posInt(values.procs, '--procs', TRACE_DEFAULTS.procs);
+    const procs = (values.procs === undefined ? TRACE_DEFAULTS.procs : procsCount(values.procs));
     const r = await replayTrace({ path: values.trace, procs, cpus, profile, quantum, llcPtBytes, pcid });
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ profile: profile.name, cpus, procs, ...r }, null, 2)}\n`);
@@ -118,7 +118,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
   const pages: Array<'4k' | '2m'> | null = values.page === 'both' ? ['4k', '2m'] : values.page === '4k' || values.page === '2m' ? [values.page] : null;
   if (pages === null) throw new UsageError(`--page: '${values.page}' must be 4k, 2m or both`);
   const stream = parseStreamKind(values.stream);
-  const procs = posInt(values.procs, '--procs', 16);
+  const procs = (values.procs === undefined ? 16 : procsCount(values.procs));
   const size = parseSize(values.size, '--size');
   const accesses = posInt(values.accesses, '--accesses', 100000);
   const warmup = posInt(values.warmup, '--warmup', Math.floor(accesses / 2), 0);

@@ -6,14 +6,15 @@
  * bad input. Scenarios that cannot run here (no compiler, no hugepages) are skipped with the reason.
  */
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { bytesIEC, iec, plainTable } from '../lib/format.js';
 import { intInRange } from '../lib/size.js';
-import { listResults, loadResults } from '../harness/load.js';
+import { loadResults, runsIn } from '../harness/load.js';
 import { writeJsonAtomic } from '../harness/write.js';
 import { defaultScenarios } from '../harness/validate/scenarios.js';
 import { UsageError } from '../lib/errors.js';
 import { runValidate, type ValidateRecord } from '../harness/validate/run.js';
+import { parseOptions } from '../lib/cli_args.js';
+import { progressLine } from '../lib/progress.js';
 
 export const VALIDATE_HELP = `usage: ptbench validate [options]      (npm run validate -- ...)
 
@@ -30,7 +31,7 @@ rates. Exit status 0: every scenario that ran agreed within --tolerance; 1: one 
 `;
 
 export async function validateMain(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
     options: {
       reps: { type: 'string', default: '3' },
@@ -54,7 +55,9 @@ export async function validateMain(argv: string[]): Promise<number> {
     if (scenarios.length === 0) throw new UsageError(`--only: no scenario name contains '${values.only}'; scenarios: ${defaultScenarios().map((s) => s.name).join('; ')}`);
   }
   const say = (s: string) => { if (!values.json) process.stdout.write(`${s}\n`); };
-  const record = await runValidate(scenarios, reps, tolerance, say);
+  const progress = progressLine('ptbench validate', scenarios.length);
+  const record = await runValidate(scenarios, reps, tolerance, say, (done, what) => progress.update(done, what));
+  progress.end();
 
   const out = resolve(values.out ?? join('results', 'kernel', `${record.date.replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z')}.json`));
   writeJsonAtomic(out, record);
@@ -90,7 +93,8 @@ export function renderRates(r: ValidateRecord): string {
   const k = r.kernelRates;
   const lines: string[] = [];
   let sim: { faults?: number; forkMs?: number; file?: string } = {};
-  const files = listResults(resolve('results'));
+  const { user, reference } = runsIn(process.cwd());
+  const files = user.length > 0 ? user : reference;
   if (files.length > 0) {
     try {
       const res = loadResults(files[files.length - 1]!);

@@ -14,12 +14,15 @@ import { join } from 'node:path';
 import { int, plainTable } from '../lib/format.js';
 import { loadResults } from './load.js';
 import { UsageError } from '../lib/errors.js';
+import { progressLine } from '../lib/progress.js';
 
 export interface CompareOptions {
   /** Significance level of the Mann-Whitney U test. */
   alpha: number;
   /** Smallest relative change reported (0.02 = 2 %). */
   noise: number;
+  /** false: timings are shown but never judged (runs from different machines). Default true. */
+  judge?: boolean;
 }
 
 export const DEFAULT_COMPARE: CompareOptions = { alpha: 0.05, noise: 0.02 };
@@ -39,7 +42,12 @@ export interface TimingRow {
   nB: number;
   /** What a sample is: one process's median call, or one call. */
   unitOfSample: 'process' | 'call';
-  verdict: 'faster' | 'slower' | '~';
+  /**
+   * 'faster'/'slower': significant and above the noise floor; '~': not; 'too few processes': a side ran
+   * the task in fewer than 3 processes, too few to judge; 'not judged': the runs are from different
+   * machines, shown for reference only.
+   */
+  verdict: 'faster' | 'slower' | '~' | 'too few processes' | 'not judged';
 }
 
 export interface CountChange {
@@ -70,6 +78,15 @@ export function usesProcessMedians(a: TaskResultRecord, b: TaskResultRecord): bo
   return (a.processMediansMs?.length ?? 0) >= 3 && (b.processMediansMs?.length ?? 0) >= 3;
 }
 
+/**
+ * A side that ran the task in fewer than 3 processes cannot be judged: the process is the
+ * statistical unit, and calls within one process share its JIT and heap state. (Records without
+ * process medians, from before they were kept, are judged on their calls as they always were.)
+ */
+export function tooFewProcesses(a: TaskResultRecord, b: TaskResultRecord): boolean {
+  return (a.processMediansMs !== undefined && a.processMediansMs.length < 3) || (b.processMediansMs !== undefined && b.processMediansMs.length < 3);
+}
+
 export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOptions = DEFAULT_COMPARE): Comparison {
   const aTasks = new Map(A.tasks.map((t) => [taskKey(t), t]));
   const bTasks = new Map(B.tasks.map((t) => [taskKey(t), t]));
@@ -93,9 +110,10 @@ export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOpti
     const mw = mannWhitneyU(sa, sb);
     const ci = medianRatioCI(sa, sb);
     const significant = mw.p < opts.alpha && Math.abs(ci.ratio - 1) > opts.noise;
+    const verdict: TimingRow['verdict'] = opts.judge === false ? 'not judged' : tooFewProcesses(ta, tb) ? 'too few processes' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~';
     rows.push({
       key, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p: mw.p,
-      nA: sa.length, nB: sb.length, unitOfSample: perProcess ? 'process' : 'call', verdict: significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~',
+      nA: sa.length, nB: sb.length, unitOfSample: perProcess ? 'process' : 'call', verdict,
     });
     noteCounts(key, ta.counts, tb.counts);
   }
@@ -118,11 +136,26 @@ export function machineDifferences(A: ResultsFile, B: ResultsFile): string[] {
   const out: string[] = [];
   const ea = A.environment;
   const eb = B.environment;
-  for (const f of ['cpuModel', 'cores', 'memoryBytes', 'arch', 'platform'] as const) {
+  for (const f of ['cpuModel', 'cores', 'arch', 'platform'] as const) {
     if (ea[f] !== eb[f]) out.push(`${f} ${JSON.stringify(ea[f])} vs ${JSON.stringify(eb[f])}`);
   }
+  // Memory in whole GiB: MemTotal moves by a few KiB between boots of the same machine.
+  const gib = (bytes: number) => Math.round(bytes / 2 ** 30);
+  if (gib(ea.memoryBytes) !== gib(eb.memoryBytes)) out.push(`memory ${gib(ea.memoryBytes)} GiB vs ${gib(eb.memoryBytes)} GiB`);
   const major = (v: string) => v.split('.')[0];
   if (major(ea.node) !== major(eb.node)) out.push(`Node major ${major(ea.node)} vs ${major(eb.node)}`);
+  return out;
+}
+
+/** How the two runs were configured differently (suite, quick, processes, time per task, designs, seed). */
+export function configDifferences(A: ResultsFile, B: ResultsFile): string[] {
+  const ca = A.config;
+  const cb = B.config;
+  const out: string[] = [];
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  for (const f of ['suite', 'quick', 'processes', 'timeMs', 'designs', 'seed'] as const) {
+    if (show(ca[f]) !== show(cb[f])) out.push(`${f} ${show(ca[f])} vs ${show(cb[f])}`);
+  }
   return out;
 }
 
@@ -142,6 +175,7 @@ export function renderComparison(c: Comparison, alpha: number, noise: number): s
   }
   if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '', '']);
   out.push(t.toString());
+  if (c.rows.some((r) => r.verdict === 'too few processes')) out.push("too few processes: a side ran the task in fewer than 3 processes (bench --quick runs 1); its timings are shown, not judged faster or slower (run 'npm run bench' without --quick, or with --processes 3 or more)");
   if (c.changes.length === 0) {
     out.push(`deterministic counts (simulated): identical (${int(c.countsCompared)} values compared)`);
   } else {
@@ -226,13 +260,16 @@ export async function runBase(repo: string, o: BaseOptions): Promise<{ A: Result
     }
     const benchArgs = ['bench', '--suite', o.suite, ...(o.quick ? ['--quick'] : []), ...o.designs.flatMap((d) => ['--design', d])];
     const sides = { base: [] as ResultsFile[], head: [] as ResultsFile[] };
+    const progress = progressLine('ptbench compare --base', 2 * o.rounds);
     for (let round = 0; round < o.rounds; round++) {
       const order: Array<'base' | 'head'> = round % 2 === 0 ? ['base', 'head'] : ['head', 'base'];
       for (const side of order) {
         const dir = side === 'base' ? wt : repo;
         const out = join(work, `${side}-${round}.json`);
         const t0 = Date.now();
+        progress.update(sides.base.length + sides.head.length, `runs done; round ${round + 1}: ${side === 'base' ? 'base' : 'current tree'} running (${o.suite} suite)`);
         const r = await run(process.execPath, [join(dir, 'dist', 'src', 'cli', 'main.js'), ...benchArgs, '--out', out], dir, ac.signal);
+        progress.end();
         if (ac.signal.aborted) throw new UsageError('interrupted; nothing written');
         if (r.code !== 0) throw new Error(`benchmark run on ${side === 'base' ? `base ${sha.slice(0, 10)}` : 'the current tree'} failed (exit ${r.code}):\n${r.output.split('\n').slice(-5).join('\n')}`);
         sides[side].push(loadResults(out));

@@ -2,6 +2,7 @@
  * Reading results files back: JSON, the schema version, and the shipped JSON Schema
  * (schema/ptbench-results-1.schema.json, checked with ajv). Every problem is one line naming the file.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -94,11 +95,32 @@ export function listResults(dir: string): string[] {
   return names.filter((n) => /^\d{4}-\d{2}-\d{2}T.*\.json$/.test(n)).sort().map((n) => join(dir, basename(n)));
 }
 
-/** The one results file a command was given, or the latest in results/. */
+/**
+ * The runs in a repository's results/: `user` are the runs made here (results/*.json that git does
+ * not track: new runs are git-ignored), oldest first; `reference` are the runs shipped with ptbench
+ * (results/reference/*.json, and older files still tracked in results/), oldest first.
+ */
+export function runsIn(repo: string): { user: string[]; reference: string[] } {
+  const dir = resolve(repo, 'results');
+  let tracked = new Set<string>();
+  try {
+    const out = execFileSync('git', ['ls-files', '-z', '--', 'results'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    tracked = new Set(out.split('\0').filter(Boolean).map((f) => resolve(repo, f)));
+  } catch { /* not a git checkout: every file in results/ is the user's */ }
+  const here = listResults(dir);
+  const byName = (a: string, b: string) => (basename(a) < basename(b) ? -1 : basename(a) > basename(b) ? 1 : 0);
+  return {
+    user: here.filter((f) => !tracked.has(f)),
+    reference: [...listResults(join(dir, 'reference')), ...here.filter((f) => tracked.has(f))].sort(byName),
+  };
+}
+
+/** The one results file a command was given, or the latest run of the user's (else the newest reference run). */
 export function resultsFileArg(positionals: string[]): string {
   if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);
   if (positionals[0] !== undefined) return positionals[0];
-  const files = listResults(resolve('results'));
-  if (files.length === 0) throw new UsageError("no results file in results/; run 'npm run bench' first, or give a file");
-  return files[files.length - 1]!;
+  const { user, reference } = runsIn(process.cwd());
+  const latest = user[user.length - 1] ?? reference[reference.length - 1];
+  if (latest === undefined) throw new UsageError("no results file in results/; run 'npm run bench' first, or give a file");
+  return latest;
 }

@@ -59,12 +59,15 @@ export const MAX_KEPT_SAMPLES = 5000;
 /**
  * The call times a results file keeps: all of them up to MAX_KEPT_SAMPLES, else MAX_KEPT_SAMPLES
  * evenly spaced in call order (call floor(i * n / MAX_KEPT_SAMPLES) for i = 0, 1, ...), so the kept
- * ones still span the whole run. The summary statistics are computed from every call before this.
+ * ones still span the whole run, each rounded to 6 significant digits. The summary statistics are
+ * computed from every call, unrounded, before this.
  */
 export function keptSamples(samples: readonly number[]): number[] {
   const n = samples.length;
-  if (n <= MAX_KEPT_SAMPLES) return [...samples];
-  return Array.from({ length: MAX_KEPT_SAMPLES }, (_, i) => samples[Math.floor((i * n) / MAX_KEPT_SAMPLES)]!);
+  // 6 significant digits (a microsecond in a second-long call) keep a default run's file under 1 MB.
+  const round = (ms: number) => Number(ms.toPrecision(6));
+  if (n <= MAX_KEPT_SAMPLES) return samples.map(round);
+  return Array.from({ length: MAX_KEPT_SAMPLES }, (_, i) => round(samples[Math.floor((i * n) / MAX_KEPT_SAMPLES)]!));
 }
 
 /**

@@ -46,3 +46,19 @@ export function posInt(text: string | undefined, field: string, dflt: number, mi
   if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`${field}: '${text}' is not a whole number >= ${min}`);
   return Number(text);
 }
+
+/**
+ * The most processes a 64-bit Linux can have: PID_MAX_LIMIT, 4 * 1024 * 1024 (include/linux/threads.h,
+ * unchanged from v2.6 to v6.18). Page-table counts for more would not be a machine's, and their byte
+ * totals would leave the exact integers of a double.
+ */
+export const PID_MAX_LIMIT = 4 * 1024 * 1024;
+
+/** A --procs value (or one entry of a comma list): a whole number of processes from 1 to PID_MAX_LIMIT. */
+export function procsCount(text: string, field = '--procs'): number {
+  const t = text.trim();
+  if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > PID_MAX_LIMIT) {
+    throw new UsageError(`${field}: '${text}' is not a whole number of processes from 1 to 4194304 (PID_MAX_LIMIT of 64-bit Linux)`);
+  }
+  return Number(t);
+}

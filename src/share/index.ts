@@ -16,7 +16,14 @@ export function designByName(name: string): PtShareDesign {
   return d;
 }
 
-/** A --design value: 'all', or comma-separated names (each as designByName reads it). */
-export function designsByList(text: string): PtShareDesign[] {
-  return text === 'all' ? [...DESIGNS] : text.split(',').map((d) => designByName(d.trim()));
+/** A --design value: 'all', or comma-separated names (each as designByName reads it), each named once. */
+export function designsByList(text: string | readonly string[]): PtShareDesign[] {
+  const names = (typeof text === 'string' ? [text] : text).flatMap((t) => t.split(',')).map((d) => d.trim());
+  if (names.length === 1 && names[0] === 'all') return [...DESIGNS];
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) throw new UsageError(`--design: '${n}' is named twice; name each design once (or 'all')`);
+    seen.add(n);
+  }
+  return names.map((d) => designByName(d));
 }

@@ -33,8 +33,12 @@ export interface MemReport {
   framePages: number;
   /** materialize only: the machine's event counters (faults, flushes, ...). */
   events?: Record<string, number>;
-  /** Per process; mm, rss and hugetlbPages come from the materialized machine only. */
-  processes: Array<{ pid: number; mm?: number; tables: TableCounts; pageTableBytes: number; vmPTEBytes: number; rss?: Record<string, number>; hugetlbPages?: number }>;
+  /**
+   * Per process, as runs of `count` processes with the same figures starting at `pid` (the counting
+   * engine reports its groups, so a report costs O(groups), not O(processes)); the materialized
+   * machine reports every process (count 1) with its mm, rss and hugetlbPages.
+   */
+  processes: Array<{ pid: number; count: number; mm?: number; tables: TableCounts; pageTableBytes: number; vmPTEBytes: number; rss?: Record<string, number>; hugetlbPages?: number }>;
   /** materialize only: what exit of every process left behind (check_mm); empty when clean. */
   leakCheck?: string[];
 }
@@ -61,7 +65,11 @@ export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemRe
         ...head('count', mapped, addr, touchedPages),
         tables: c.tables, tablePages: c.tablePages, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables,
         pteTableBytes: c.tables.pte * 4096, folios: c.folios, framePages: c.framePages,
-        processes: c.processes.flatMap(({ count, ...x }) => Array.from({ length: count }, () => ({ pid: pid++, ...x }))),
+        processes: c.processes.map(({ count, ...x }) => {
+          const first = pid;
+          pid += count;
+          return { pid: first, count, ...x };
+        }),
       };
     }
   }
@@ -77,7 +85,7 @@ export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemRe
     folios: acc.folios,
     framePages: acc.framePages,
     events: r.machine.events.snapshot(),
-    processes: r.perProcess.map((p, i) => ({ pid: i + 1, mm: p.mm, tables: p.tables, pageTableBytes: p.pageTableBytes, vmPTEBytes: p.vmPTEBytes, rss: p.rss, hugetlbPages: p.hugetlbPages })),
+    processes: r.perProcess.map((p, i) => ({ pid: i + 1, count: 1, mm: p.mm, tables: p.tables, pageTableBytes: p.pageTableBytes, vmPTEBytes: p.vmPTEBytes, rss: p.rss, hugetlbPages: p.hugetlbPages })),
     leakCheck: [],
   };
   report.leakCheck = teardownSga(r);
@@ -86,18 +94,27 @@ export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemRe
 
 export interface GridCell { design: string; procs: number; engine?: 'count' | 'materialize'; pageTableBytes: number | null; privateBytes: number; saving: number | null; note?: string }
 
-/** Every design x process count: page-table bytes (simulated, exact) and the saving against private. */
-export function memGrid(base: SgaScenario, designs: PtShareDesign[], procsList: number[], engine: Engine = 'materialize'): GridCell[] {
+/**
+ * Every design x process count: page-table bytes (simulated, exact) and the saving against private.
+ * Under `auto` the grid is counted (the counting engine agrees with the materialized tables to the
+ * byte, test/workload/pgtable_count.test.ts, and a grid needs only the bytes). `onCell` hears of
+ * each cell before it is computed.
+ */
+export function memGrid(base: SgaScenario, designs: PtShareDesign[], procsList: number[], engine: Engine = 'materialize', onCell?: (done: number, total: number, what: string) => void): GridCell[] {
   const out: GridCell[] = [];
+  const cellEngine: Engine = engine === 'auto' ? 'count' : engine;
+  const total = procsList.length * designs.length;
   for (const procs of procsList) {
-    const priv = memReport({ ...base, design: designByName('private'), procs }, engine);
+    onCell?.(out.length, total, `private x${procs}`);
+    const priv = memReport({ ...base, design: designByName('private'), procs }, cellEngine);
     for (const d of designs) {
+      onCell?.(out.length, total, `${d.name} x${procs}`);
       const refusal = d.checkScenario?.({ kind: base.kind, page: base.page }) ?? null;
       if (refusal !== null) {
         out.push({ design: d.name, procs, pageTableBytes: null, privateBytes: priv.pageTableBytes, saving: null, note: refusal });
         continue;
       }
-      const rep = d.name === 'private' ? priv : memReport({ ...base, design: d, procs }, engine);
+      const rep = d.name === 'private' ? priv : memReport({ ...base, design: d, procs }, cellEngine);
       if (rep.leakCheck && rep.leakCheck.length > 0) throw new Error(`${d.name} x${procs}: ${rep.leakCheck.join('; ')}`);
       out.push({ design: d.name, procs, engine: rep.engine, pageTableBytes: rep.pageTableBytes, privateBytes: priv.pageTableBytes, saving: 1 - rep.pageTableBytes / priv.pageTableBytes });
     }

@@ -13,12 +13,13 @@ import { AccessBatchBuilder, run_accesses, type AccessBatch } from '../smp/acces
 import type { CpuPool, SmpRunResult } from '../smp/cpu_pool.js';
 import { smp_prepare } from '../smp/machine_image.js';
 import { mapScenario, scenarioAccesses, teardownScenario, type Scenario } from './scenario.js';
-import { sgaScenario, type SgaScenario } from './sga.js';
+import { materializeBytes, MATERIALIZE_LIMIT_BYTES, sgaScenario, type SgaScenario } from './sga.js';
 import { countScenario } from './pgtable_count.js';
 import { PUD_SIZE } from '../arch/pgtable_64_types.js';
 import { machineAccounting, type MachineAccounting } from '../mm/accounting.js';
 import { lockStatRecord, type LockClassStat } from '../mm/spinlock.js';
 import { page_table_check } from '../mm/page_table_check.js';
+import { UsageError } from '../lib/errors.js';
 
 export type AccessOrder = 'random' | 'seq';
 
@@ -117,9 +118,18 @@ export interface SmpWorkload {
   capacity: { tablePages: number; folios: number };
 }
 
+/** Bytes of simulator memory one planned access takes (JS arrays while planning, then the shared batch). */
+const SMP_PLAN_BYTES_PER_ACCESS = 40;
+
 export function smpWorkload(s: Omit<SgaScenario, 'touch' | 'offset' | 'levels'> & { order: AccessOrder; seed: number }): SmpWorkload {
-  const { scenario } = sgaScenario({ ...s, touch: 'all', offset: 0, levels: 4 });
+  const { scenario, touchedPages } = sgaScenario({ ...s, touch: 'all', offset: 0, levels: 4 });
   const counted = countScenario(scenario);
+  // Checked before anything is allocated: the machine's tables and folios, and the access plan
+  // (each access is held in JS arrays while planned, then in the shared batch: about 40 bytes).
+  const need = materializeBytes(scenario, counted) + s.procs * touchedPages * SMP_PLAN_BYTES_PER_ACCESS;
+  if (need > MATERIALIZE_LIMIT_BYTES) {
+    throw new UsageError(`--size: ${s.procs} process(es) touching ${touchedPages} page(s) each need ${(need / 2 ** 30).toFixed(1)} GiB of simulator memory (limit ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB); use a smaller --size or --procs`);
+  }
   // Racing first faults of hugetlb PMD sharing may each allocate a PMD table (as in the kernel): room for one per process and GiB.
   const extra = s.procs * Math.ceil(s.size / PUD_SIZE);
   return { scenario, plan: planAccesses(scenario, s.procs, s.order, s.seed), processes: s.procs, capacity: smpCapacity({ tablePages: counted.tablePages + extra, folios: counted.folios }) };

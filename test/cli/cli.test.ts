@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseSize } from '../../src/lib/size.js';
+import { tempDir } from '../helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 
@@ -27,11 +28,13 @@ test('sizes: GB is 10^9, GiB is 2^30, bare K/M/G are binary', () => {
 test('ptbench mem --json: 32 processes x 1 GiB shmem = 32 x (512 PTE + 1 PMD + 1 PUD + 1 PGD) tables', () => {
   const r = ptbench(['mem', '--procs', '32', '--size', '1GiB', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { figures: string; tables: Record<string, number>; pageTableBytes: number; processes: Array<{ tables: Record<string, number>; pageTableBytes: number; vmPTEBytes: number }>; leakCheck: string[] };
+  const j = JSON.parse(r.stdout) as { figures: string; tables: Record<string, number>; pageTableBytes: number; processes: Array<{ count: number; tables: Record<string, number>; pageTableBytes: number; vmPTEBytes: number }>; leakCheck: string[] };
   assert.equal(j.figures, 'simulated');
   assert.deepEqual(j.tables, { pgd: 32, p4d: 0, pud: 32, pmd: 32, pte: 16384 });
   assert.equal(j.pageTableBytes, 32 * 515 * 4096);
+  // The materialized machine reports each process (count 1).
   assert.equal(j.processes.length, 32);
+  assert.ok(j.processes.every((p) => p.count === 1));
   assert.deepEqual(j.processes[5]!.tables, { pgd: 1, p4d: 0, pud: 1, pmd: 1, pte: 512 });
   assert.equal(j.processes[5]!.vmPTEBytes, 514 * 4096);
   assert.deepEqual(j.leakCheck, []);
@@ -64,7 +67,7 @@ test('ptbench mem: bad input is one line naming the option, exit status 2', () =
     [['--bogus'], /Unknown option '--bogus'/],
     [['--engine', 'guess'], /--engine: 'guess' is not one of count, materialize, auto/],
     [['--engine', 'count', '--size', '200TiB'], /do not fit in the 4-level user address space .*5-level paging \(--levels 5\) has 2\^56/],
-    [['--engine', 'count', '--procs', '0'], /--procs: must be a whole number of processes >= 1, got 0/],
+    [['--engine', 'count', '--procs', '0'], /--procs: '0' is not a whole number of processes from 1 to 4194304/],
     [['--engine', 'count', '--design', 'ptshare', '--offset', '4KiB'], /ptshare: a MAP_SHARED_PT mapping needs an address and length that are multiples of 2 MiB/],
   ] as const) {
     const r = ptbench(['mem', ...args]);
@@ -92,15 +95,18 @@ test('ptbench mem --engine count: the mshare cover letter\'s 1,500 x 300 GB is 8
   const auto = JSON.parse(ptbench(['mem', '--procs', '1500', '--size', '300GB', '--json']).stdout) as { engine: string; pteTableBytes: number };
   assert.deepEqual([auto.engine, auto.pteTableBytes], ['count', 878_911_488_000]);
   const small = ['mem', '--design', 'file-pt', '--procs', '3', '--size', '1100MiB', '--offset', '2MiB', '--json'];
-  const mat = JSON.parse(ptbench([...small, '--engine', 'materialize']).stdout) as { engine: string; tables: object; processes: Array<{ tables: object }> };
-  const cnt = JSON.parse(ptbench([...small, '--engine', 'count']).stdout) as { engine: string; tables: object; processes: Array<{ tables: object }> };
+  type Procs = Array<{ pid: number; count: number; tables: object }>;
+  const mat = JSON.parse(ptbench([...small, '--engine', 'materialize']).stdout) as { engine: string; tables: object; processes: Procs };
+  const cnt = JSON.parse(ptbench([...small, '--engine', 'count']).stdout) as { engine: string; tables: object; processes: Procs };
   assert.deepEqual([mat.engine, cnt.engine], ['materialize', 'count']);
   assert.deepEqual(cnt.tables, mat.tables);
-  assert.deepEqual(cnt.processes.map((p) => p.tables), mat.processes.map((p) => p.tables));
+  // The counting engine reports runs of identical processes; expanded, they are the machine's.
+  const expand = (ps: Procs) => ps.flatMap((p) => Array.from({ length: p.count }, () => p.tables));
+  assert.deepEqual(expand(cnt.processes), expand(mat.processes));
 });
 
 test('ptbench sweep: every design over process counts x sizes, written atomically for ptbench chart', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ptbench-sweep-'));
+  const dir = tempDir('ptbench-sweep-');
   const out = join(dir, 'sweep.json');
   const r = ptbench(['sweep', '--procs', '1,16,1500', '--sizes', '1GiB,300GB', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
@@ -124,7 +130,7 @@ test('ptbench sweep: every design over process counts x sizes, written atomicall
 });
 
 test('ptbench bench --suite mem --quick writes a complete results file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ptbench-'));
+  const dir = tempDir('ptbench-');
   const out = join(dir, 'r.json');
   const r = ptbench(['bench', '--suite', 'mem', '--quick', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
@@ -141,7 +147,7 @@ test('ptbench bench --suite mem --quick writes a complete results file', () => {
 });
 
 test('ptbench bench interrupted with SIGINT exits 130 and leaves no results file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ptbench-'));
+  const dir = tempDir('ptbench-');
   const out = join(dir, 'r.json');
   const child = spawn(process.execPath, [...CLI, 'bench', '--suite', 'fault', '--time', '5000', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -157,7 +163,7 @@ test('ptbench bench interrupted with SIGINT exits 130 and leaves no results file
 });
 
 test('ptbench validate: no C compiler skips every scenario with the reason, exit 0, a record still written', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ptbench-validate-'));
+  const dir = tempDir('ptbench-validate-');
   const out = join(dir, 'v.json');
   const r = spawnSync(process.execPath, [...CLI, 'validate', '--only', 'shmem 256 MiB x1', '--out', out], { encoding: 'utf8', env: { ...process.env, CC: '/nonexistent/cc' } });
   assert.equal(r.status, 0, r.stderr);
@@ -172,7 +178,7 @@ test('ptbench validate: no C compiler skips every scenario with the reason, exit
 });
 
 test('ptbench validate against this kernel: one shmem scenario runs (or skips with a reason); the prediction is exact', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ptbench-validate-'));
+  const dir = tempDir('ptbench-validate-');
   const out = join(dir, 'v.json');
   const r = ptbench(['validate', '--only', 'shmem 256 MiB x1', '--reps', '1', '--out', out]);
   // Agreement is the tool's verdict on this machine (exit 0 or 1), not this test's: the machine is shared.
@@ -201,7 +207,7 @@ test('ptbench tlb: the database table for one design, a trace replay, and bad in
   const j = JSON.parse(t.stdout) as { trace: { translations: number }; windowsMapped: number };
   assert.equal(j.trace.translations, 12432);
   assert.equal(j.windowsMapped, 5);
-  const dir = mkdtempSync(join(tmpdir(), 'ptbench-tlb-'));
+  const dir = tempDir('ptbench-tlb-');
   for (const [args, msg] of [
     [['tlb', '--cpu', 'pentium'], /^ptbench: error: EINVAL: cpu: unknown CPU profile 'pentium'; known: golden-cove, zen4, skylake\n$/],
     [['tlb', '--trace', join(dir, 'none.trace')], /^ptbench: error: EINVAL: --trace .*none\.trace: no such file/],
@@ -244,7 +250,7 @@ test('ptbench reclaim: 128 sharers -> 128 entries cleared per page with private 
 });
 
 test('ptbench smp: a simulated CPU that runs out of table pages fails with one line, exit 1, no file; a good run writes its JSON', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ptbench-smp-'));
+  const dir = tempDir('ptbench-smp-');
   const out = join(dir, 'smp.json');
   const bad = ptbench(['smp', '--design', 'private', '--cpus', '2', '--procs', '4', '--size', '8MiB', '--rounds', '1', '--pt-pages', '12', '--out', out]);
   assert.equal(bad.status, 1);

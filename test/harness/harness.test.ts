@@ -1,12 +1,12 @@
 /** The harness around the simulator: results files, compare, chart, export. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { unsafeUniformIntDistribution, xoroshiro128plus } from 'pure-rand';
-import { compareResults, machineDifferences } from '../../src/harness/compare.js';
+import { compareResults, configDifferences, machineDifferences, renderComparison } from '../../src/harness/compare.js';
 import { loadResults } from '../../src/harness/load.js';
 import { UsageError } from '../../src/lib/errors.js';
 import { type ResultsFile, type TaskResultRecord } from '../../src/harness/types.js';
@@ -14,6 +14,7 @@ import { combineProcesses, keptSamples, MAX_KEPT_SAMPLES } from '../../src/harne
 import { renderAscii, renderBars, renderHtml, seriesOf } from '../../src/harness/chart.js';
 import { mergeRounds } from '../../src/harness/compare.js';
 import { toGithubActionBenchmark } from '../../src/harness/export.js';
+import { tempDir } from '../helpers.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const ptbench = (args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
@@ -51,7 +52,7 @@ function results(tasks: TaskResultRecord[], over: Partial<ResultsFile['environme
 }
 
 function tmpFile(name: string, data: unknown): string {
-  const p = join(mkdtempSync(join(tmpdir(), 'ptbench-h-')), name);
+  const p = join(tempDir('ptbench-h-'), name);
   writeFileSync(p, typeof data === 'string' ? data : JSON.stringify(data));
   return p;
 }
@@ -161,7 +162,7 @@ test('export: github-action-benchmark entries, measured throughput bigger-is-bet
   assert.deepEqual(bigger.map((e) => [e.name, e.unit, e.value]), [['fault/x [private]', 'faults/s', 16384000]]);
   assert.equal(smaller.length, 4);
   assert.deepEqual(smaller[3], { name: 'sga/shmem-4k-1GiB x16 [threads] page-table bytes', unit: 'bytes', value: 515 * 4096, extra: 'simulated, exact; saving 93.75% against private' });
-  const dir = mkdtempSync(join(tmpdir(), 'ptbench-x-'));
+  const dir = tempDir('ptbench-x-');
   const r = ptbench(['export', tmpFile('r.json', results([task('fault/x', 'private', [1, 2])])), '--format', 'github-action-benchmark', '--out-dir', dir]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(readFileSync(join(dir, 'smaller-is-better.json'), 'utf8')).length, 4);
@@ -233,4 +234,43 @@ test('results files keep at most 5,000 call times per task, evenly spaced; the s
   // A single process is thinned the same way; 5,000 or fewer calls are kept whole.
   assert.equal(combineProcesses([run(0)]).latencyMs.samples.length, 5000);
   assert.deepEqual(keptSamples([3, 1, 2]), [3, 1, 2]);
+});
+
+test('machine identity: memory in whole GiB, so a few KiB of MemTotal between boots is the same machine', () => {
+  const A = results([task('fault/x', 'private', [1])], { memoryBytes: 25_216_991_232 });
+  // 20 KiB less, as seen between two boots of the same VM: the same machine.
+  assert.deepEqual(machineDifferences(A, results([task('fault/x', 'private', [1])], { memoryBytes: 25_216_991_232 - 20 * 1024 })), []);
+  // 25,216,991,232 B is 23.49 GiB (23); 16 GiB is another machine.
+  assert.deepEqual(machineDifferences(A, results([task('fault/x', 'private', [1])], { memoryBytes: 16 * 2 ** 30 })), ['memory 23 GiB vs 16 GiB']);
+});
+
+test('compare names every configuration difference, and never judges a side of fewer than 3 processes', () => {
+  const one = (ms: number, seed: number) => combineProcesses([task('fault/x', 'private', samples(seed, 40, ms, 0.01))]);
+  const A = results([one(1, 1)]);
+  const B = { ...results([one(0.5, 2)]), config: { ...A.config, quick: false, processes: 5, timeMs: 1500, suite: 'default' as const } };
+  A.config.processes = 1;
+  assert.deepEqual(configDifferences(A, B), ['suite fault vs default', 'quick true vs false', 'processes 1 vs 5', 'timeMs 200 vs 1500']);
+  // Twice as fast on 40 calls each (p < 1e-6), but one process a side: shown, not judged.
+  const [row] = compareResults(A, B).rows;
+  assert.ok(row!.p < 1e-6 && row!.ratio > 1.9);
+  assert.equal(row!.verdict, 'too few processes');
+  assert.match(renderComparison(compareResults(A, B), 0.05, 0.02), /too few processes: a side ran the task in fewer than 3 processes/);
+  assert.equal(compareResults(A, B, { alpha: 0.05, noise: 0.02, judge: false }).rows[0]!.verdict, 'not judged');
+});
+
+test('compare on first use: your one run against the newest reference run, exit 0, saying what it compared', () => {
+  const repo = tempDir('ptbench-first-');
+  const ref = results([combineProcesses([1, 1.1, 0.9, 1, 1].map((ms, i) => task('fault/x', 'private', samples(40 + i, 20, ms, 0.01))))], { cpuModel: 'Reference CPU' });
+  const mine = results([combineProcesses([task('fault/x', 'private', samples(50, 20, 1, 0.01))])]);
+  mkdirSync(join(repo, 'results', 'reference'), { recursive: true });
+  writeFileSync(join(repo, 'results', 'reference', '2026-12-04T132611Z-f3d13dc809.json'), JSON.stringify(ref));
+  writeFileSync(join(repo, 'results', '2026-12-07T020000Z-nogit.json'), JSON.stringify(mine));
+  // Run from that folder (not a git checkout: every file directly in results/ is the user's).
+  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'src/cli/main.ts'), 'compare'], { cwd: repo, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /A = .*reference\/2026-12-04T132611Z-f3d13dc809\.json/);
+  assert.match(r.stdout, /A is the newest reference run shipped in results\/reference\/, B your only run in results\//);
+  assert.match(r.stdout, /A was made on another machine \(cpuModel "Reference CPU" vs "AMD EPYC"\): its timings are shown for scale, not judged/);
+  assert.match(r.stdout, /fault\/x \[private\].*not judged/);
+  assert.match(r.stdout, /deterministic counts \(simulated\): identical/);
 });

@@ -3,8 +3,8 @@
  * Linux's ASID and flush rules, and the page-table layout; plus the lackey trace reader.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KernelError } from '../../src/mm/errno.js';
@@ -21,7 +21,7 @@ import { AccessStream } from '../../src/workload/tlb/stream.js';
 import { decodeTrace, TRACE_DEFAULTS, TraceReplay } from '../../src/workload/tlb/replay.js';
 import { tlbTasks } from '../../src/harness/tasks.js';
 import { UsageError } from '../../src/lib/errors.js';
-import { GiB, RW } from '../helpers.js';
+import { GiB, RW, tempDir } from '../helpers.js';
 
 const LOW_BASE = 16 * GiB; // 1 GiB-aligned (so also 2 MiB- and 128-page-aligned)
 /** Where the shared region goes: 512 GiB-aligned, as an mshare region must be. */
@@ -385,7 +385,7 @@ describe('lackey traces', () => {
   });
 
   it('maps the first window from mmap_min_addr; an access below it is a SIGSEGV and is dropped', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ptbench-lackey-'));
+    const dir = tempDir('ptbench-lackey-');
     const path = join(dir, 'low.trace');
     writeFileSync(path, ' L 00108000,8\n L 00008000,8\n S 00108010,8\n');
     const r = await replayTrace({ path, procs: 1, cpus: 1, profile: skylake, quantum: 16 });
@@ -402,7 +402,7 @@ describe('lackey traces', () => {
   });
 
   it('reports a corrupt gzip file as one, but an error of the model during a replay as itself', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ptbench-lackey-'));
+    const dir = tempDir('ptbench-lackey-');
     const whole = readFileSync(FIXTURE);
     const cut = join(dir, 'cut.trace.gz');
     writeFileSync(cut, whole.subarray(0, whole.length >> 1));
@@ -411,7 +411,7 @@ describe('lackey traces', () => {
   });
 
   it('names the line of a malformed or truncated line, after handing over what came before; a missing file is one clear error', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ptbench-lackey-'));
+    const dir = tempDir('ptbench-lackey-');
     const bad = join(dir, 'bad.trace');
     writeFileSync(bad, '==1== Lackey\nI  00401000,3\n L 1fff000780,8\n S 1fff00077g,8\n');
     let seen = 0;

@@ -32,7 +32,8 @@ const ADDR_LIMIT = 2 ** 57;
 
 /**
  * Read `path` and hand translations to `onBatch` in batches of up to `batch` (addresses and 1 for a
- * store). Resolves with the counts; rejects with TraceError naming the line of the first bad line
+ * store). Resolves with the counts; rejects with TraceError naming the line of the first bad line, or
+ * saying the trace holds no data accesses
  * (after handing over every translation before it), or with a UsageError for a missing file.
  */
 export async function readLackeyTrace(path: string, batch: number, onBatch: (addrs: Float64Array, writes: Uint8Array, n: number) => void): Promise<TraceCounts> {
@@ -69,7 +70,11 @@ export async function readLackeyTrace(path: string, batch: number, onBatch: (add
   } finally {
     raw.destroy();
   }
-  return p.counts;
+  const c = p.counts;
+  if (c.loads + c.stores + c.modifies === 0) {
+    throw new TraceError(`--trace ${path}: the trace holds no data accesses (${c.lines} line(s), ${c.instructionFetches} instruction fetch(es)); record one with valgrind --tool=lackey --trace-mem=yes (test/fixtures/lackey/record.sh)`);
+  }
+  return c;
 }
 
 /** The byte-level parser (exported for tests). */
