@@ -23,6 +23,7 @@ import { HUGETLB_FAULT_MUTEXES } from './hugetlb.js';
 import { VmEvents } from './vmstat.js';
 import { VmFault } from './vm_fault.js';
 import { PT_SHARE_NONE } from './pt_share.js';
+import { kernelConfig, type KernelConfig } from './kernel_profile.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -45,6 +46,8 @@ export interface MachineOptions {
   frames?: number;
   /** fault_around_bytes (default 65536, the kernel's); a power of two >= 4096. 4096 disables it. */
   faultAroundBytes?: number;
+  /** The kernel simulated (src/mm/kernel_profile.ts); default kernelConfig(DEFAULT_KERNEL). */
+  kernel?: KernelConfig;
   design?: PtShareDesign;
   /** Simulated CPUs (for TLB-flush targets); each new mm runs on CPU (id - 1) mod cpus. Default 2. */
   cpus?: number;
@@ -79,6 +82,8 @@ export class MachineState {
   readonly folios: FolioTable;
   readonly design: PtShareDesign;
   readonly faultAroundPages: number;
+  /** The kernel profile and knobs in force. */
+  readonly kernel: KernelConfig;
   readonly cpus: number;
   readonly shmemSwapReport: ShmemSwapReport;
   /** KSM's stable tree: content -> KSM folio (src/mm/ksm.ts). */
@@ -123,6 +128,7 @@ export class MachineState {
       this.folios.attachSmp(this.lockstat, this.locks);
     }
     this.design = opts.design ?? PT_SHARE_NONE;
+    this.kernel = opts.kernel ?? kernelConfig();
     const fab = opts.faultAroundBytes ?? 65536;
     if (!Number.isInteger(fab) || fab < PAGE_SIZE || (fab & (fab - 1)) !== 0 || fab > 512 * PAGE_SIZE) {
       throw new RangeError(`faultAroundBytes must be a power of two from 4096 to 2097152, got ${fab}`);

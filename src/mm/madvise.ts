@@ -10,6 +10,7 @@ import type { MmStruct } from './mm_types.js';
 import { is_vm_hugetlb_page, VM_SOFTDIRTY, type VmAreaStruct } from './vma.js';
 import { unmap_page_range } from './zap.js';
 import { flush_vma_range } from './tlbflush.js';
+import { reclaim_pt_range } from './pt_reclaim.js';
 
 /**
  * Check a madvise-style range: `start` page aligned, `length` positive (rounded up to pages), every
@@ -31,7 +32,10 @@ function vmasIn(mm: MmStruct, start: number, end: number): VmAreaStruct[] {
   return mm.vmas.filter((v) => v.vm_start < end && v.vm_end > start);
 }
 
-/** MADV_DONTNEED: zap the range (tables stay); file pages refault from the page cache. */
+/**
+ * MADV_DONTNEED: zap the range; file pages refault from the page cache. The tables stay, except
+ * the PTE tables emptied whole where the kernel has PT_RECLAIM (src/mm/pt_reclaim.ts).
+ */
 export function madvise_dontneed(m: MachineState, mm: MmStruct, start: number, length: number): void {
   const end = madvise_range(mm, start, length);
   m.design.madviseCheck?.(m, mm, start, end);
@@ -44,6 +48,9 @@ export function madvise_dontneed(m: MachineState, mm: MmStruct, start: number, l
     }
     const zapped0 = m.events.ptesZapped;
     unmap_page_range(m, v, s, e, false);
+    // PT_RECLAIM frees the emptied PTE tables; the mmu_gather's flush below covers them (their
+    // windows lie inside the flushed range).
+    if (!is_vm_hugetlb_page(v)) reclaim_pt_range(m, v, s, e);
     flush_vma_range(m, v, s, e, m.events.ptesZapped - zapped0);
   }
 }

@@ -31,6 +31,8 @@ export class VmEvents {
   ptesZapped = 0;
   /** Shared tables unlinked from one mm (pt_share_count dropped). */
   tablesUnshared = 0;
+  /** PTE tables MADV_DONTNEED freed because it emptied them (PT_RECLAIM, src/mm/pt_reclaim.ts). */
+  pteTablesReclaimed = 0;
   /** TLB flushes for page-table changes (src/mm/tlbflush.ts): ranged, full (> 33 pages), global. */
   tlbFlushes = 0;
   tlbFlushRanged = 0;

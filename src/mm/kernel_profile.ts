@@ -1,0 +1,85 @@
+/**
+ * Kernel profiles: which kernel the simulated figures belong to. A profile is data: the kernel
+ * version, the rules that version has (each with the version and commit that introduced it), and
+ * the defaults of the config knobs that change figures. Kernel code asks the machine's
+ * KernelConfig (`m.kernel`), never a version number.
+ *
+ * Rules model the x86-64 kernel built with its defaults (defconfig-style: CONFIG_PT_RECLAIM=y where
+ * it exists).
+ */
+import { fail } from './errno.js';
+
+/** A kernel behaviour that changes simulated figures, and where it comes from. */
+export interface KernelRule {
+  /** What changes, in one line. */
+  summary: string;
+  /** The first mainline release that has it. */
+  since: string;
+  /** The mainline commit that introduced it (12 hex digits). */
+  commit: string;
+  /** The kernel functions and files that implement it. */
+  where: string;
+  /** The config option that turns it on, when there is one. */
+  config?: string;
+}
+
+export const KERNEL_RULES = {
+  pt_reclaim: {
+    summary: 'MADV_DONTNEED frees each PTE table it leaves empty (a whole 2 MiB window zapped, no entry skipped)',
+    since: '6.14',
+    commit: '6375e95f381e',
+    where: 'zap_pte_range() with zap_details.reclaim_pt (madvise_dontneed_single_vma), reclaim_pt_is_enabled() and try_get_and_clear_pmd() in mm/pt_reclaim.c',
+    config: 'CONFIG_PT_RECLAIM',
+  },
+} as const satisfies Record<string, KernelRule>;
+
+export type KernelRuleId = keyof typeof KERNEL_RULES;
+
+export interface KernelProfile {
+  /** The --kernel name. */
+  name: string;
+  /** What the profile stands for. */
+  describes: string;
+  /** The rules this kernel has, each applied only where its knob (if any) is on. */
+  rules: readonly KernelRuleId[];
+  /** Defaults of the knobs that change figures (undefined: the knob does not exist in this kernel). */
+  defaults: { ptReclaim?: boolean };
+}
+
+export const KERNEL_PROFILES: readonly KernelProfile[] = [
+  { name: '6.12', describes: 'Linux 6.12, the LTS of 2024 (x86-64, default config)', rules: [], defaults: {} },
+  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y)', rules: ['pt_reclaim'], defaults: { ptReclaim: true } },
+];
+
+export const DEFAULT_KERNEL = '6.18';
+
+/** The kernel a machine simulates: the profile and the knobs in force (what results files record). */
+export interface KernelConfig {
+  profile: string;
+  /** CONFIG_PT_RECLAIM in force: MADV_DONTNEED frees the PTE tables it empties. */
+  ptReclaim: boolean;
+}
+
+export interface KernelKnobs {
+  ptReclaim?: boolean;
+}
+
+export function kernelProfile(name: string): KernelProfile {
+  const p = KERNEL_PROFILES.find((x) => x.name === name);
+  if (p === undefined) fail('EINVAL', '--kernel', `unknown kernel profile '${name}'; profiles: ${KERNEL_PROFILES.map((x) => x.name).join(', ')}`);
+  return p;
+}
+
+/**
+ * The configuration of kernel `name` with `knobs` over its defaults. A knob the kernel does not have
+ * (CONFIG_PT_RECLAIM before 6.14) can only be off.
+ */
+export function kernelConfig(name: string = DEFAULT_KERNEL, knobs: KernelKnobs = {}): KernelConfig {
+  const p = kernelProfile(name);
+  const has = (id: KernelRuleId) => p.rules.includes(id);
+  if (knobs.ptReclaim === true && !has('pt_reclaim')) {
+    const r = KERNEL_RULES.pt_reclaim;
+    fail('EINVAL', '--pt-reclaim', `${r.config} does not exist in Linux ${p.name} (it came in ${r.since}); use --kernel ${KERNEL_PROFILES.filter((x) => x.rules.includes('pt_reclaim')).map((x) => x.name).join(' or ')}, or --pt-reclaim off`);
+  }
+  return { profile: p.name, ptReclaim: has('pt_reclaim') && (knobs.ptReclaim ?? p.defaults.ptReclaim ?? false) };
+}
