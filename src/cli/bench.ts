@@ -16,6 +16,7 @@ import { RESULTS_SCHEMA, SUITES, type Suite, type TaskResultRecord, type Results
 import { defaultResultsPath, Interrupted, runTaskInProcesses, scalingRows, suiteTasks } from '../harness/runner.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions, useColor } from '../lib/cli_args.js';
+import { kernelConfig } from '../mm/kernel_profile.js';
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
 
@@ -128,7 +129,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   }
   const file: ResultsFile = {
     schema: RESULTS_SCHEMA, date: date.toISOString(), environment: env,
-    config: { suite, designs: designs.map((d) => d.name), quick, seed, timeMs, warmupMs, minCalls, processes },
+    config: { suite, designs: designs.map((d) => d.name), quick, seed, timeMs, warmupMs, minCalls, processes, kernel: kernelConfig() },
     tasks, memory,
   };
   writeJsonAtomic(out, file);

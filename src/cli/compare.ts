@@ -6,7 +6,7 @@
  *                                   interleaved over --rounds rounds, each run a fresh process
  */
 
-import { compareResults, configDifferences, DEFAULT_COMPARE, describeRun, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
+import { compareResults, configDifferences, DEFAULT_COMPARE, describeRun, kernelDifferences, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
 import { loadResults, runsIn } from '../harness/load.js';
 import { UsageError } from '../lib/errors.js';
 import { type ResultsFile } from '../harness/types.js';
@@ -26,7 +26,7 @@ geometric-mean row; deterministic counts exactly, listing every change.
   --suite, --design, --quick   passed to the benchmark runs of --base
   --alpha P          significance level (default 0.05)
   --noise F          noise floor as a fraction (default 0.02 = 2 %)
-  --force            compare runs from different machines or Node majors anyway
+  --force            compare runs from different machines, Node majors or kernel profiles anyway
   --fail-on-regression   exit 1 when any timing is significantly slower
   --json             print the comparison as JSON
 `;
@@ -99,6 +99,10 @@ export async function compareMain(argv: string[]): Promise<number> {
   if (diffs.length > 0 && !values.force && !againstReference) {
     throw new UsageError(`refusing to compare runs from different machines or Node majors: ${diffs.join('; ')} (use --force)`);
   }
+  const kernels = kernelDifferences(A, B);
+  if (kernels.length > 0 && !values.force) {
+    throw new UsageError(`refusing to compare counts simulated for different kernels: ${kernels.join('; ')} (use --force)`);
+  }
   const c = compareResults(A, B, { alpha, noise, judge: !(againstReference && diffs.length > 0) });
   const configs = configDifferences(A, B);
   if (values.json) {
@@ -108,6 +112,7 @@ export async function compareMain(argv: string[]): Promise<number> {
     if (againstReference) process.stdout.write("A is the newest reference run shipped in results/reference/, B your only run in results/ (run 'npm run bench' again to compare your own runs)\n");
     if (diffs.length > 0) process.stdout.write(againstReference ? `A was made on another machine (${diffs.join('; ')}): its timings are shown for scale, not judged; counts are compared exactly\n` : `warning: compared across machines (--force): ${diffs.join('; ')}\n`);
     if (configs.length > 0) process.stdout.write(`configurations differ: ${configs.join('; ')}\n`);
+    if (kernels.length > 0) process.stdout.write(`warning: counts simulated for different kernels (--force): ${kernels.join('; ')}\n`);
     const flags = (r: ResultsFile) => (r.environment.v8Flags ?? []).join(' ') || '(none recorded)';
     if (flags(A) !== flags(B)) process.stdout.write(`note: V8 flags differ (they change how the simulator is compiled, not what it counts): A ${flags(A)}; B ${flags(B)}\n`);
     process.stdout.write(`${renderComparison(c, alpha, noise)}\n`);

@@ -14,6 +14,7 @@ import { parseRegionShape } from '../workload/sga.js';
 import { type Engine, type MemReport, memReport, type GridCell, memGrid } from '../workload/mem_report.js';
 import { parseOptions } from '../lib/cli_args.js';
 import { progressLine } from '../lib/progress.js';
+import { describeKernel, kernelConfig } from '../mm/kernel_profile.js';
 
 export const MEM_HELP = `usage: ptbench mem [options]
 
@@ -101,6 +102,7 @@ export function renderMem(rep: MemReport): string {
   const lines: string[] = [];
   lines.push(`ptbench mem: page-table memory (simulated, exact; ${rep.engine === 'count' ? 'counting engine, no tables built' : 'materialized tables'})`);
   lines.push(`design    ${rep.design}: ${designByName(rep.design).summary}`);
+  lines.push(`kernel    ${describeKernel(rep.kernel)}`);
   lines.push(`scenario  ${int(s.procs)} process(es), ${region} of ${bytesIEC(s.mappedBytes)} at ${s.address}, ${pageName} pages,`);
   lines.push(`          ${int(s.touchedPages)} page(s) touched per process by ${s.faults} accesses, ${s.levels}-level paging`);
   lines.push('');
@@ -140,6 +142,7 @@ export function renderGrid(base: SgaScenario, cells: GridCell[], designs: PtShar
   const notes = [...new Set(cells.filter((c) => c.note).map((c) => `${c.design}: ${c.note}`))];
   return [
     `ptbench mem: page-table bytes machine-wide and saving against private (simulated, exact; ${[...new Set(cells.map((c) => c.engine).filter((e) => e))].map((e) => (e === 'count' ? 'counting engine' : 'materialized tables')).join(' and ')})`,
+    `kernel    ${describeKernel(kernelConfig())}`,
     `scenario  N processes, ${region} of ${bytesIEC(roundUpTo(base))}, ${base.page} pages, touched by ${base.write ? 'write' : 'read'} accesses, ${base.levels}-level paging`,
     '',
     t.toString(),
@@ -162,7 +165,7 @@ export function memMain(argv: string[]): number {
     const progress = progressLine('ptbench mem', parsed.grid.designs.length * parsed.grid.procs.length);
     const cells = memGrid(parsed.scenario, parsed.grid.designs, parsed.grid.procs, parsed.engine, (done, _total, what) => progress.update(done, what));
     progress.end();
-    process.stdout.write(parsed.json ? `${JSON.stringify({ tool: 'ptbench mem', figures: 'simulated', scenario: { ...parsed.scenario, design: undefined }, cells }, null, 2)}\n` : `${renderGrid(parsed.scenario, cells, parsed.grid.designs, parsed.grid.procs)}\n`);
+    process.stdout.write(parsed.json ? `${JSON.stringify({ tool: 'ptbench mem', figures: 'simulated', kernel: kernelConfig(), scenario: { ...parsed.scenario, design: undefined }, cells }, null, 2)}\n` : `${renderGrid(parsed.scenario, cells, parsed.grid.designs, parsed.grid.procs)}\n`);
     return 0;
   }
   const rep = memReport(parsed.scenario, parsed.engine);

@@ -147,6 +147,20 @@ export function machineDifferences(A: ResultsFile, B: ResultsFile): string[] {
   return out;
 }
 
+/**
+ * The kernel profiles of the two runs when both recorded one and they differ: their counts follow
+ * different kernels, so compare refuses them without --force. (Files from before profiles: none.)
+ */
+export function kernelDifferences(A: ResultsFile, B: ResultsFile): string[] {
+  const ka = A.config.kernel;
+  const kb = B.config.kernel;
+  if (ka === undefined || kb === undefined) return [];
+  const out: string[] = [];
+  if (ka.profile !== kb.profile) out.push(`kernel ${ka.profile} vs ${kb.profile}`);
+  if (ka.ptReclaim !== kb.ptReclaim) out.push(`CONFIG_PT_RECLAIM ${ka.ptReclaim ? 'on' : 'off'} vs ${kb.ptReclaim ? 'on' : 'off'}`);
+  return out;
+}
+
 /** How the two runs were configured differently (suite, quick, processes, time per task, designs, seed). */
 export function configDifferences(A: ResultsFile, B: ResultsFile): string[] {
   const ca = A.config;

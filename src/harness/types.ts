@@ -2,6 +2,7 @@
 import { type SmpFigures } from './tasks.js';
 import { runEnvironment } from './env.js';
 import { type MemScenarioResult } from './memory_scenarios.js';
+import type { KernelConfig } from '../mm/kernel_profile.js';
 
 export const RESULTS_SCHEMA = 'ptbench-results/1';
 
@@ -33,7 +34,7 @@ export interface ResultsFile {
   schema: typeof RESULTS_SCHEMA;
   date: string;
   environment: ReturnType<typeof runEnvironment>;
-  config: { suite: Suite; designs: string[]; quick: boolean; seed: number; timeMs: number; warmupMs: number; minCalls: number; processes?: number };
+  config: { suite: Suite; designs: string[]; quick: boolean; seed: number; timeMs: number; warmupMs: number; minCalls: number; processes?: number; kernel?: KernelConfig };
   tasks: TaskResultRecord[];
   memory: MemScenarioResult[];
 }

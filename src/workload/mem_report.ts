@@ -8,6 +8,7 @@ import type { PtShareDesign } from '../mm/pt_share.js';
 import { designByName } from '../share/index.js';
 import { countScenario } from './pgtable_count.js';
 import { materializeBytes, MATERIALIZE_LIMIT_BYTES, runSga, sgaScenario, teardownSga, type PageSize, type RegionKind, type SgaScenario } from './sga.js';
+import { kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
 
 export type Engine = 'count' | 'materialize' | 'auto';
 
@@ -17,6 +18,8 @@ export interface MemReport {
   figures: 'simulated';
   /** Which engine produced the figures (both are exact and agree to the byte). */
   engine: 'materialize' | 'count';
+  /** The kernel the figures follow (src/mm/kernel_profile.ts). */
+  kernel: KernelConfig;
   design: string;
   scenario: {
     procs: number; kind: RegionKind; page: PageSize; requestedBytes: number; mappedBytes: number;
@@ -48,6 +51,7 @@ export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemRe
     tool: 'ptbench mem' as const,
     figures: 'simulated' as const,
     engine: which,
+    kernel: kernelConfig(),
     design: s.design.name,
     scenario: {
       procs: s.procs, kind: s.kind, page: s.page, requestedBytes: s.size, mappedBytes: mapped,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { unsafeUniformIntDistribution, xoroshiro128plus } from 'pure-rand';
-import { compareResults, configDifferences, machineDifferences, renderComparison } from '../../src/harness/compare.js';
+import { compareResults, configDifferences, kernelDifferences, machineDifferences, renderComparison } from '../../src/harness/compare.js';
 import { loadResults } from '../../src/harness/load.js';
 import { UsageError } from '../../src/lib/errors.js';
 import { type ResultsFile, type TaskResultRecord } from '../../src/harness/types.js';
@@ -273,4 +273,21 @@ test('compare on first use: your one run against the newest reference run, exit 
   assert.match(r.stdout, /A was made on another machine \(cpuModel "Reference CPU" vs "AMD EPYC"\): its timings are shown for scale, not judged/);
   assert.match(r.stdout, /fault\/x \[private\].*not judged/);
   assert.match(r.stdout, /deterministic counts \(simulated\): identical/);
+});
+
+test('compare refuses counts simulated for different kernel profiles unless --force; files without a profile compare as before', () => {
+  const k = (profile: string, ptReclaim: boolean) => ({ profile, ptReclaim });
+  const withKernel = (r: ResultsFile, kernel: { profile: string; ptReclaim: boolean } | undefined): ResultsFile => ({ ...r, config: { ...r.config, kernel } });
+  const base = results([task('fault/x', 'private', samples(1, 30, 1, 0.03))]);
+  assert.deepEqual(kernelDifferences(withKernel(base, k('6.12', false)), withKernel(base, k('6.18', true))), ['kernel 6.12 vs 6.18', 'CONFIG_PT_RECLAIM off vs on']);
+  assert.deepEqual(kernelDifferences(withKernel(base, k('6.18', true)), withKernel(base, k('6.18', false))), ['CONFIG_PT_RECLAIM on vs off']);
+  assert.deepEqual(kernelDifferences(base, withKernel(base, k('6.18', true))), []);
+  const pa = tmpFile('a.json', withKernel(base, k('6.12', false)));
+  const pb = tmpFile('b.json', withKernel(base, k('6.18', true)));
+  const r = ptbench(['compare', pa, pb]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^ptbench: error: EINVAL: refusing to compare counts simulated for different kernels: kernel 6.12 vs 6.18; CONFIG_PT_RECLAIM off vs on \(use --force\)\n$/);
+  const forced = ptbench(['compare', pa, pb, '--force']);
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.match(forced.stdout, /warning: counts simulated for different kernels \(--force\): kernel 6.12 vs 6.18/);
 });
