@@ -14,7 +14,7 @@ import { parseRegionShape } from '../workload/sga.js';
 import { type Engine, type MemReport, memReport, type GridCell, memGrid } from '../workload/mem_report.js';
 import { parseOptions } from '../lib/cli_args.js';
 import { progressLine } from '../lib/progress.js';
-import { describeKernel, kernelConfig } from '../mm/kernel_profile.js';
+import { DEFAULT_KERNEL, describeKernel, KERNEL_PROFILES, kernelConfig, kernelFromOptions } from '../mm/kernel_profile.js';
 
 export const MEM_HELP = `usage: ptbench mem [options]
 
@@ -35,6 +35,8 @@ Map one region into N processes, touch it, and print the page-table memory (simu
   --engine E         count: interval arithmetic, no tables built (any size: 1,500 x 300GB in
                      milliseconds); materialize: build the tables and run every fault; auto
                      (default): materialize when it fits in ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB of simulator memory, else count
+  --kernel NAME      kernel profile the figures follow: ${KERNEL_PROFILES.map((k) => k.name).join(', ')} (default ${DEFAULT_KERNEL})
+  --pt-reclaim on|off  CONFIG_PT_RECLAIM (6.14 and later; default: the profile's, on for 6.18)
   --json             print JSON instead of a table
 `;
 
@@ -63,6 +65,8 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
       levels: { type: 'string', default: '4' },
       'fault-around': { type: 'string', default: '64KiB' },
       engine: { type: 'string', default: 'auto' },
+      kernel: { type: 'string', default: DEFAULT_KERNEL },
+      'pt-reclaim': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -88,7 +92,7 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
       design, procs, kind, page,
       size: parseSize(values.size, '--size'),
       offset: parseSize(values.offset, '--offset'),
-      touch, write: !values.read, levels, faultAroundBytes: fab,
+      touch, write: !values.read, levels, faultAroundBytes: fab, kernel: kernelFromOptions(values.kernel, values['pt-reclaim']),
     },
   };
 }
@@ -142,7 +146,7 @@ export function renderGrid(base: SgaScenario, cells: GridCell[], designs: PtShar
   const notes = [...new Set(cells.filter((c) => c.note).map((c) => `${c.design}: ${c.note}`))];
   return [
     `ptbench mem: page-table bytes machine-wide and saving against private (simulated, exact; ${[...new Set(cells.map((c) => c.engine).filter((e) => e))].map((e) => (e === 'count' ? 'counting engine' : 'materialized tables')).join(' and ')})`,
-    `kernel    ${describeKernel(kernelConfig())}`,
+    `kernel    ${describeKernel(base.kernel ?? kernelConfig())}`,
     `scenario  N processes, ${region} of ${bytesIEC(roundUpTo(base))}, ${base.page} pages, touched by ${base.write ? 'write' : 'read'} accesses, ${base.levels}-level paging`,
     '',
     t.toString(),
@@ -165,7 +169,7 @@ export function memMain(argv: string[]): number {
     const progress = progressLine('ptbench mem', parsed.grid.designs.length * parsed.grid.procs.length);
     const cells = memGrid(parsed.scenario, parsed.grid.designs, parsed.grid.procs, parsed.engine, (done, _total, what) => progress.update(done, what));
     progress.end();
-    process.stdout.write(parsed.json ? `${JSON.stringify({ tool: 'ptbench mem', figures: 'simulated', kernel: kernelConfig(), scenario: { ...parsed.scenario, design: undefined }, cells }, null, 2)}\n` : `${renderGrid(parsed.scenario, cells, parsed.grid.designs, parsed.grid.procs)}\n`);
+    process.stdout.write(parsed.json ? `${JSON.stringify({ tool: 'ptbench mem', figures: 'simulated', kernel: parsed.scenario.kernel, scenario: { ...parsed.scenario, design: undefined }, cells }, null, 2)}\n` : `${renderGrid(parsed.scenario, cells, parsed.grid.designs, parsed.grid.procs)}\n`);
     return 0;
   }
   const rep = memReport(parsed.scenario, parsed.engine);

@@ -90,3 +90,9 @@ export function describeKernel(k: KernelConfig): string {
   const p = kernelProfile(k.profile);
   return `${p.describes}${p.rules.includes('pt_reclaim') ? `; PT_RECLAIM ${k.ptReclaim ? 'on' : 'off'}` : ''}`;
 }
+
+/** --kernel NAME and --pt-reclaim on|off as a command gives them (absent: the profile's default). */
+export function kernelFromOptions(kernel: string | undefined, ptReclaim: string | undefined): KernelConfig {
+  if (ptReclaim !== undefined && ptReclaim !== 'on' && ptReclaim !== 'off') fail('EINVAL', '--pt-reclaim', `'${ptReclaim}' is not on or off`);
+  return kernelConfig(kernel ?? DEFAULT_KERNEL, ptReclaim === undefined ? {} : { ptReclaim: ptReclaim === 'on' });
+}

@@ -51,7 +51,7 @@ export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemRe
     tool: 'ptbench mem' as const,
     figures: 'simulated' as const,
     engine: which,
-    kernel: kernelConfig(),
+    kernel: s.kernel ?? kernelConfig(),
     design: s.design.name,
     scenario: {
       procs: s.procs, kind: s.kind, page: s.page, requestedBytes: s.size, mappedBytes: mapped,

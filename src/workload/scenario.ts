@@ -14,6 +14,7 @@ import type { ShmemSwapReport } from '../mm/pagemap.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { privateRoutes, type CountMapping, type CountRoute, type PtShareDesign } from '../mm/pt_share.js';
 import { UsageError } from '../lib/errors.js';
+import type { KernelConfig } from '../mm/kernel_profile.js';
 
 export type RegionKind = 'shmem' | 'anon' | 'file' | 'hugetlb';
 export type PageSize = '4k' | '2m' | '1g';
@@ -55,6 +56,8 @@ export interface Scenario {
   cpus?: number;
   /** The pagemap variant for swapped shmem (MachineOptions.shmemSwapReport). Default 'none'. */
   shmemSwapReport?: ShmemSwapReport;
+  /** The kernel simulated (MachineOptions.kernel). Default kernelConfig(). */
+  kernel?: KernelConfig;
 }
 
 export function pageBytes(page: PageSize): number {
@@ -247,7 +250,7 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
 /** The machine a scenario runs on, its pool and frame table sized from the counting engine's figures (+1 % + 64). */
 export function scenarioMachine(sc: Scenario, capacity: { tablePages: number; folios: number }): Machine {
   return new Machine({
-    levels: sc.levels, design: sc.design, faultAroundBytes: sc.faultAroundBytes, cpus: sc.cpus, shmemSwapReport: sc.shmemSwapReport,
+    levels: sc.levels, design: sc.design, faultAroundBytes: sc.faultAroundBytes, cpus: sc.cpus, shmemSwapReport: sc.shmemSwapReport, kernel: sc.kernel,
     ptPages: capacity.tablePages + Math.ceil(capacity.tablePages / 100) + 64,
     frames: capacity.folios + Math.ceil(capacity.folios / 100) + 64,
   });

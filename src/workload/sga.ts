@@ -14,6 +14,7 @@ import type { PtShareDesign } from '../mm/pt_share.js';
 import { materializeScenario, pageBytes, teardownScenario, type PageSize, type RegionKind, type Scenario, type ScenarioCounts } from './scenario.js';
 import type { ShmemSwapReport } from '../mm/pagemap.js';
 import { UsageError } from '../lib/errors.js';
+import type { KernelConfig } from '../mm/kernel_profile.js';
 
 export { pageBytes, type PageSize, type RegionKind } from './scenario.js';
 
@@ -35,6 +36,8 @@ export interface SgaScenario {
   cpus?: number;
   /** The pagemap variant for swapped shmem (default 'none'). */
   shmemSwapReport?: ShmemSwapReport;
+  /** The kernel simulated (default kernelConfig()). */
+  kernel?: KernelConfig;
 }
 
 /** 0x7f0000000000: 512 GiB-aligned, so also 1 GiB- and 2 MiB-aligned. */
@@ -107,7 +110,7 @@ export function sgaScenario(s: SgaScenario): { scenario: Scenario; mapped: numbe
   const len = anon ? plan.mapped : roundUp(plan.mapped, Math.max(pb, s.design.mapAlign ?? 1));
   const touchLen = plan.touchedPages * pb;
   const scenario: Scenario = {
-    design: s.design, levels: s.levels, faultAroundBytes: s.faultAroundBytes, cpus: s.cpus, shmemSwapReport: s.shmemSwapReport,
+    design: s.design, levels: s.levels, faultAroundBytes: s.faultAroundBytes, cpus: s.cpus, shmemSwapReport: s.shmemSwapReport, kernel: s.kernel,
     objects: anon ? [] : [{ kind: s.kind as 'shmem' | 'file' | 'hugetlb', page: s.page, size: plan.mapped }],
     groups: [{ count: s.procs, maps: [{ object: anon ? -1 : 0, addr, len, offset: 0, touch: touchLen > 0 ? [[0, touchLen]] : [], write: s.write }] }],
   };

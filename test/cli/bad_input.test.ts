@@ -108,3 +108,12 @@ test('FORCE_COLOR=0 and NO_COLOR turn colour off on a terminal, as the no-color 
     }
   }
 });
+
+test('an unknown kernel profile or knob is one line listing the valid ones', () => {
+  oneLine(['mem', '--kernel', '5.4'], /--kernel: unknown kernel profile '5.4'; profiles: 6.12, 6.18/);
+  oneLine(['mem', '--kernel', '6.12', '--pt-reclaim', 'on'], /CONFIG_PT_RECLAIM does not exist in Linux 6.12 \(it came in 6.14\)/);
+  oneLine(['mem', '--pt-reclaim', 'maybe'], /--pt-reclaim: 'maybe' is not on or off/);
+  const r = ptbench(['mem', '--kernel', '6.12', '--procs', '1', '--size', '2MiB', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual((JSON.parse(r.stdout) as { kernel: object }).kernel, { profile: '6.12', ptReclaim: false });
+});
