@@ -112,6 +112,7 @@ export async function compareMain(argv: string[]): Promise<number> {
     if (againstReference) process.stdout.write("A is the newest reference run shipped in results/reference/, B your only run in results/ (run 'npm run bench' again to compare your own runs)\n");
     if (diffs.length > 0) process.stdout.write(againstReference ? `A was made on another machine (${diffs.join('; ')}): its timings are shown for scale, not judged; counts are compared exactly\n` : `warning: compared across machines (--force): ${diffs.join('; ')}\n`);
     if (configs.length > 0) process.stdout.write(`configurations differ: ${configs.join('; ')}\n`);
+    if (A.config.quick !== B.config.quick) process.stdout.write('note: --quick shrinks some tasks\' workloads (the scaling tasks touch fewer pages), so their counts differ from a full run\'s by design; compare two runs of the same kind to check the model\n');
     if (kernels.length > 0) process.stdout.write(`warning: counts simulated for different kernels (--force): ${kernels.join('; ')}\n`);
     const flags = (r: ResultsFile) => (r.environment.v8Flags ?? []).join(' ') || '(none recorded)';
     if (flags(A) !== flags(B)) process.stdout.write(`note: V8 flags differ (they change how the simulator is compiled, not what it counts): A ${flags(A)}; B ${flags(B)}\n`);

@@ -262,6 +262,7 @@ test('compare on first use: your one run against the newest reference run, exit 
   const repo = tempDir('ptbench-first-');
   const ref = results([combineProcesses([1, 1.1, 0.9, 1, 1].map((ms, i) => task('fault/x', 'private', samples(40 + i, 20, ms, 0.01))))], { cpuModel: 'Reference CPU' });
   const mine = results([combineProcesses([task('fault/x', 'private', samples(50, 20, 1, 0.01))])]);
+  ref.config = { ...ref.config, quick: false };
   mkdirSync(join(repo, 'results', 'reference'), { recursive: true });
   writeFileSync(join(repo, 'results', 'reference', '2026-12-04T132611Z-f3d13dc809.json'), JSON.stringify(ref));
   writeFileSync(join(repo, 'results', '2026-12-07T020000Z-nogit.json'), JSON.stringify(mine));
@@ -273,6 +274,9 @@ test('compare on first use: your one run against the newest reference run, exit 
   assert.match(r.stdout, /A was made on another machine \(cpuModel "Reference CPU" vs "AMD EPYC"\): its timings are shown for scale, not judged/);
   assert.match(r.stdout, /fault\/x \[private\].*not judged/);
   assert.match(r.stdout, /deterministic counts \(simulated\): identical/);
+  // A quick run beside a full one: the configurations and what that means for the counts are said.
+  assert.match(r.stdout, /configurations differ: quick false vs true/);
+  assert.match(r.stdout, /note: --quick shrinks some tasks' workloads/);
 });
 
 test('compare refuses counts simulated for different kernel profiles unless --force; files without a profile compare as before', () => {
