@@ -7,7 +7,8 @@
  *   ptprobe hugetlb PROCS SIZE OFFSET   the same with a MFD_HUGETLB memfd (2 MiB pages)
  *   ptprobe anon    FORK  SIZE 0        one process maps SIZE bytes of private anonymous memory and
  *                                       writes every page; with FORK=1 it then forks a child that
- *                                       only waits (copy_page_range copies the tables)
+ *                                       only waits (copy_page_range copies the tables); with FORK=2
+ *                                       it then MADV_DONTNEEDs the whole mapping instead
  *
  * BASE is 16 TiB, a 512 GiB-aligned address in a PGD entry of its own, so the mapping needs its own
  * PUD, PMD and PTE tables. The probe goes in stages, so that ptbench reads PageTables of the same
@@ -15,6 +16,7 @@
  *   "idle"                     every process exists, nothing mapped        (ptbench reads, sends a line)
  *   "mapped touch_ns=T"        every process holds its populated mapping   (reads, sends a line)
  *   "forked fork_ns=F"         anon with FORK=1 only: the child exists     (reads, sends a line)
+ *   "dontneed"                 anon with FORK=2 only: MADV_DONTNEED done   (reads, sends a line)
  * then it kills the children, reaps them and exits 0. EOF on stdin at any stage ends it the same way.
  * Errors: one line "ptprobe: error: ..." on stderr, exit 1.
  */
@@ -85,7 +87,7 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "ptprobe: error: unknown mode '%s' (shmem, hugetlb, anon)\n", mode);
 		return 1;
 	}
-	if (procs < (anon ? 0 : 1) || procs > (anon ? 1 : 4096)) {
+	if (procs < (anon ? 0 : 1) || procs > (anon ? 2 : 4096)) {
 		fprintf(stderr, "ptprobe: error: bad process count %ld\n", procs);
 		return 1;
 	}
@@ -115,6 +117,12 @@ int main(int argc, char **argv) {
 			long long fork_ns = now_ns() - t0;
 			kids[nkids++] = pid;
 			printf("forked fork_ns=%lld\n", fork_ns);
+			await_line();
+		}
+		if (procs == 2) {
+			/* Zap every page; with CONFIG_PT_RECLAIM (6.14+) the emptied PTE tables are freed too. */
+			if (size > 0 && madvise(addr, size, MADV_DONTNEED) < 0) die("madvise(MADV_DONTNEED)");
+			printf("dontneed\n");
 			await_line();
 		}
 		finish(0);

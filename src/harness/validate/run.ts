@@ -9,6 +9,8 @@ import { runEnvironment } from '../env.js';
 import { compileProbe, ProbeRun } from './probe.js';
 import { hugepagesSetting, reserveHugepages, restoreHugepages, statRefresh } from './procfs.js';
 import { measureRun, type StageReadings, type ValidateScenario } from './scenarios.js';
+import { detectKernel } from './kernel_detect.js';
+import type { KernelConfig } from '../../mm/kernel_profile.js';
 
 export interface ScenarioRecord {
   name: string;
@@ -28,6 +30,9 @@ export interface ValidateRecord {
   tool: 'ptbench validate';
   date: string;
   kernel: string;
+  /** The kernel profile the predictions follow, chosen from the running kernel, and why. */
+  profile: KernelConfig;
+  profileWhy: string;
   environment: ReturnType<typeof runEnvironment>;
   notes: string[];
   tolerancePct: number;
@@ -50,6 +55,11 @@ export async function measureOnce(sc: ValidateScenario, path: string, anonRuns: 
     const r = await measureRun(() => new ProbeRun(path, [sc.kind, String(sc.procs), String(sc.size), String(sc.offset)]), false);
     if (sc.kind === 'shmem' && sc.procs === 32 && sc.size === 2 ** 30) rates.populate.push((sc.procs * sc.size / 4096) / (r.touchNs / 1e9));
     return r.mapped - r.idle;
+  }
+  if (sc.kind === 'anon-dontneed') {
+    // What the mapping's tables leave behind after MADV_DONTNEED of all of it.
+    const r = await measureRun(() => new ProbeRun(path, ['anon', '2', String(sc.size), '0']), false, true);
+    return r.dontneed! - r.idle;
   }
   // Both anon scenarios come from the same runs: size S and size 0 (the child's own tables), forked.
   if (anonRuns[rep] === undefined) {
@@ -77,10 +87,12 @@ export async function runValidate(scenarios: ValidateScenario[], reps: number, t
   if (!/\[(never|deny)\]/.test(thp)) notes.push(`shmem THP is '${thp}': shmem may be mapped with 2 MiB pages, which the shmem scenarios do not model`);
   say(`ptbench validate: the simulator's page-table memory against Linux ${release()} on this machine`);
   say('predicted = simulated (exact); measured = PageTables differential in /proc/meminfo between stages of the same probe processes');
+  const detected = detectKernel();
+  say(`kernel ${detected.why}`);
   for (const n of notes) say(`note: ${n}`);
 
   const record: ValidateRecord = {
-    tool: 'ptbench validate', date: new Date().toISOString(), kernel: release(), environment: runEnvironment(process.cwd()),
+    tool: 'ptbench validate', date: new Date().toISOString(), kernel: release(), profile: detected.config, profileWhy: detected.why, environment: runEnvironment(process.cwd()),
     notes, tolerancePct: tolerance, scenarios: [], kernelRates: {},
   };
   const probe = compileProbe();
@@ -115,7 +127,7 @@ export async function runValidate(scenarios: ValidateScenario[], reps: number, t
       try {
         const measured: number[] = [];
         for (let i = 0; i < reps; i++) measured.push(await measureOnce(sc, probe.path, anonRuns, i, { faultRates, forkMs, populate }));
-        const predicted = sc.predicted();
+        const predicted = sc.predicted(detected.config);
         const med = median(measured);
         const errorPct = ((med - predicted) / predicted) * 100;
         record.scenarios.push({ name: sc.name, model: sc.model, status: 'ran', predictedBytes: predicted, measuredBytes: measured, medianBytes: med, errorPct, agrees: Math.abs(errorPct) <= tolerance });

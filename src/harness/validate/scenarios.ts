@@ -13,20 +13,21 @@ import { designByName } from '../../share/index.js';
 import type { Scenario } from '../../workload/scenario.js';
 import { pageTablesBytes } from './procfs.js';
 import type { ProbeRun } from './probe.js';
+import type { KernelConfig } from '../../mm/kernel_profile.js';
 
 /** The probe's BASE: 16 TiB. */
 export const PROBE_BASE = 16 * 2 ** 40;
 
 export interface ValidateScenario {
   name: string;
-  kind: 'shmem' | 'hugetlb' | 'anon-before-fork' | 'anon-after-fork';
+  kind: 'shmem' | 'hugetlb' | 'anon-before-fork' | 'anon-after-fork' | 'anon-dontneed';
   procs: number;
   size: number;
   offset: number;
   /** 2 MiB hugepages the scenario needs reserved. */
   hugepages: number;
-  /** Simulated page-table bytes the mapping adds (the PGD excluded). */
-  predicted(): number;
+  /** Simulated page-table bytes the mapping adds (the PGD excluded), for the kernel `k`. */
+  predicted(k: KernelConfig): number;
   /** What the simulator models it with. */
   model: string;
 }
@@ -44,13 +45,17 @@ function sharedPrediction(kind: 'shmem' | 'hugetlb', procs: number, size: number
   return (c.tablePages - c.tables.pgd) * 4096;
 }
 
-/** Private anonymous memory written all over, then (after = true) forked: the child copies the tables. */
-function anonPrediction(size: number, after: boolean): number {
-  const m = new Machine({ ptPages: 2 * (size / 2 ** 21 + 16), frames: size / 4096 + 64 });
+/**
+ * Private anonymous memory written all over, then forked (the child copies the tables) or
+ * MADV_DONTNEEDed whole (PT_RECLAIM, where the kernel has it, frees the emptied PTE tables).
+ */
+function anonPrediction(size: number, then: 'nothing' | 'fork' | 'dontneed', kernel: KernelConfig): number {
+  const m = new Machine({ ptPages: 2 * (size / 2 ** 21 + 16), frames: size / 4096 + 64, kernel });
   const mm = m.mm_alloc();
   m.mmap(mm, { addr: PROBE_BASE, length: size, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
   for (let a = PROBE_BASE; a < PROBE_BASE + size; a += 4096) m.touch(mm, a, true);
-  if (after) m.fork(mm);
+  if (then === 'fork') m.fork(mm);
+  if (then === 'dontneed') m.madvise_dontneed(mm, PROBE_BASE, size);
   const acc = machineAccounting(m);
   return (acc.pageTableBytes / 4096 - acc.tables.pgd) * 4096;
 }
@@ -69,8 +74,9 @@ export function defaultScenarios(): ValidateScenario[] {
     name: 'shmem 1024 MiB x8 at +2 MiB', kind: 'shmem', procs: 8, size: GiB, offset: 2 * MiB, hugepages: 0, model: 'private',
     predicted: () => sharedPrediction('shmem', 8, GiB, 2 * MiB, 'private'),
   });
-  out.push({ name: 'anon 1024 MiB, before fork', kind: 'anon-before-fork', procs: 1, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: () => anonPrediction(GiB, false) });
-  out.push({ name: 'anon 1024 MiB, after fork', kind: 'anon-after-fork', procs: 2, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: () => anonPrediction(GiB, true) });
+  out.push({ name: 'anon 1024 MiB, before fork', kind: 'anon-before-fork', procs: 1, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: (k) => anonPrediction(GiB, 'nothing', k) });
+  out.push({ name: 'anon 1024 MiB, after fork', kind: 'anon-after-fork', procs: 2, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: (k) => anonPrediction(GiB, 'fork', k) });
+  out.push({ name: 'anon 1024 MiB, after MADV_DONTNEED', kind: 'anon-dontneed', procs: 1, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: (k) => anonPrediction(GiB, 'dontneed', k) });
   for (const offset of [0, 2 * MiB]) {
     out.push({
       name: `hugetlb 2 MiB pages, 2048 MiB x8${offset ? ' at +2 MiB' : ', 1 GiB-aligned'}`, kind: 'hugetlb', procs: 8, size: 2 * GiB, offset, hugepages: 1024, model: 'hugetlb-pmd',
@@ -105,12 +111,13 @@ export interface StageReadings {
   idle: number;
   mapped: number;
   forked?: number;
+  dontneed?: number;
   touchNs: number;
   forkNs?: number;
 }
 
 /** Step one probe run through its stages, reading PageTables at each. */
-export async function measureRun(start: () => ProbeRun, withFork: boolean): Promise<StageReadings> {
+export async function measureRun(start: () => ProbeRun, withFork: boolean, withDontneed = false): Promise<StageReadings> {
   await settledPageTables(); // the previous run's tables are gone before this one starts
   const p = start();
   await p.expect('idle');
@@ -124,6 +131,11 @@ export async function measureRun(start: () => ProbeRun, withFork: boolean): Prom
     const f = await p.expect('forked');
     r.forked = await settledPageTables();
     r.forkNs = f.fork_ns!;
+  }
+  if (withDontneed) {
+    p.next();
+    await p.expect('dontneed');
+    r.dontneed = await settledPageTables();
   }
   await p.close();
   return r;

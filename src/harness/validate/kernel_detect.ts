@@ -1,0 +1,71 @@
+/**
+ * Which kernel profile the running kernel is: the newest profile not newer than `uname -r`, with
+ * CONFIG_PT_RECLAIM read from /proc/config.gz or /boot/config-<release>, and PTI's state read from
+ * /sys/devices/system/cpu/vulnerabilities/meltdown. Every choice comes with the reason, which
+ * `ptbench validate` prints.
+ */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+import { KERNEL_PROFILES, kernelConfig, type KernelConfig } from '../../mm/kernel_profile.js';
+
+export interface DetectedKernel {
+  config: KernelConfig;
+  /** One line: which profile and why. */
+  why: string;
+  /** PTI active on this machine (not modelled yet: its 8 KiB PGD is outside validate's differentials). */
+  pti: boolean | null;
+}
+
+/** "6.18.44-fc" -> [6, 18]; null when it is not a version. */
+export function kernelVersion(text: string): [number, number] | null {
+  const m = /^(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+/** The value of `option` in a kernel config text ('y', 'm', a value), or 'n' when it is not set. */
+export function configValue(text: string, option: string): string {
+  const m = new RegExp(`^${option}=(.*)$`, 'm').exec(text);
+  return m ? m[1]! : 'n';
+}
+
+function readConfig(rel: string): { text: string; from: string } | null {
+  try {
+    return { text: gunzipSync(readFileSync('/proc/config.gz')).toString('utf8'), from: '/proc/config.gz' };
+  } catch { /* not built with IKCONFIG_PROC */ }
+  try {
+    return { text: readFileSync(`/boot/config-${rel}`, 'utf8'), from: `/boot/config-${rel}` };
+  } catch { /* no config shipped */ }
+  return null;
+}
+
+export function detectKernel(rel: string = release()): DetectedKernel {
+  const v = kernelVersion(rel);
+  const byVersion = KERNEL_PROFILES.map((p) => ({ p, v: kernelVersion(p.name)! })).sort((a, b) => a.v[0] - b.v[0] || a.v[1] - b.v[1]);
+  const fits = v === null ? [] : byVersion.filter((x) => x.v[0] < v[0] || (x.v[0] === v[0] && x.v[1] <= v[1]));
+  const pick = fits.length > 0 ? fits[fits.length - 1]!.p : byVersion[0]!.p;
+  const reasons: string[] = [v === null ? `uname -r '${rel}' is not a version: the oldest profile` : fits.length === 0 ? `uname -r ${rel} is older than every profile: the oldest` : `uname -r ${rel}: the newest profile not newer than it`];
+  let config: KernelConfig;
+  const cfg = readConfig(rel);
+  if (pick.rules.includes('pt_reclaim')) {
+    if (cfg === null) {
+      config = kernelConfig(pick.name);
+      reasons.push(`kernel config not readable: CONFIG_PT_RECLAIM assumed ${config.ptReclaim ? 'on' : 'off'}, the profile's default`);
+    } else {
+      const on = configValue(cfg.text, 'CONFIG_PT_RECLAIM') === 'y';
+      config = kernelConfig(pick.name, { ptReclaim: on });
+      reasons.push(`CONFIG_PT_RECLAIM=${on ? 'y' : 'n'} (${cfg.from})`);
+    }
+  } else {
+    config = kernelConfig(pick.name);
+  }
+  let pti: boolean | null = null;
+  try {
+    const meltdown = readFileSync('/sys/devices/system/cpu/vulnerabilities/meltdown', 'utf8').trim();
+    pti = /PTI/.test(meltdown);
+    reasons.push(`PTI ${pti ? 'active' : 'inactive'} (meltdown: ${meltdown})`);
+  } catch {
+    reasons.push('PTI state not readable');
+  }
+  return { config, why: `profile ${pick.name}: ${reasons.join('; ')}`, pti };
+}
