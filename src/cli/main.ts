@@ -126,4 +126,9 @@ async function main(argv: string[]): Promise<number> {
 
 // Before any command runs, so every hot path compiles with these settings (src/lib/v8_flags.ts).
 applyV8Flags();
+// A reader that stops early (`ptbench sweep | head`) closes the pipe: stop quietly, as other tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, reportAndExit);

@@ -3,28 +3,31 @@
  * process does to its sharers under each design, observed on the machine (simulated), as markdown or JSON.
  */
 import { parseOptions } from '../lib/cli_args.js';
+import { kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 import { renderMatrixMarkdown, semanticsMatrix, stateMatrix } from '../workload/semantics_matrix.js';
 
-export const MATRIX_HELP = `usage: ptbench matrix [--json]      (npm run matrix writes docs/semantics-matrix.md)
+export const MATRIX_HELP = `usage: ptbench matrix [--kernel NAME] [--pt-reclaim on|off] [--json]   (npm run matrix writes docs/semantics-matrix.md)
 
 Two processes share a mapping the way each design shares it; one makes a change (mprotect, munmap of
 part, uffd-wp registration, soft-dirty clear, MADV_DONTNEED) and the matrix says what happened to the
 other, with the TLB flushes it cost, plus the per-process state rows. Every cell is simulated.
 
+${kernelHelp(15)}
   --json       print the cells as JSON instead of markdown
 `;
 
 export function matrixMain(argv: string[]): number {
   const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
-    options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: { json: { type: 'boolean', default: false }, kernel: { type: 'string' }, 'pt-reclaim': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
   });
   if (values.help) {
     process.stdout.write(MATRIX_HELP);
     return 0;
   }
-  const cells = semanticsMatrix();
-  const state = stateMatrix();
-  process.stdout.write(values.json ? `${JSON.stringify({ changes: cells, state }, null, 2)}\n` : renderMatrixMarkdown(cells, state));
+  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const cells = semanticsMatrix(undefined, kernel);
+  const state = stateMatrix(undefined, kernel);
+  process.stdout.write(values.json ? `${JSON.stringify({ kernel, changes: cells, state }, null, 2)}\n` : renderMatrixMarkdown(cells, state, kernel));
   return 0;
 }

@@ -6,6 +6,7 @@ import { DESIGNS, designByName } from '../share/index.js';
 import { runReclaimExperiment, type ReclaimReport } from '../workload/reclaim.js';
 import { UsageError } from '../lib/errors.js';
 import { parseOptions } from '../lib/cli_args.js';
+import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const RECLAIM_HELP = `usage: ptbench reclaim [options]    (npm run reclaim -- ...)
 
@@ -19,6 +20,7 @@ pagemap over them and reads them back (swap-in). Every figure is simulated and e
   --size SIZE          shmem region (default 2MiB)
   --pages N            pages reclaimed from the start (default 512)
   --variant NAME|all   how pagemap reports swapped shmem: ${SHMEM_SWAP_REPORTS.join(' | ')} (default all)
+${kernelHelp()}
   --json               machine-readable output
 `;
 
@@ -32,6 +34,8 @@ export async function reclaimMain(argv: string[]): Promise<number> {
       pages: { type: 'string' },
       variant: { type: 'string', default: 'all' },
       json: { type: 'boolean', default: false },
+      kernel: { type: 'string' },
+      'pt-reclaim': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -49,9 +53,10 @@ export async function reclaimMain(argv: string[]): Promise<number> {
   if (size % 4096 !== 0) throw new UsageError(`--size: ${values.size} is not a multiple of 4 KiB`);
   const pages = posInt(values.pages, '--pages', Math.min(512, size / 4096));
   const reports: ReclaimReport[] = [];
-  for (const design of designs) for (const v of variants) reports.push(runReclaimExperiment({ design, procs, size, pages, shmemSwapReport: v }));
+  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  for (const design of designs) for (const v of variants) reports.push(runReclaimExperiment({ design, procs, size, pages, shmemSwapReport: v, kernel }));
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ procs, size, pages, reports }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ kernel, procs, size, pages, reports }, null, 2)}\n`);
     return 0;
   }
   const first = reports.filter((r) => r.variant === variants[0]);
@@ -65,6 +70,7 @@ export async function reclaimMain(argv: string[]): Promise<number> {
     pt.push([r.design, r.variant, int(r.pagemap.entries), int(r.pagemap.reportedSwapped), int(r.pagemap.lookups), (r.pagemap.lookups / r.pagemap.entries).toFixed(2), int(r.reclaim.markers), int(r.refault.swapIns), int(r.refault.markerFaults)]);
   }
   const out = [
+    `kernel ${describeKernel(kernel)}`,
     `Reclaim (simulated): ${int(procs)} processes x ${values.size} of shmem, all written; the first ${int(pages)} pages reclaimed`,
     rt.toString(),
     '',

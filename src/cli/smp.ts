@@ -20,6 +20,7 @@ import { UsageError } from '../lib/errors.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions } from '../lib/cli_args.js';
 import { runSmpScaling } from '../harness/smp_scaling.js';
+import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const SMP_HELP = `usage: ptbench smp [options]
 
@@ -47,6 +48,7 @@ Faults, tables and lock acquisitions are simulated counts (lock waits are measur
   --pt-pages N         page-table pool capacity in table pages (default: what the workload needs)
   --check              also run every round single-threaded and compare the accounting (not for
                        hugetlb-pmd: racing first faults may each allocate a PMD table, as in the kernel)
+${kernelHelp()}
   --json               machine-readable output
   --out FILE           also write the JSON to FILE (atomically)
 `;
@@ -67,6 +69,8 @@ export async function smpMain(argv: string[]): Promise<number> {
       check: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
+      kernel: { type: 'string' },
+      'pt-reclaim': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -84,13 +88,15 @@ export async function smpMain(argv: string[]): Promise<number> {
   const size = values.size === undefined ? null : parseSize(values.size, '--size');
   const out = values.out === undefined ? null : checkWritable(values.out, '--out');
 
-  const rows = await runSmpScaling({ designs, cpuList, procs, rounds, seed, ptPages, size, kind: values.kind, check: values.check });
-  const doc = { procs, rounds, seed, rows };
+  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const rows = await runSmpScaling({ designs, cpuList, procs, rounds, seed, ptPages, size, kind: values.kind, check: values.check, kernel });
+  const doc = { kernel, procs, rounds, seed, rows };
   if (out !== null) writeJsonAtomic(out, doc);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return 0;
   }
+  process.stdout.write(`kernel ${describeKernel(kernel)}\n`);
   process.stdout.write(`ptbench smp: ${procs} processes, median of ${rounds} rounds; times measured (wall clock), faults and tables simulated; speedup paired with the 1-CPU round of the same turn; host control = N threads of work sharing nothing against 1, same turns (measured)\n`);
   process.stdout.write(`${renderScalingTable(rows)}\n`);
   if (values.check) process.stdout.write(`single-threaded check: ${rows.map((r) => `${r.design}/${r.cpus}: ${r.equalsSingleThreaded === null ? '-' : r.equalsSingleThreaded ? 'equal' : 'DIFFERENT'}`).join(', ')}\n`);

@@ -8,6 +8,7 @@ import { STREAM_KINDS, parseStreamKind } from '../workload/tlb/stream.js';
 import { TRACE_DEFAULTS } from '../workload/tlb/replay.js';
 import { UsageError } from '../lib/errors.js';
 import { parseOptions } from '../lib/cli_args.js';
+import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const TLB_HELP = `usage: ptbench tlb [options]        (npm run tlb -- ...)
 
@@ -37,6 +38,7 @@ Trace replay:
                        turn on --cpus CPUs (default ${TRACE_DEFAULTS.cpus}); memory is mapped on first touch, 2 MiB
                        windows of private anonymous memory from mmap_min_addr up. A real trace ships
                        in test/fixtures/lackey/ (sqlite.trace.gz, recorded by record-sqlite.sh)
+${kernelHelp()}
   --json               machine-readable output
 `;
 
@@ -79,6 +81,8 @@ export async function tlbMain(argv: string[]): Promise<number> {
       'no-probes': { type: 'boolean', default: false },
       trace: { type: 'string' },
       json: { type: 'boolean', default: false },
+      kernel: { type: 'string' },
+      'pt-reclaim': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -92,13 +96,14 @@ export async function tlbMain(argv: string[]): Promise<number> {
   const quantum = posInt(values.quantum, '--quantum', values.trace !== undefined ? TRACE_DEFAULTS.quantum : 10000, 2);
   const llcPtBytes = values['llc-pt'] === undefined ? undefined : parseSize(values['llc-pt'], '--llc-pt');
   const pcid = !values.nopcid;
-  const head = `CPU profile ${profile.name} (${profile.description}): ${unverified(profile)}; ${cpus} simulated CPUs, ${pcid ? 'PCID on (6 dynamic ASIDs per CPU)' : 'nopcid'}`;
+  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const head = `kernel ${describeKernel(kernel)}\nCPU profile ${profile.name} (${profile.description}): ${unverified(profile)}; ${cpus} simulated CPUs, ${pcid ? 'PCID on (6 dynamic ASIDs per CPU)' : 'nopcid'}`;
 
   if (values.trace !== undefined) {
     const procs = (values.procs === undefined ? TRACE_DEFAULTS.procs : procsCount(values.procs));
-    const r = await replayTrace({ path: values.trace, procs, cpus, profile, quantum, llcPtBytes, pcid });
+    const r = await replayTrace({ path: values.trace, procs, cpus, profile, quantum, llcPtBytes, pcid, kernel });
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ profile: profile.name, cpus, procs, ...r }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ kernel, profile: profile.name, cpus, procs, ...r }, null, 2)}\n`);
       return 0;
     }
     const t = r.trace;
@@ -133,7 +138,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
   for (const page of pages) {
     for (const design of designs) {
       try {
-        results.push(runTlbDb({ design, procs, cpus, size, page, profile, quantum, llcPtBytes, pcid, stream, zipfS, stride, writeFraction, seed, accesses, warmup, probes: !values['no-probes'] }));
+        results.push(runTlbDb({ design, procs, cpus, size, page, profile, quantum, llcPtBytes, pcid, kernel, stream, zipfS, stride, writeFraction, seed, accesses, warmup, probes: !values['no-probes'] }));
       } catch (e) {
         // A design that refuses the scenario (e.g. ptshare on hugetlbfs) is a row, not the end of the table.
         if (!(e instanceof UsageError) || designs.length === 1) throw e;
@@ -142,7 +147,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
     }
   }
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ profile: profile.name, cpus, procs, size, stream: values.stream, accesses, warmup, quantum, seed, results, skipped }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ kernel, profile: profile.name, cpus, procs, size, stream: values.stream, accesses, warmup, quantum, seed, results, skipped }, null, 2)}\n`);
     return 0;
   }
   const out = [head, `${procs} processes x ${values.size} region, ${values.stream} stream${values.stream === 'zipf' ? ` (s = ${zipfS ?? 0.99})` : ''}, ${int(accesses)} measured accesses per process after ${int(warmup)} warm-up, ${int(quantum)}-access time slices, seed ${seed}`, ''];

@@ -17,6 +17,7 @@ import { UsageError } from '../lib/errors.js';
 import { type SmpRow } from './table.js';
 
 import type { PtShareDesign } from '../mm/pt_share.js';
+import type { KernelConfig } from '../mm/kernel_profile.js';
 
 export interface SmpScalingOptions {
   designs: readonly PtShareDesign[];
@@ -31,6 +32,8 @@ export interface SmpScalingOptions {
   /** Region kind as given (undefined: shmem, or hugetlb for hugetlb-pmd). */
   kind: string | undefined;
   check: boolean;
+  /** The kernel simulated. */
+  kernel: KernelConfig;
 }
 
 /** The round of median running time. */
@@ -46,7 +49,7 @@ export async function runSmpScaling(o: SmpScalingOptions): Promise<SmpRow[]> {
     const kind = (values.kind ?? (design.name === 'hugetlb-pmd' ? 'hugetlb' : 'shmem')) as RegionKind;
     if (!['shmem', 'anon', 'file', 'hugetlb'].includes(kind)) throw new UsageError(`--kind: unknown kind '${values.kind}'; kinds: shmem, anon, file, hugetlb`);
     const huge = kind === 'hugetlb';
-    const w = smpWorkload({ design, procs, size: size ?? (huge ? 8 * 2 ** 30 : 64 * 2 ** 20), kind, page: huge ? '2m' : '4k', write: true, order: 'random', seed });
+    const w = smpWorkload({ design, procs, size: size ?? (huge ? 8 * 2 ** 30 : 64 * 2 ** 20), kind, page: huge ? '2m' : '4k', write: true, order: 'random', seed, kernel: o.kernel });
     // One pool and machine per CPU count, and the rounds interleaved (round r on 1 CPU, then on 2, ...),
     // so that every CPU count sees the host in the same states.
     const runs: { cpus: number; pool: CpuPool; m: Machine; got: SmpRound[]; control: number[]; equal: boolean | null }[] = [];
@@ -63,7 +66,7 @@ export async function runSmpScaling(o: SmpScalingOptions): Promise<SmpRow[]> {
     try {
       for (const cpus of cpuList) {
         const pool = await CpuPool.start(cpus);
-        const m = ptPages === null ? scenarioMachine(w.scenario, w.capacity) : new Machine({ design, ptPages, frames: w.capacity.folios + 64 });
+        const m = ptPages === null ? scenarioMachine(w.scenario, w.capacity) : new Machine({ design, ptPages, frames: w.capacity.folios + 64, kernel: o.kernel });
         runs.push({ cpus, pool, m, got: [], control: [], equal: check ? true : null });
       }
       for (let r = 0; r < rounds; r++) {

@@ -11,6 +11,7 @@ import type { PtShareDesign } from '../mm/pt_share.js';
 import { designByName } from '../share/index.js';
 import { sgaScenario, type PageSize, type RegionKind } from '../workload/sga.js';
 import { renderAscii, renderBars, seriesOf } from './chart.js';
+import type { KernelConfig } from '../mm/kernel_profile.js';
 
 export const SWEEP_SCHEMA = 'ptbench-sweep/1';
 
@@ -26,7 +27,7 @@ export interface SweepFile {
   engine: 'count';
   date: string;
   environment: RunEnvironment;
-  config: { procs: number[]; sizes: Array<{ text: string; bytes: number }>; designs: string[]; kind: RegionKind; page: PageSize; levels: PagingLevels };
+  config: { procs: number[]; sizes: Array<{ text: string; bytes: number }>; designs: string[]; kind: RegionKind; page: PageSize; levels: PagingLevels; kernel?: KernelConfig };
   /** Measured: wall-clock milliseconds the counting took. */
   elapsedMs: number;
   /** The same rows as a results file's memory scenarios (scenario = sweep/KIND-PAGE-SIZE). */

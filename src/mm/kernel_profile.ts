@@ -96,3 +96,11 @@ export function kernelFromOptions(kernel: string | undefined, ptReclaim: string 
   if (ptReclaim !== undefined && ptReclaim !== 'on' && ptReclaim !== 'off') fail('EINVAL', '--pt-reclaim', `'${ptReclaim}' is not on or off`);
   return kernelConfig(kernel ?? DEFAULT_KERNEL, ptReclaim === undefined ? {} : { ptReclaim: ptReclaim === 'on' });
 }
+
+/** The --kernel and --pt-reclaim lines of a command's --help. */
+export function kernelHelp(pad = 21): string {
+  return [
+    `${'  --kernel NAME'.padEnd(pad)}kernel profile the simulated figures follow: ${KERNEL_PROFILES.map((k) => k.name).join(', ')} (default ${DEFAULT_KERNEL})`,
+    `${'  --pt-reclaim on|off'.padEnd(pad)}CONFIG_PT_RECLAIM (6.14 and later; default: the profile's, on for 6.18)`,
+  ].join('\n');
+}

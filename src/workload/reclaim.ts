@@ -10,6 +10,7 @@ import type { ReclaimResult } from '../mm/vmscan.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { runSga, teardownSga, type SgaResult } from './sga.js';
 import { UsageError } from '../lib/errors.js';
+import type { KernelConfig } from '../mm/kernel_profile.js';
 
 export interface ReclaimExperimentSpec {
   design: PtShareDesign;
@@ -19,6 +20,8 @@ export interface ReclaimExperimentSpec {
   /** Pages reclaimed, from the start of the file. */
   pages: number;
   shmemSwapReport?: ShmemSwapReport;
+  /** The kernel simulated (default kernelConfig()). */
+  kernel?: KernelConfig;
 }
 
 export interface ReclaimReport {
@@ -39,7 +42,7 @@ export function buildReclaimWorkload(s: ReclaimExperimentSpec): SgaResult {
   if (!Number.isInteger(s.procs) || s.procs < 1) throw new UsageError(`--procs: must be a whole number >= 1, got ${s.procs}`);
   if (!Number.isInteger(s.size) || s.size <= 0 || s.size % 4096 !== 0) throw new UsageError(`--size: must be a positive multiple of 4096 bytes, got ${s.size}`);
   if (!Number.isInteger(s.pages) || s.pages < 1 || s.pages > s.size / 4096) throw new UsageError(`--pages: must be a whole number from 1 to ${s.size / 4096} (the pages of --size), got ${s.pages}`);
-  return runSga({ design: s.design, procs: s.procs, size: s.size, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4, shmemSwapReport: s.shmemSwapReport });
+  return runSga({ design: s.design, procs: s.procs, size: s.size, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4, shmemSwapReport: s.shmemSwapReport, kernel: s.kernel });
 }
 
 /** Reclaim pages [0, pages) of the workload's shmem file; returns the summed results. */

@@ -19,6 +19,7 @@ import type { PagemapEntry } from '../mm/pagemap.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { DESIGNS } from '../share/index.js';
 import { VM_FAULT_RETRY } from '../mm/vm_fault.js';
+import { describeKernel, kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
 
 export const CHANGES = ['mprotect', 'munmap of part', 'uffd-wp registration', 'soft-dirty clear', 'MADV_DONTNEED'] as const;
 export type Change = (typeof CHANGES)[number];
@@ -105,8 +106,8 @@ function pm(e: PagemapEntry): string {
   return `present, ${f.join(', ')}`;
 }
 
-export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
-  const w = world(d);
+export function matrixCell(d: PtShareDesign, c: Change, kernel?: KernelConfig): MatrixCell {
+  const w = world(d, { kernel });
   const { m, a, b } = w;
   const beforeA = leaves(m, a, w.step);
   const beforeB = leaves(m, b, w.step);
@@ -138,8 +139,8 @@ export function matrixCell(d: PtShareDesign, c: Change): MatrixCell {
   return cell;
 }
 
-export function semanticsMatrix(designs: readonly PtShareDesign[] = DESIGNS): MatrixCell[] {
-  return designs.flatMap((d) => CHANGES.map((c) => matrixCell(d, c)));
+export function semanticsMatrix(designs: readonly PtShareDesign[] = DESIGNS, kernel?: KernelConfig): MatrixCell[] {
+  return designs.flatMap((d) => CHANGES.map((c) => matrixCell(d, c, kernel)));
 }
 
 /** The per-process-state rows (uffd-wp markers, reclaim, pagemap of swapped shmem, GUP pins, KSM). */
@@ -172,10 +173,10 @@ function inWorld(d: PtShareDesign, opts: MachineOptions, label: string, body: (w
   return text;
 }
 
-function stateCell(d: PtShareDesign, row: StateRow): StateCell {
+function stateCell(d: PtShareDesign, row: StateRow, kernel?: KernelConfig): StateCell {
   const text = ((): string => {
     switch (row) {
-      case STATE_ROWS[0]: return inWorld(d, {}, row, (w) => {
+      case STATE_ROWS[0]: return inWorld(d, { kernel }, row, (w) => {
         const { m, a, b } = w;
         m.uffd_register_wp(a, BASE, w.size);
         m.read(a, BASE); // mapped again in A (a design that unshared on registration refaults privately)
@@ -188,20 +189,20 @@ function stateCell(d: PtShareDesign, row: StateRow): StateCell {
         const bw = m.touch(b, BASE, true, 2) === VM_FAULT_RETRY ? "B's write → monitor" : 'B writes freely';
         return `${markers === 1 ? 'kept: the zapped entry became a marker' : `${markers} markers`}; ${aw}; ${bw}`;
       });
-      case STATE_ROWS[1]: return inWorld(d, {}, row, (w) => {
+      case STATE_ROWS[1]: return inWorld(d, { kernel }, row, (w) => {
         const r = w.m.reclaim_shmem_page(w.files[0]!, 0);
         const ev = w.m.events;
         const kind = ev.flushTlbAll > 0 ? 'global' : 'per mm';
         return `${r.entriesCleared} entr${r.entriesCleared === 1 ? 'y' : 'ies'} in ${r.tablesVisited} table${r.tablesVisited === 1 ? '' : 's'}, ${r.flushes} flush${r.flushes === 1 ? '' : 'es'} (${kind}), ${r.ipis} IPI`;
       });
       case STATE_ROWS[2]: {
-        const parts = SHMEM_SWAP_REPORTS.map((v) => inWorld(d, { shmemSwapReport: v }, row, (w) => {
+        const parts = SHMEM_SWAP_REPORTS.map((v) => inWorld(d, { shmemSwapReport: v, kernel }, row, (w) => {
           w.m.reclaim_shmem_page(w.files[0]!, 0);
           return `0x${w.m.pagemap(w.a, BASE).raw}`;
         }));
         return parts.every((p) => p.startsWith('refused') && p === parts[0]) ? parts[0]! : parts.join(' / ');
       }
-      case STATE_ROWS[3]: return inWorld(d, {}, row, (w) => {
+      case STATE_ROWS[3]: return inWorld(d, { kernel }, row, (w) => {
         const { m, a, b } = w;
         const f = m.pin(a, BASE, false);
         m.touch(b, BASE, true, 9);
@@ -209,7 +210,7 @@ function stateCell(d: PtShareDesign, row: StateRow): StateCell {
         m.unpin(f);
         return sees ? "no unshare (shared mapping); the pin sees B's write" : "the pin does NOT see B's write";
       });
-      case STATE_ROWS[4]: return inWorld(d, {}, row, (w) => {
+      case STATE_ROWS[4]: return inWorld(d, { kernel }, row, (w) => {
         const n = w.m.madvise_mergeable(w.a, BASE, w.size);
         return n === 0 ? 'skipped (VM_SHARED/hugetlb: KSM merges private anonymous pages only)' : `${n} VMA(s) mergeable`;
       });
@@ -218,11 +219,11 @@ function stateCell(d: PtShareDesign, row: StateRow): StateCell {
   return { design: d.name, row, text };
 }
 
-export function stateMatrix(designs: readonly PtShareDesign[] = DESIGNS): StateCell[] {
-  return designs.flatMap((d) => STATE_ROWS.map((r) => stateCell(d, r)));
+export function stateMatrix(designs: readonly PtShareDesign[] = DESIGNS, kernel?: KernelConfig): StateCell[] {
+  return designs.flatMap((d) => STATE_ROWS.map((r) => stateCell(d, r, kernel)));
 }
 
-export function renderMatrixMarkdown(cells: MatrixCell[], state: StateCell[]): string {
+export function renderMatrixMarkdown(cells: MatrixCell[], state: StateCell[], kernel: KernelConfig = kernelConfig()): string {
   const designs = [...new Set(cells.map((c) => c.design))];
   /** One markdown table: a row per design, a column per change, `text` of each cell. */
   const table = (text: (x: MatrixCell) => string): string[] => [
@@ -232,6 +233,8 @@ export function renderMatrixMarkdown(cells: MatrixCell[], state: StateCell[]): s
   ];
   const lines = [
     '# Semantics matrix (generated by `ptbench matrix`; checked by test/workload/semantics_matrix.test.ts)',
+    '',
+    `Kernel: ${describeKernel(kernel)}.`,
     '',
     'Two processes A and B share a mapping the way each design shares it (hugetlb-pmd: 1 GiB of 2 MiB hugetlb pages; the others: 4 MiB of shmem; threads: two tasks of one mm). A makes the change in the first 2 MiB; the cell says what happened to the sharing. `refused`: the call failed (rule below); `unshares`: A dropped its link to a shared table and refaults privately, B is untouched; `visible`: B\'s page-table entries changed too; `private`: only A\'s entries changed; `no effect`: nothing changed.',
     '',

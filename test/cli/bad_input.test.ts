@@ -72,7 +72,7 @@ test('a trace with no data accesses says so', () => {
 test('matrix has --help, refuses unknown options, and --version prints the version', () => {
   const h = ptbench(['matrix', '--help']);
   assert.equal(h.status, 0);
-  assert.match(h.stdout, /^usage: ptbench matrix \[--json\]/);
+  assert.match(h.stdout, /^usage: ptbench matrix \[--kernel NAME\] \[--pt-reclaim on\|off\] \[--json\]/);
   oneLine(['matrix', '--bogus'], /Unknown option '--bogus'; see 'ptbench matrix --help'/);
   const v = ptbench(['--version']);
   assert.equal(v.status, 0);
@@ -116,4 +116,22 @@ test('an unknown kernel profile or knob is one line listing the valid ones', () 
   const r = ptbench(['mem', '--kernel', '6.12', '--procs', '1', '--size', '2MiB', '--json']);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual((JSON.parse(r.stdout) as { kernel: object }).kernel, { profile: '6.12', ptReclaim: false });
+});
+
+test('every simulating command takes --kernel and --pt-reclaim, refusing a bad one in one line', () => {
+  oneLine(['tlb', '--kernel', '5.4'], /--kernel: unknown kernel profile '5.4'/);
+  oneLine(['reclaim', '--kernel', '6.12', '--pt-reclaim', 'on'], /CONFIG_PT_RECLAIM does not exist in Linux 6.12/);
+  oneLine(['smp', '--pt-reclaim', 'yes'], /--pt-reclaim: 'yes' is not on or off/);
+  oneLine(['matrix', '--kernel', '4.19'], /--kernel: unknown kernel profile '4.19'/);
+  const s = ptbench(['sweep', '--kernel', '6.12', '--procs', '1,2', '--sizes', '1GiB', '--json']);
+  assert.equal(s.status, 0, s.stderr);
+  assert.deepEqual((JSON.parse(s.stdout) as { config: { kernel: object } }).config.kernel, { profile: '6.12', ptReclaim: false });
+});
+
+test('a reader that stops early (ptbench sweep --json | head -1) ends the command quietly, with no stack trace', () => {
+  // 231 KB of JSON: more than a pipe holds, so the writer meets EPIPE once head has its line.
+  const r = spawnSync('sh', ['-c', `${process.execPath} --import tsx src/cli/main.ts sweep --json | head -1`], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^\{/);
+  assert.equal(r.stderr, '');
 });

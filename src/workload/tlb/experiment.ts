@@ -19,6 +19,7 @@ import { TraceReplay, type ReplayMachineOptions } from './replay.js';
 import { runSchedule, type Task } from './schedule.js';
 import { AccessStream, PageScatter, type StreamKind } from './stream.js';
 import { UsageError } from '../../lib/errors.js';
+import type { KernelConfig } from '../../mm/kernel_profile.js';
 
 export interface TlbCommon {
   profile: CpuProfile;
@@ -27,6 +28,8 @@ export interface TlbCommon {
   quantum: number;
   llcPtBytes?: number;
   pcid?: boolean;
+  /** The kernel simulated (default kernelConfig()). */
+  kernel?: KernelConfig;
 }
 
 export interface TlbDbOptions extends TlbCommon {
@@ -113,7 +116,7 @@ export function runTlbDb(o: TlbDbOptions): TlbDbResult {
   if (!Number.isInteger(o.cpus) || o.cpus < 1 || o.cpus > 31) throw new UsageError(`--cpus: must be 1..31 simulated CPUs, got ${o.cpus}`);
   if (!Number.isInteger(o.accesses) || o.accesses < 1) throw new UsageError(`--accesses: must be a whole number >= 1, got ${o.accesses}`);
   const kind = o.page === '4k' ? 'shmem' : 'hugetlb';
-  const r = runSga({ design: o.design, procs: o.procs, size: o.size, kind, page: o.page, offset: 0, touch: 'all', write: true, levels: o.levels ?? 4, cpus: o.cpus });
+  const r = runSga({ design: o.design, procs: o.procs, size: o.size, kind, page: o.page, offset: 0, touch: 'all', write: true, levels: o.levels ?? 4, cpus: o.cpus, kernel: o.kernel });
   const m = r.machine;
   const mmu = new Mmu(m, { profile: o.profile, cpus: o.cpus, llcPtBytes: o.llcPtBytes, pcid: o.pcid }).attach();
   try {

@@ -13,6 +13,7 @@ import type { MmStruct } from '../../mm/mm_types.js';
 import type { CpuProfile } from '../../tlb/cpu_profile.js';
 import { readLackeyTrace, type TraceCounts } from './lackey.js';
 import { Mmu } from '../../tlb/mmu.js';
+import type { KernelConfig } from '../../mm/kernel_profile.js';
 
 /** Defaults of a replay, shared by `ptbench tlb --trace` and the bench task. */
 export const TRACE_DEFAULTS = { procs: 1, cpus: 1, quantum: 4096 } as const;
@@ -30,6 +31,8 @@ export interface ReplayMachineOptions {
   /** Machine capacity: page-table pages and page frames (defaults fit a few GiB of touched memory). */
   ptPages?: number;
   frames?: number;
+  /** The kernel simulated (default kernelConfig()). */
+  kernel?: KernelConfig;
 }
 
 export class TraceReplay {
@@ -40,7 +43,7 @@ export class TraceReplay {
   windowsMapped = 0;
 
   constructor(o: ReplayMachineOptions) {
-    this.m = new Machine({ cpus: o.cpus, ptPages: o.ptPages ?? 16384, frames: o.frames ?? 262144 });
+    this.m = new Machine({ cpus: o.cpus, ptPages: o.ptPages ?? 16384, frames: o.frames ?? 262144, kernel: o.kernel });
     const m = this.m;
     this.mms = Array.from({ length: o.procs }, () => m.mm_alloc());
     this.mmu = new Mmu(m, { profile: o.profile, cpus: o.cpus, llcPtBytes: o.llcPtBytes, pcid: o.pcid }).attach(); // clears their cpumasks
