@@ -16,7 +16,7 @@ import { RESULTS_SCHEMA, SUITES, type Suite, type TaskResultRecord, type Results
 import { defaultResultsPath, Interrupted, runTaskInProcesses, scalingRows, suiteTasks } from '../harness/runner.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions, useColor } from '../lib/cli_args.js';
-import { kernelConfig } from '../mm/kernel_profile.js';
+import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
 
@@ -35,6 +35,7 @@ writes one results file into results/.
   --processes N    fresh Node processes per timed task (default 5, or 1 with --quick)
   --time MS        minimum time per task (default 1500, or 200 with --quick)
   --out FILE       results file (default results/<date>-<commit>.json)
+${kernelHelp(19)}
 `;
 
 function fmtRate(x: number): string {
@@ -54,6 +55,8 @@ export async function benchMain(argv: string[]): Promise<number> {
       processes: { type: 'string' },
       time: { type: 'string' },
       out: { type: 'string' },
+      kernel: { type: 'string' },
+      'pt-reclaim': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -71,6 +74,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   if (!Number.isFinite(timeMs) || timeMs <= 0) throw new UsageError(`--time: '${values.time}' is not a positive number of milliseconds`);
   // 5 processes a side is the fewest whose exact Mann-Whitney p can reach 0.01 (2/252); 3 never goes below 0.1.
   const processes = values.processes !== undefined ? intInRange(values.processes, '--processes', 1, 50) : quick ? 1 : 5;
+  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
   const warmupMs = quick ? 50 : 300;
   const minCalls = quick ? 5 : 20;
   const repo = process.cwd();
@@ -88,15 +92,16 @@ export async function benchMain(argv: string[]): Promise<number> {
   const say = (s: string) => process.stdout.write(`${s}\n`);
   say(`ptbench bench: suite ${suite}${quick ? ' (quick)' : ''}, designs ${designs.map((d) => d.name).join(', ')}, seed ${seed}; ${env.cpuModel}, ${env.cores} cores, Node ${env.node}`);
   say('timings are measured (wall clock, tinybench); counts and bytes are simulated (exact)');
+  say(`kernel ${describeKernel(kernel)}`);
 
   const tasks: TaskResultRecord[] = [];
   let memory: MemScenarioResult[] = [];
   try {
     {
-      for (const def of suiteTasks(suite, designs, seed, quick)) {
+      for (const def of suiteTasks(suite, designs, seed, quick, kernel)) {
         const label = `${def.name} [${def.design}]`;
         if (tty) process.stdout.write(`  … ${label}`);
-        const rec = await runTaskInProcesses({ name: def.name, design: def.design, seed, quick, timeMs, warmupMs, minCalls }, processes, ac.signal);
+        const rec = await runTaskInProcesses({ name: def.name, design: def.design, seed, quick, timeMs, warmupMs, minCalls, kernel }, processes, ac.signal);
         tasks.push(rec);
         const line = `${label.padEnd(42)} ${fmtRate(rec.opsPerSec.median).padStart(9)} ${rec.unit}/s  (measured: median of ${rec.calls} calls of ${int(rec.opsPerCall)} in ${processes} process${processes > 1 ? 'es' : ''}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
         if (tty) process.stdout.write(`\r\x1b[2K${color ? '\x1b[32m✓\x1b[0m' : '✓'} ${line}\n`);
@@ -111,7 +116,7 @@ export async function benchMain(argv: string[]): Promise<number> {
       for (const line of renderScalingTable(rows).split('\n')) say(`  ${line}`);
     }
     if (suite === 'default' || suite === 'mem') {
-      memory = memScenarios(designs, quick, (line) => say(`  ${line}`));
+      memory = memScenarios(designs, quick, (line) => say(`  ${line}`), kernel);
     }
   } catch (e) {
     if (e instanceof Interrupted || ac.signal.aborted) {
@@ -129,7 +134,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   }
   const file: ResultsFile = {
     schema: RESULTS_SCHEMA, date: date.toISOString(), environment: env,
-    config: { suite, designs: designs.map((d) => d.name), quick, seed, timeMs, warmupMs, minCalls, processes, kernel: kernelConfig() },
+    config: { suite, designs: designs.map((d) => d.name), quick, seed, timeMs, warmupMs, minCalls, processes, kernel },
     tasks, memory,
   };
   writeJsonAtomic(out, file);

@@ -8,6 +8,7 @@ import type { PtShareDesign } from '../mm/pt_share.js';
 import { privateDesign } from '../share/private.js';
 import { countScenario } from '../workload/pgtable_count.js';
 import { runSga, sgaScenario, teardownSga, type PageSize, type RegionKind } from '../workload/sga.js';
+import { kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
 
 export interface MemScenarioResult {
   scenario: string;
@@ -27,7 +28,7 @@ export interface MemScenarioResult {
   savingVsPrivate: number;
 }
 
-export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, log: (s: string) => void): MemScenarioResult[] {
+export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, log: (s: string) => void, kernel: KernelConfig = kernelConfig()): MemScenarioResult[] {
   const GiB = 2 ** 30;
   // Materialized (every fault run; the counting engine agrees, test/workload/pgtable_count.test.ts), then the mshare
   // cover letter's 300 GB region up to 1,500 processes, which only the counting engine can reach.
@@ -40,7 +41,7 @@ export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, 
   for (const shape of shapes) {
     for (const procs of shape.procs) {
       const run = (design: PtShareDesign): { tables: TableCounts; pageTableBytes: number; sharedTables: number } => {
-        const s = { design, procs, size: shape.bytes, kind: shape.kind, page: shape.page, offset: 0, touch: 'all' as const, write: true, levels: 4 as const };
+        const s = { design, procs, size: shape.bytes, kind: shape.kind, page: shape.page, offset: 0, touch: 'all' as const, write: true, levels: 4 as const, kernel };
         if (shape.engine === 'count') return countScenario(sgaScenario(s).scenario);
         const r = runSga(s);
         const acc = r.machineAcc;

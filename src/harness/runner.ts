@@ -14,6 +14,7 @@ import { inDefaultSuite } from './tasks.js';
 import type { Suite } from './types.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import type { SmpRow } from './table.js';
+import { kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
 
 async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minCalls: number, signal: AbortSignal): Promise<TaskResultRecord> {
   const warnings: string[] = [];
@@ -96,10 +97,10 @@ export function combineProcesses(runs: TaskResultRecord[]): TaskResultRecord {
 }
 
 /** What a child process needs to rebuild one task. */
-export interface TaskSpec { name: string; design: string; seed: number; quick: boolean; timeMs: number; warmupMs: number; minCalls: number }
+export interface TaskSpec { name: string; design: string; seed: number; quick: boolean; timeMs: number; warmupMs: number; minCalls: number; kernel?: KernelConfig }
 
 function findTask(spec: TaskSpec): BenchTaskDef {
-  const def = timedTasks([designByName(spec.design)], spec.seed, spec.quick).find((t) => t.name === spec.name);
+  const def = timedTasks([designByName(spec.design)], spec.seed, spec.quick, spec.kernel ?? kernelConfig()).find((t) => t.name === spec.name);
   if (!def) throw new Error(`no task '${spec.name}' for design ${spec.design}`);
   return def;
 }
@@ -151,8 +152,8 @@ export function defaultResultsPath(repo: string, commit: string | null, dirty: b
 }
 
 /** The timed tasks of a suite, for these designs. */
-export function suiteTasks(suite: Suite, designs: readonly PtShareDesign[], seed: number, quick: boolean): BenchTaskDef[] {
-  return timedTasks(designs, seed, quick).filter((t) => (suite === 'default' && inDefaultSuite(t)) || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
+export function suiteTasks(suite: Suite, designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig = kernelConfig()): BenchTaskDef[] {
+  return timedTasks(designs, seed, quick, kernel).filter((t) => (suite === 'default' && inDefaultSuite(t)) || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
     || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/'))
     || (suite === 'state' && (t.name.startsWith('reclaim/') || t.name.startsWith('pagemap/'))) || (suite === 'scaling' && t.name.startsWith('scaling/')));
 }

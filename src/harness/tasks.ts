@@ -31,6 +31,7 @@ import { scenarioMachine } from '../workload/scenario.js';
 import { smpRound, smpWorkload, type SmpRound } from '../workload/smp_run.js';
 import { totalTables } from '../mm/accounting.js';
 import { runSweep, SWEEP_DEFAULT_PROCS, SWEEP_DEFAULT_SIZES } from './sweep.js';
+import { kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
 
 export interface BenchTaskDef {
   /** e.g. "fault/shmem-write-seq". */
@@ -101,7 +102,7 @@ export function touchSeq(m: Machine, mm: MmStruct, start: number, bytes: number,
 }
 
 /** First-touch faults on a fresh mapping: every call maps `bytes`, faults each page once, tears down. */
-function faultTask(design: PtShareDesign, name: string, what: string, kind: 'shmem' | 'anon', write: boolean, order: 'seq' | 'random', bytes: number, seed: number): BenchTaskDef {
+function faultTask(design: PtShareDesign, name: string, what: string, kind: 'shmem' | 'anon', write: boolean, order: 'seq' | 'random', bytes: number, seed: number, kernel: KernelConfig): BenchTaskDef {
   const pages = bytes / 4096;
   let m: Machine;
   let perm: Int32Array;
@@ -109,7 +110,7 @@ function faultTask(design: PtShareDesign, name: string, what: string, kind: 'shm
   return {
     name, design: design.name, unit: 'faults', opsPerCall: pages, what,
     beforeAll() {
-      m = new Machine({ ptPages: pages / 256 + 64, frames: pages + 64, design });
+      m = new Machine({ ptPages: pages / 256 + 64, frames: pages + 64, design, kernel });
       perm = permutation(pages, seed);
     },
     call(now) {
@@ -138,7 +139,7 @@ function faultTask(design: PtShareDesign, name: string, what: string, kind: 'shm
 }
 
 /** fork of a process with `bytes` of touched private anonymous memory; the child exits untimed. */
-function forkTask(design: PtShareDesign, bytes: number): BenchTaskDef {
+function forkTask(design: PtShareDesign, bytes: number, kernel: KernelConfig): BenchTaskDef {
   const pages = bytes / 4096;
   let m: Machine;
   let parent: MmStruct;
@@ -147,7 +148,7 @@ function forkTask(design: PtShareDesign, bytes: number): BenchTaskDef {
     name: `fork/anon-${bytes >= 2 ** 30 ? `${bytes / 2 ** 30}GiB` : `${bytes / 2 ** 20}MiB`}`, design: design.name, unit: 'forks', opsPerCall: 1,
     what: `fork (dup_mmap + copy_page_range) of a process with ${bytes / 2 ** 30} GiB of touched private anonymous memory`,
     beforeAll() {
-      m = new Machine({ ptPages: 2 * (pages / 512 + 8), frames: pages + 64, design });
+      m = new Machine({ ptPages: 2 * (pages / 512 + 8), frames: pages + 64, design, kernel });
       parent = m.mm_alloc();
       m.mmap(parent, { addr: BASE, length: bytes, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
       faultSeq(m, parent, BASE, bytes, true);
@@ -178,7 +179,7 @@ function forkTask(design: PtShareDesign, bytes: number): BenchTaskDef {
 }
 
 /** Read faults of a second process on a populated 64 MiB shmem file: minor faults with fault-around. */
-function refaultTask(design: PtShareDesign, bytes: number): BenchTaskDef {
+function refaultTask(design: PtShareDesign, bytes: number, kernel: KernelConfig): BenchTaskDef {
   let m: Machine;
   let f: ReturnType<Machine['memfd_create']>;
   let owner: MmStruct;
@@ -187,7 +188,7 @@ function refaultTask(design: PtShareDesign, bytes: number): BenchTaskDef {
     name: 'fault/shmem-read-faultaround', design: design.name, unit: 'pages mapped', opsPerCall: bytes / 4096,
     what: `read faults of a second process over ${bytes / 2 ** 20} MiB of shmem already in the page cache (fault-around maps 16 PTEs per fault)`,
     beforeAll() {
-      m = new Machine({ ptPages: bytes / 2 ** 20 + 64, frames: bytes / 4096 + 64, design });
+      m = new Machine({ ptPages: bytes / 2 ** 20 + 64, frames: bytes / 4096 + 64, design, kernel });
       f = m.memfd_create('bench', bytes);
       owner = m.mm_alloc();
       m.mmap(owner, { addr: BASE, length: bytes, prot: RW, flags: MAP_SHARED | MAP_FIXED, file: f });
@@ -220,7 +221,7 @@ function refaultTask(design: PtShareDesign, bytes: number): BenchTaskDef {
  * (MAP_SHARED_PT, an mshare region, cached file tables ...) and write every page; one call = all
  * 16 x 16,384 CPU accesses, faults included, timed; the machine is built and torn down outside it.
  */
-function sgaTask(design: PtShareDesign): BenchTaskDef {
+function sgaTask(design: PtShareDesign, kernel: KernelConfig): BenchTaskDef {
   const procs = 16;
   const bytes = 64 * 2 ** 20;
   let counts: Record<string, number> = {};
@@ -230,7 +231,7 @@ function sgaTask(design: PtShareDesign): BenchTaskDef {
     beforeAll() { /* every call builds its own machine */ },
     call(now) {
       const t0 = now();
-      const r = runSga({ design, procs, size: bytes, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4 });
+      const r = runSga({ design, procs, size: bytes, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4, kernel });
       const t1 = now();
       counts = { faults: r.machine.events.pgfault, pageTableBytes: r.machineAcc.pageTableBytes, sharedTables: r.machineAcc.sharedTables };
       const leaks = teardownSga(r);
@@ -246,7 +247,7 @@ function sgaTask(design: PtShareDesign): BenchTaskDef {
  * The counting engine on the mshare cover letter's scenario: 1,500 processes x 300 GB of shmem with
  * private tables (`ptbench mem --engine count --procs 1500 --size 300GB`), planned and counted.
  */
-function countFigureTask(): BenchTaskDef {
+function countFigureTask(kernel: KernelConfig): BenchTaskDef {
   let pte = 0;
   return {
     name: 'count/1500x300GB', design: 'private', unit: 'scenarios', opsPerCall: 1,
@@ -254,7 +255,7 @@ function countFigureTask(): BenchTaskDef {
     beforeAll() { /* nothing */ },
     call(now) {
       const t0 = now();
-      const { scenario } = sgaScenario({ design: privateDesign, procs: 1500, size: 300e9, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4 });
+      const { scenario } = sgaScenario({ design: privateDesign, procs: 1500, size: 300e9, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4, kernel });
       pte = countScenario(scenario).tables.pte;
       const t = now() - t0;
       return { measured: t, total: t };
@@ -292,7 +293,7 @@ function countSweepTask(): BenchTaskDef {
  * design's way and write it; one call reclaims all 2,048 pages (try_to_unmap over i_mmap, entries
  * cleared, flushes, swap-out). Building the workload and tearing it down are excluded.
  */
-function reclaimTask(design: PtShareDesign): BenchTaskDef {
+function reclaimTask(design: PtShareDesign, kernel: KernelConfig): BenchTaskDef {
   const procs = 16;
   const bytes = 8 * 2 ** 20;
   const pages = bytes / 4096;
@@ -303,7 +304,7 @@ function reclaimTask(design: PtShareDesign): BenchTaskDef {
     beforeAll() { /* every call builds its own machine */ },
     call(now) {
       const t0 = now();
-      const r = buildReclaimWorkload({ design, procs, size: bytes, pages });
+      const r = buildReclaimWorkload({ design, procs, size: bytes, pages, kernel });
       const t1 = now();
       const rr = reclaimPages(r, pages);
       const t2 = now();
@@ -323,7 +324,7 @@ function reclaimTask(design: PtShareDesign): BenchTaskDef {
  * entries under the given variant for swapped shmem ('none' = today's kernel, 'pagecache-lookup' =
  * one XArray lookup per empty entry, 'pte-marker' = markers left by reclaim).
  */
-function pagemapTask(design: PtShareDesign, variant: ShmemSwapReport): BenchTaskDef {
+function pagemapTask(design: PtShareDesign, variant: ShmemSwapReport, kernel: KernelConfig): BenchTaskDef {
   const procs = 16;
   const bytes = 64 * 2 ** 20;
   const pages = bytes / 4096;
@@ -334,7 +335,7 @@ function pagemapTask(design: PtShareDesign, variant: ShmemSwapReport): BenchTask
     name: `pagemap/${variant}`, design: design.name, unit: 'entries', opsPerCall: pages,
     what: `pagemap read of 64 MiB of shmem (half of it swapped out) in one of 16 processes mapping it the ${design.name} way, variant ${variant}`,
     beforeAll() {
-      r = buildReclaimWorkload({ design, procs, size: bytes, pages: 1, shmemSwapReport: variant });
+      r = buildReclaimWorkload({ design, procs, size: bytes, pages: 1, shmemSwapReport: variant, kernel });
       const m = r.machine;
       const file = m.files.find((f) => f !== undefined && f.kind === 'shmem')!;
       for (let p = 0; p < pages; p += 2) m.reclaim_shmem_page(file, p);
@@ -369,14 +370,14 @@ export function inDefaultSuite(t: BenchTaskDef): boolean {
   return true;
 }
 
-export function stateTasks(designs: readonly PtShareDesign[], all: boolean): BenchTaskDef[] {
+export function stateTasks(designs: readonly PtShareDesign[], all: boolean, kernel: KernelConfig = kernelConfig()): BenchTaskDef[] {
   const out: BenchTaskDef[] = [];
   const pick = (d: PtShareDesign) => all || d.name === 'private' || d.name === 'ptshare';
-  for (const d of designs) if (pick(d)) out.push(reclaimTask(d));
+  for (const d of designs) if (pick(d)) out.push(reclaimTask(d, kernel));
   for (const d of designs.filter((x) => x.name === 'private')) {
-    for (const v of ['none', 'pagecache-lookup', 'pte-marker'] as const) out.push(pagemapTask(d, v));
+    for (const v of ['none', 'pagecache-lookup', 'pte-marker'] as const) out.push(pagemapTask(d, v, kernel));
   }
-  if (all) for (const d of designs) if (d.name !== 'private') out.push(pagemapTask(d, 'none'));
+  if (all) for (const d of designs) if (d.name !== 'private') out.push(pagemapTask(d, 'none', kernel));
   return out;
 }
 
@@ -385,22 +386,22 @@ export function stateTasks(designs: readonly PtShareDesign[], all: boolean): Ben
  * or plain MAP_SHARED), so they run once, under `private`; every design gets the sga task, which
  * goes through its sharing path.
  */
-export function timedTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean): BenchTaskDef[] {
+export function timedTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig = kernelConfig()): BenchTaskDef[] {
   const MiB = 2 ** 20;
   const faultBytes = 64 * MiB;
   const out: BenchTaskDef[] = [];
   for (const d of designs.filter((x) => x.name === 'private')) {
-    out.push(faultTask(d, 'fault/shmem-write-seq', 'sequential first-touch 4 KiB write faults on MAP_SHARED shmem (page-cache allocation, rmap, RSS, tables)', 'shmem', true, 'seq', faultBytes, seed));
-    out.push(faultTask(d, 'fault/anon-write-seq', 'sequential first-touch 4 KiB write faults on private anonymous memory', 'anon', true, 'seq', faultBytes, seed));
-    out.push(faultTask(d, 'fault/shmem-write-random', `first-touch 4 KiB write faults on MAP_SHARED shmem in a random order (seed ${seed})`, 'shmem', true, 'random', faultBytes, seed));
-    if (!quick) out.push(refaultTask(d, faultBytes));
-    out.push(forkTask(d, quick ? 256 * MiB : 2 ** 30));
-    out.push(countFigureTask(), countSweepTask());
-    out.push(...tlbTasks());
+    out.push(faultTask(d, 'fault/shmem-write-seq', 'sequential first-touch 4 KiB write faults on MAP_SHARED shmem (page-cache allocation, rmap, RSS, tables)', 'shmem', true, 'seq', faultBytes, seed, kernel));
+    out.push(faultTask(d, 'fault/anon-write-seq', 'sequential first-touch 4 KiB write faults on private anonymous memory', 'anon', true, 'seq', faultBytes, seed, kernel));
+    out.push(faultTask(d, 'fault/shmem-write-random', `first-touch 4 KiB write faults on MAP_SHARED shmem in a random order (seed ${seed})`, 'shmem', true, 'random', faultBytes, seed, kernel));
+    if (!quick) out.push(refaultTask(d, faultBytes, kernel));
+    out.push(forkTask(d, quick ? 256 * MiB : 2 ** 30, kernel));
+    out.push(countFigureTask(kernel), countSweepTask());
+    out.push(...tlbTasks(kernel));
   }
-  for (const d of designs) out.push(sgaTask(d));
-  out.push(...stateTasks(designs, true));
-  out.push(...scalingTasks(designs, seed, quick));
+  for (const d of designs) out.push(sgaTask(d, kernel));
+  out.push(...stateTasks(designs, true, kernel));
+  out.push(...scalingTasks(designs, seed, quick, kernel));
   return out;
 }
 
@@ -421,7 +422,7 @@ export function scalingRegion(design: PtShareDesign, quick: boolean): { kind: 's
  * of its own (not timed) for the paired speedup (SmpFigures.pairedSpeedups), and after it the host
  * control on both pools (SmpFigures.hostSpeedups).
  */
-export function scalingTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean): BenchTaskDef[] {
+export function scalingTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig = kernelConfig()): BenchTaskDef[] {
   const out: BenchTaskDef[] = [];
   for (const d of designs) {
     for (const cpus of cpuCountsToMeasure()) {
@@ -443,7 +444,7 @@ export function scalingTasks(designs: readonly PtShareDesign[], seed: number, qu
         name: `scaling/${cpus}cpu`, design: d.name, unit: 'accesses', opsPerCall: accesses,
         what: `the database workload on ${cpus} simulated CPU${cpus > 1 ? 's' : ''} (worker threads): ${SCALING_PROCS} processes first-touch (write) ${region.size / 2 ** 20} MiB of ${region.kind} (${region.page} pages), each in its own random order (seed ${seed}), each CPU taking the next process from a run queue${cpus > 1 ? '; each call paired with a 1-CPU round just before it' : ''}`,
         async beforeAll() {
-          w = smpWorkload({ design: d, procs: SCALING_PROCS, ...region, write: true, order: 'random', seed });
+          w = smpWorkload({ design: d, procs: SCALING_PROCS, ...region, write: true, order: 'random', seed, kernel });
           pool = await CpuPool.start(cpus);
           m = scenarioMachine(w.scenario, w.capacity);
           if (cpus > 1) ref = { pool: await CpuPool.start(1), m: scenarioMachine(w.scenario, w.capacity) };
@@ -489,7 +490,7 @@ const SQLITE_TRACE = 'test/fixtures/lackey/sqlite.trace.gz';
  * whole trace on a fresh machine (built and torn down outside the timed part), so every call does
  * the same work, first-touch faults included; the trace is decoded from its file before timing.
  */
-function traceTask(name: string, what: string, path: string, procs: number, cpus: number): BenchTaskDef {
+function traceTask(name: string, what: string, path: string, procs: number, cpus: number, kernel: KernelConfig): BenchTaskDef {
   const quantum = TRACE_DEFAULTS.quantum;
   let t: DecodedTrace | null = null;
   let counts: Record<string, number> = {};
@@ -502,7 +503,7 @@ function traceTask(name: string, what: string, path: string, procs: number, cpus
     },
     call(now) {
       const t0 = now();
-      const r = new TraceReplay({ profile: cpuProfile('golden-cove'), procs, cpus });
+      const r = new TraceReplay({ profile: cpuProfile('golden-cove'), procs, cpus, kernel });
       const t1 = now();
       r.replay(t!, quantum);
       const t2 = now();
@@ -524,7 +525,7 @@ function traceTask(name: string, what: string, path: string, procs: number, cpus
  * not timed). Three access patterns: sequential 64-byte lines (mostly L1 hits), the database
  * workload's Zipf mix, and uniform random lines (nearly every access walks).
  */
-export function tlbTasks(): BenchTaskDef[] {
+export function tlbTasks(kernel: KernelConfig = kernelConfig()): BenchTaskDef[] {
   const G = 2 ** 30;
   const mk = (name: string, what: string, stream: 'seq' | 'zipf' | 'uniform', procs: number, size: number, perProc: number): BenchTaskDef => {
     let r: ReturnType<typeof runSga> | null = null;
@@ -542,7 +543,7 @@ export function tlbTasks(): BenchTaskDef[] {
     return {
       name, design: 'private', unit: 'accesses', opsPerCall: procs * perProc, what,
       beforeAll() {
-        r = runSga({ design: privateDesign, procs, size, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4, cpus });
+        r = runSga({ design: privateDesign, procs, size, kind: 'shmem', page: '4k', offset: 0, touch: 'all', write: true, levels: 4, cpus, kernel });
         mmu = new Mmu(r.machine, { profile: cpuProfile('golden-cove'), cpus }).attach();
         bufs = r.mms.map((_, i) => {
           const b = new Float64Array(perProc);
@@ -567,7 +568,7 @@ export function tlbTasks(): BenchTaskDef[] {
     };
   };
   return [
-    traceTask('tlb/trace-sqlite', 'TLB model: a real program, sqlite3 (table, index, range scan, 40 indexed lookups) recorded by valgrind lackey, replayed as 4 processes on 2 CPUs (golden-cove); trace decoded before timing, first-touch faults included', SQLITE_TRACE, 4, 2),
+    traceTask('tlb/trace-sqlite', 'TLB model: a real program, sqlite3 (table, index, range scan, 40 indexed lookups) recorded by valgrind lackey, replayed as 4 processes on 2 CPUs (golden-cove); trace decoded before timing, first-touch faults included', SQLITE_TRACE, 4, 2, kernel),
     mk('tlb/seq-1GiB', 'TLB model: sequential 64-byte lines over 1 GiB of 4 KiB shmem pages, 1 process (golden-cove)', 'seq', 1, G, 1 << 20),
     mk('tlb/zipf-db', 'TLB model: the database workload, 16 processes x Zipf(0.99) over 1 GiB shared shmem on 4 CPUs (golden-cove)', 'zipf', 16, G, 1 << 16),
     mk('tlb/uniform-1GiB', 'TLB model: uniform random lines over 1 GiB of 4 KiB shmem pages, 1 process (nearly every access walks)', 'uniform', 1, G, 1 << 18),

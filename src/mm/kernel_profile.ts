@@ -99,8 +99,9 @@ export function kernelFromOptions(kernel: string | undefined, ptReclaim: string 
 
 /** The --kernel and --pt-reclaim lines of a command's --help. */
 export function kernelHelp(pad = 21): string {
+  const line = (label: string, text: string) => (label.length < pad ? `${label.padEnd(pad)}${text}` : `${label}\n${' '.repeat(pad)}${text}`);
   return [
-    `${'  --kernel NAME'.padEnd(pad)}kernel profile the simulated figures follow: ${KERNEL_PROFILES.map((k) => k.name).join(', ')} (default ${DEFAULT_KERNEL})`,
-    `${'  --pt-reclaim on|off'.padEnd(pad)}CONFIG_PT_RECLAIM (6.14 and later; default: the profile's, on for 6.18)`,
+    line('  --kernel NAME', `kernel profile the simulated figures follow: ${KERNEL_PROFILES.map((k) => k.name).join(', ')} (default ${DEFAULT_KERNEL})`),
+    line('  --pt-reclaim on|off', "CONFIG_PT_RECLAIM (6.14 and later; default: the profile's, on for 6.18)"),
   ].join('\n');
 }

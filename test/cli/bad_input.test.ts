@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { useColor } from '../../src/lib/cli_args.js';
@@ -134,4 +134,15 @@ test('a reader that stops early (ptbench sweep --json | head -1) ends the comman
   assert.equal(r.status, 0);
   assert.match(r.stdout, /^\{/);
   assert.equal(r.stderr, '');
+});
+
+test('bench records the kernel it was told to simulate, and refuses an unknown one before running', () => {
+  oneLine(['bench', '--kernel', '5.4'], /--kernel: unknown kernel profile '5.4'/);
+  const dir = tempDir('ptbench-bench-kernel-');
+  const out = join(dir, 'r.json');
+  const r = ptbench(['bench', '--suite', 'mem', '--quick', '--design', 'private', '--kernel', '6.12', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^kernel Linux 6\.12/m);
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { config: { kernel: object } };
+  assert.deepEqual(j.config.kernel, { profile: '6.12', ptReclaim: false });
 });
