@@ -8,23 +8,10 @@
  * PMD and higher tables stay.
  */
 import { PMD_SIZE } from '../arch/pgtable_64_types.js';
-import { _PAGE_PRESENT, _PAGE_PSE, PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
+import { PFN_HI_SHIFTED_MASK } from '../arch/pgtable_types.js';
+import { entry_of_table } from './pagewalk.js';
 import type { MachineState } from './machine_types.js';
 import type { VmAreaStruct } from './vma.js';
-
-/** Word offset of the PMD entry covering `addr` in `vma`'s mm, or -1 when a table above it is missing. */
-function pmd_entry(m: MachineState, vma: VmAreaStruct, addr: number): number {
-  const ent = m.pool.entries;
-  let t = vma.vm_mm.pgd;
-  for (let level = m.rootLevel; level >= 1; level--) {
-    const off = t * 1024 + ((Math.floor(addr / 2 ** (12 + 9 * level)) & 511) << 1);
-    if (level === 1) return off;
-    const lo = ent[off]!;
-    if ((lo & _PAGE_PRESENT) === 0 || (lo & _PAGE_PSE) !== 0) return -1;
-    t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
-  }
-  return -1;
-}
 
 /**
  * After [start, end) of `vma` was zapped by MADV_DONTNEED: free every PTE table whose whole 2 MiB
@@ -37,11 +24,10 @@ export function reclaim_pt_range(m: MachineState, vma: VmAreaStruct, start: numb
   const mm = vma.vm_mm;
   let freed = 0;
   for (let w = Math.ceil(start / PMD_SIZE) * PMD_SIZE; w + PMD_SIZE <= end; w += PMD_SIZE) {
-    const off = pmd_entry(m, vma, w);
+    // The PMD entry pointing at this window's PTE table (-1: no table, or a huge leaf).
+    const off = entry_of_table(m, mm, w, 0);
     if (off < 0) continue;
-    const lo = ent[off]!;
-    if ((lo & _PAGE_PRESENT) === 0 || (lo & _PAGE_PSE) !== 0) continue;
-    const t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+    const t = (ent[off]! >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
     if (m.pool.shareCount[t] !== 0) continue;
     let empty = true;
     for (let i = t * 1024, e = i + 1024; i < e; i++) {
