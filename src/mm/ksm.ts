@@ -1,8 +1,10 @@
 /**
- * KSM, after mm/ksm.c. madvise(MADV_MERGEABLE) marks private anonymous VMAs VM_MERGEABLE (ksm_madvise
- * silently skips VM_SHARED, VM_MAYSHARE, VM_HUGETLB, VM_PFNMAP, VM_MIXEDMAP and DONTEXPAND ones, so no
- * sharing design's shared mapping is ever merged). A full ksmd pass (ksm_do_scan -> cmp_and_merge_page)
- * looks at every present anonymous page of those VMAs, in mm and address order:
+ * KSM, after mm/ksm.c. madvise(MADV_MERGEABLE) marks private VMAs VM_MERGEABLE: vma_ksm_compatible()
+ * skips VM_SHARED, VM_MAYSHARE, VM_HUGETLB, VM_PFNMAP, VM_IO, VM_MIXEDMAP, VM_DONTEXPAND, VM_DROPPABLE
+ * and DAX VMAs, so no sharing design's shared mapping is ever merged, but it does not skip file VMAs:
+ * a MAP_PRIVATE file mapping is mergeable, and its anonymous (COWed) pages merge while its page-cache
+ * pages do not. A full ksmd pass (ksm_do_scan -> cmp_and_merge_page) looks at every present anonymous
+ * page of those VMAs (a VMA without an anon_vma has none), in mm and address order:
  * - stable tree (content -> KSM folio): a page equal to a stable page is merged into it
  *   (try_to_merge_with_ksm_page);
  * - unstable tree (content -> the first page seen with it in this pass): a second equal page turns the
@@ -39,7 +41,8 @@ const KSM_INCOMPATIBLE = VM_SHARED | VM_MAYSHARE | VM_HUGETLB | VM_PFNMAP | VM_M
 /** madvise(MADV_MERGEABLE): returns the number of VMAs now mergeable (incompatible ones are skipped). */
 export function ksm_madvise_mergeable(m: MachineState, mm: MmStruct, start: number, length: number): number {
   const end = madvise_range(mm, start, length);
-  const compatible = (v: VmAreaStruct) => (v.vm_flags & KSM_INCOMPATIBLE) === 0 && v.vm_file === null;
+  // vma_ksm_compatible(): flags only; file VMAs are not excluded (their anonymous pages can merge).
+  const compatible = (v: VmAreaStruct) => (v.vm_flags & KSM_INCOMPATIBLE) === 0;
   const inRange = () => mm.vmas.filter((v) => v.vm_start < end && v.vm_end > start && compatible(v) && (v.vm_flags & VM_MERGEABLE) === 0);
   const todo = inRange();
   if (todo.length === 0) return 0;
@@ -74,7 +77,7 @@ export function ksm_scan(m: MachineState): KsmScanResult {
   let merged = 0;
   for (const mm of m.mms) {
     for (const vma of mm.vmas) {
-      if ((vma.vm_flags & VM_MERGEABLE) === 0) continue;
+      if ((vma.vm_flags & VM_MERGEABLE) === 0 || vma.anon_vma === null) continue;
       for (let addr = vma.vm_start; addr < vma.vm_end; addr += PAGE_SIZE) {
         const off = m.follow_page(mm, addr);
         if (off < 0) continue;

@@ -15,7 +15,7 @@ import type { AddressSpace } from '../../src/mm/address_space.js';
 import { designByName } from '../../src/share/index.js';
 import { runReclaimExperiment } from '../../src/workload/reclaim.js';
 import { VM_FAULT_RETRY } from '../../src/mm/vm_fault.js';
-import { BASE, GiB, MiB, RW } from '../helpers.js';
+import { assertClean, BASE, GiB, machine, MiB, RW } from '../helpers.js';
 
 
 function shmemWorld(procs: number, bytes: number, opts: MachineOptions = {}, design = 'private'): { m: Machine; mms: MmStruct[]; f: AddressSpace } {
@@ -349,6 +349,32 @@ describe('KSM merging of identical anonymous pages', () => {
     assert.deepEqual(m.ksm_scan(), { pagesScanned: 256, pagesMerged: 0, pagesShared: 4, pagesSharing: 250 });
     m.unpin(pinned);
     teardown(m, [a]);
+  });
+
+  it('a MAP_PRIVATE file mapping is mergeable (vma_ksm_compatible checks flags only): its COWed pages merge, its page-cache pages do not', () => {
+    // vma_ksm_compatible() (mm/ksm.c, v6.4 onwards; the same flag checks in ksm_madvise() before it)
+    // refuses VM_SHARED, VM_MAYSHARE, VM_HUGETLB, VM_PFNMAP, VM_IO, VM_MIXEDMAP, VM_DONTEXPAND and DAX,
+    // not file VMAs. ksmd then merges only anonymous pages (PageAnon), in VMAs with an anon_vma.
+    const m = machine();
+    const mm = m.mm_alloc();
+    const f = m.open_file('lib.so', 4 * 4096);
+    m.mmap(mm, { addr: BASE, length: 4 * 4096, prot: RW, flags: MAP_PRIVATE | MAP_FIXED, file: f });
+    // Pages 0 and 1 written with equal content: two COWed anonymous pages. Pages 2 and 3 only read:
+    // page-cache pages (their content is equal too, 0), which KSM does not touch.
+    m.touch(mm, BASE, true, 7);
+    m.touch(mm, BASE + 4096, true, 7);
+    m.touch(mm, BASE + 2 * 4096, false);
+    m.touch(mm, BASE + 3 * 4096, false);
+    assert.equal(m.madvise_mergeable(mm, BASE, 4 * 4096), 1);
+    const folios0 = m.folios.inUse;
+    const r = m.ksm_scan();
+    // 2 anonymous pages scanned, 1 merged into the other: one KSM page mapped twice (pages_sharing 1).
+    assert.deepEqual(r, { pagesScanned: 2, pagesMerged: 1, pagesShared: 1, pagesSharing: 1 });
+    assert.equal(m.folios.inUse, folios0 - 1);
+    assert.equal(m.read(mm, BASE + 4096), 7);
+    m.exit(mm);
+    m.close(f);
+    assertClean(m);
   });
 
   it('shared mappings are never merged (so no design\'s shared tables see KSM); fork-shared pages are not merged with themselves', () => {
