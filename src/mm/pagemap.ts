@@ -120,7 +120,9 @@ function pagemap_vma(m: MachineState, mm: MmStruct, vma: VmAreaStruct, start: nu
       for (; addr < next; addr += 4096) i = pte_none_entry(m, vma, lookup, addr, sd, out, i);
     } else if ((lo & _PAGE_PRESENT) === 0 || (lo & _PAGE_PSE) !== 0) {
       // A huge leaf (hugetlb PMD/PUD) or a marker in its place: every 4 KiB part reports it.
-      for (; addr < next; addr += 4096) i = pte_to_pagemap_entry(m, lo, hi, sd, out, i);
+      // pagemap_hugetlb_range: never exclusive in a shared PMD table (hugetlb_pmd_shared()).
+      const inSharedTable = m.pool.shareCount[off >>> 10]! > 0;
+      for (; addr < next; addr += 4096) i = pte_to_pagemap_entry(m, lo, hi, sd, out, i, inSharedTable);
     } else {
       // pagemap_pte_range over the PTE table.
       const pt = (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);
@@ -153,8 +155,12 @@ function pte_none_entry(m: MachineState, vma: VmAreaStruct, lookup: VmAreaStruct
   return i + 1;
 }
 
-/** pte_to_pagemap_entry for a non-empty leaf (PTE, huge PMD/PUD, or a swap entry / marker). */
-function pte_to_pagemap_entry(m: MachineState, lo: number, hi: number, sd: number, out: Uint32Array, i: number): number {
+/**
+ * pte_to_pagemap_entry for a non-empty leaf (PTE, huge PMD/PUD, or a swap entry / marker).
+ * `inSharedTable`: a hugetlb leaf in a PMD table shared with other mms, which
+ * pagemap_hugetlb_range() never reports as PM_MMAP_EXCLUSIVE.
+ */
+function pte_to_pagemap_entry(m: MachineState, lo: number, hi: number, sd: number, out: Uint32Array, i: number, inSharedTable = false): number {
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
     let flags = PM_PRESENT_HI | sd | ((lo & _PAGE_SOFT_DIRTY) !== 0 ? PM_SOFT_DIRTY_HI : 0) | ((lo & _PAGE_UFFD_WP) !== 0 ? PM_UFFD_WP_HI : 0);
     let frame = 0;
@@ -162,7 +168,7 @@ function pte_to_pagemap_entry(m: MachineState, lo: number, hi: number, sd: numbe
       frame = (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);
       const fo = m.folios;
       if ((fo.flags[frame]! & PG_anon) === 0) flags |= PM_FILE_HI;
-      if (fo.mapcount[frame] === 1) flags |= PM_MMAP_EXCLUSIVE_HI;
+      if (fo.mapcount[frame] === 1 && !inSharedTable) flags |= PM_MMAP_EXCLUSIVE_HI;
     }
     put(out, i, frame, flags);
     return i + 1;

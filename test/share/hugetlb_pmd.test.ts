@@ -151,3 +151,25 @@ test('unlinking a shared PMD table from one sharer moves the walk generation (ca
   assert.equal(m.pool.walkGen() - gen, 2);
   teardown(m, mms, file);
 });
+
+test('pagemap: a hugetlb page in a shared PMD table is never PM_MMAP_EXCLUSIVE (pagemap_hugetlb_range, hugetlb_pmd_shared)', () => {
+  // fs/proc/task_mmu.c, pagemap_hugetlb_range() since "fs/proc/task_mmu: convert pagemap_hugetlb_range()
+  // to work on folios" (David Hildenbrand, April 2024, for 6.10; so in both profiles, 6.12 and 6.18):
+  // PM_MMAP_EXCLUSIVE only if !folio_maybe_mapped_shared(folio) && !hugetlb_pmd_shared(ptep). Under PMD
+  // sharing the folio is mapped once (one PMD entry), so the mapcount alone would call it exclusive.
+  const m = machine({ design: hugetlbPmdDesign });
+  const { mms: [a], file } = sharers(m, 1, GiB, 0);
+  // One process: its own PMD table, the folio mapped once: exclusive.
+  assert.equal(m.pagemap(a!, BASE).exclusive, true);
+  const b = m.mm_alloc();
+  m.mmap(b, { addr: BASE, length: GiB, prot: RW, flags: MAP_SHARED | MAP_FIXED, file });
+  touchAll(m, b, BASE, GiB, true, H);
+  // b linked a's PMD table (pt_share_count 1): the folio is still mapped once, yet shared for both.
+  assert.equal(folioAt(m, a!, BASE), folioAt(m, b, BASE));
+  assert.equal(m.pagemap(a!, BASE).exclusive, false);
+  assert.equal(m.pagemap(b, BASE).exclusive, false);
+  m.exit(b);
+  // b gone, the table is a's alone again: exclusive.
+  assert.equal(m.pagemap(a!, BASE).exclusive, true);
+  teardown(m, [a!], file);
+});
