@@ -58,12 +58,17 @@ export function madvise_dontneed(m: MachineState, mm: MmStruct, start: number, l
 /**
  * clear_refs with 4 (soft-dirty): every VMA starts tracking (VM_SOFTDIRTY cleared) and every present
  * PTE loses its soft-dirty bit and write permission, so the next write faults and sets it again.
- * hugetlb VMAs are skipped, as the kernel's clear_refs walk does. A shared table is edited in place
+ * hugetlb VMAs lose VM_SOFTDIRTY too, but their entries are skipped, as the kernel's walk does. A shared table is edited in place
  * (every sharer's PTEs change) unless the design unshares first.
  */
 export function clear_refs_soft_dirty(m: MachineState, mm: MmStruct): void {
   for (const v of mm.vmas) {
-    if (is_vm_hugetlb_page(v)) continue;
+    if (is_vm_hugetlb_page(v)) {
+      // clear_refs_write() clears VM_SOFTDIRTY on every VMA, hugetlb included; its page walk has no
+      // hugetlb_entry, so the huge entries themselves are left as they are (nothing to flush).
+      v.vm_flags &= ~VM_SOFTDIRTY;
+      continue;
+    }
     m.design.softDirtyClear?.(m, v);
     v.vm_flags &= ~VM_SOFTDIRTY;
     // clear_refs ends with a flush of the whole mm (and of every sharer of a table it edited).

@@ -162,7 +162,9 @@ function pte_none_entry(m: MachineState, vma: VmAreaStruct, lookup: VmAreaStruct
  */
 function pte_to_pagemap_entry(m: MachineState, lo: number, hi: number, sd: number, out: Uint32Array, i: number, inSharedTable = false): number {
   if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
-    let flags = PM_PRESENT_HI | sd | ((lo & _PAGE_SOFT_DIRTY) !== 0 ? PM_SOFT_DIRTY_HI : 0) | ((lo & _PAGE_UFFD_WP) !== 0 ? PM_UFFD_WP_HI : 0);
+    // A hugetlb leaf is soft-dirty only through its VMA's VM_SOFTDIRTY (pagemap_hugetlb_range).
+    const leafSoftDirty = (lo & _PAGE_PSE) === 0 && (lo & _PAGE_SOFT_DIRTY) !== 0;
+    let flags = PM_PRESENT_HI | sd | (leafSoftDirty ? PM_SOFT_DIRTY_HI : 0) | ((lo & _PAGE_UFFD_WP) !== 0 ? PM_UFFD_WP_HI : 0);
     let frame = 0;
     if ((lo & _PAGE_SPECIAL) === 0) {
       frame = (lo >>> 12) | ((hi & PFN_HI_SHIFTED_MASK) << 20);

@@ -173,3 +173,19 @@ test('pagemap: a hugetlb page in a shared PMD table is never PM_MMAP_EXCLUSIVE (
   assert.equal(m.pagemap(a!, BASE).exclusive, true);
   teardown(m, [a!], file);
 });
+
+test('clear_refs (soft-dirty) clears VM_SOFTDIRTY on hugetlb VMAs too, and pagemap reports hugetlb soft-dirty from the VMA alone', () => {
+  // fs/proc/task_mmu.c: clear_refs_write() clears VM_SOFTDIRTY on every VMA; its page walk has no
+  // hugetlb_entry, so the huge entries are untouched. pagemap_hugetlb_range() sets PM_SOFT_DIRTY from
+  // VM_SOFTDIRTY only. So a hugetlb page reads soft-dirty after mmap and clean after clear_refs, and a
+  // later write does not make it soft-dirty again (nothing re-sets VM_SOFTDIRTY but a VMA change).
+  const m = machine();
+  const { mms: [a], file } = sharers(m, 1, GiB, 0);
+  assert.equal(m.pagemap(a!, BASE).softDirty, true);
+  m.clear_refs_soft_dirty(a!);
+  assert.equal(m.pagemap(a!, BASE).softDirty, false);
+  m.touch(a!, BASE, true, 9);
+  assert.equal(m.pagemap(a!, BASE).softDirty, false);
+  assert.equal(m.read(a!, BASE), 9);
+  teardown(m, [a!], file);
+});
