@@ -4,7 +4,7 @@
  */
 import { setMaxListeners } from 'node:events';
 
-import { int } from '../lib/format.js';
+import { int, rate } from '../lib/format.js';
 import { intInRange } from '../lib/size.js';
 import { runEnvironment } from '../harness/env.js';
 import { checkWritable, removePendingTemp, writeJsonAtomic } from '../harness/write.js';
@@ -16,7 +16,7 @@ import { RESULTS_SCHEMA, SUITES, type Suite, type TaskResultRecord, type Results
 import { defaultResultsPath, Interrupted, runTaskInProcesses, scalingRows, suiteTasks } from '../harness/runner.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions, useColor } from '../lib/cli_args.js';
-import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
 
@@ -38,12 +38,6 @@ writes one results file into results/.
 ${kernelHelp(19)}
 `;
 
-function fmtRate(x: number): string {
-  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
-  if (x >= 1e3) return `${(x / 1e3).toFixed(2)} k`;
-  return x.toFixed(2);
-}
-
 export async function benchMain(argv: string[]): Promise<number> {
   const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
@@ -55,8 +49,7 @@ export async function benchMain(argv: string[]): Promise<number> {
       processes: { type: 'string' },
       time: { type: 'string' },
       out: { type: 'string' },
-      kernel: { type: 'string' },
-      'pt-reclaim': { type: 'string' },
+      ...KERNEL_OPTIONS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -103,7 +96,7 @@ export async function benchMain(argv: string[]): Promise<number> {
         if (tty) process.stdout.write(`  … ${label}`);
         const rec = await runTaskInProcesses({ name: def.name, design: def.design, seed, quick, timeMs, warmupMs, minCalls, kernel }, processes, ac.signal);
         tasks.push(rec);
-        const line = `${label.padEnd(42)} ${fmtRate(rec.opsPerSec.median).padStart(9)} ${rec.unit}/s  (measured: median of ${rec.calls} calls of ${int(rec.opsPerCall)} in ${processes} process${processes > 1 ? 'es' : ''}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
+        const line = `${label.padEnd(42)} ${rate(rec.opsPerSec.median).padStart(9)} ${rec.unit}/s  (measured: median of ${rec.calls} calls of ${int(rec.opsPerCall)} in ${processes} process${processes > 1 ? 'es' : ''}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
         if (tty) process.stdout.write(`\r\x1b[2K${color ? '\x1b[32m✓\x1b[0m' : '✓'} ${line}\n`);
         else say(`  ${line}`);
         for (const w of rec.warnings) say(`    warning: ${w}`);

@@ -7,7 +7,7 @@
  */
 
 import { compareResults, configDifferences, DEFAULT_COMPARE, describeRun, kernelDifferences, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
-import { loadResults, runsIn } from '../harness/load.js';
+import { latestRun, loadResults, runsIn } from '../harness/load.js';
 import { UsageError } from '../lib/errors.js';
 import { type ResultsFile } from '../harness/types.js';
 import { parseOptions } from '../lib/cli_args.js';
@@ -77,7 +77,7 @@ export async function compareMain(argv: string[]): Promise<number> {
     let pb: string;
     if (positionals.length === 2) [pa, pb] = [positionals[0]!, positionals[1]!];
     else if (positionals.length === 1) {
-      const latest = user[user.length - 1] ?? reference[reference.length - 1];
+      const latest = latestRun(repo);
       if (latest === undefined) throw new UsageError("no results file in results/ to compare against; run 'npm run bench' first, or give two files");
       [pa, pb] = [positionals[0]!, latest];
     } else if (user.length >= 2) {

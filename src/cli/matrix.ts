@@ -3,7 +3,7 @@
  * process does to its sharers under each design, observed on the machine (simulated), as markdown or JSON.
  */
 import { parseOptions } from '../lib/cli_args.js';
-import { kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 import { renderMatrixMarkdown, semanticsMatrix, stateMatrix } from '../workload/semantics_matrix.js';
 
 export const MATRIX_HELP = `usage: ptbench matrix [--kernel NAME] [--pt-reclaim on|off] [--json]   (npm run matrix writes docs/semantics-matrix.md)
@@ -19,7 +19,7 @@ ${kernelHelp(15)}
 export function matrixMain(argv: string[]): number {
   const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
-    options: { json: { type: 'boolean', default: false }, kernel: { type: 'string' }, 'pt-reclaim': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    options: { json: { type: 'boolean', default: false }, ...KERNEL_OPTIONS, help: { type: 'boolean', short: 'h', default: false } },
   });
   if (values.help) {
     process.stdout.write(MATRIX_HELP);

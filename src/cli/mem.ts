@@ -8,13 +8,12 @@ import { parseSize, procsCount } from '../lib/size.js';
 import { totalTables } from '../mm/accounting.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { designByName, designsByList, DESIGNS } from '../share/index.js';
-import { MATERIALIZE_LIMIT_BYTES, type SgaScenario } from '../workload/sga.js';
+import { MATERIALIZE_LIMIT_BYTES, parseRegionShape, type SgaScenario } from '../workload/sga.js';
 import { UsageError } from '../lib/errors.js';
-import { parseRegionShape } from '../workload/sga.js';
 import { type Engine, type MemReport, memReport, type GridCell, memGrid } from '../workload/mem_report.js';
 import { parseOptions } from '../lib/cli_args.js';
 import { progressLine } from '../lib/progress.js';
-import { DEFAULT_KERNEL, describeKernel, KERNEL_PROFILES, kernelConfig, kernelFromOptions } from '../mm/kernel_profile.js';
+import { describeKernel, KERNEL_OPTIONS, kernelConfig, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const MEM_HELP = `usage: ptbench mem [options]
 
@@ -35,8 +34,7 @@ Map one region into N processes, touch it, and print the page-table memory (simu
   --engine E         count: interval arithmetic, no tables built (any size: 1,500 x 300GB in
                      milliseconds); materialize: build the tables and run every fault; auto
                      (default): materialize when it fits in ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB of simulator memory, else count
-  --kernel NAME      kernel profile the figures follow: ${KERNEL_PROFILES.map((k) => k.name).join(', ')} (default ${DEFAULT_KERNEL})
-  --pt-reclaim on|off  CONFIG_PT_RECLAIM (6.14 and later; default: the profile's, on for 6.18)
+${kernelHelp()}
   --json             print JSON instead of a table
 `;
 
@@ -65,8 +63,7 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
       levels: { type: 'string', default: '4' },
       'fault-around': { type: 'string', default: '64KiB' },
       engine: { type: 'string', default: 'auto' },
-      kernel: { type: 'string', default: DEFAULT_KERNEL },
-      'pt-reclaim': { type: 'string' },
+      ...KERNEL_OPTIONS,
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },

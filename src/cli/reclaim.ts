@@ -6,7 +6,7 @@ import { DESIGNS, designByName } from '../share/index.js';
 import { runReclaimExperiment, type ReclaimReport } from '../workload/reclaim.js';
 import { UsageError } from '../lib/errors.js';
 import { parseOptions } from '../lib/cli_args.js';
-import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const RECLAIM_HELP = `usage: ptbench reclaim [options]    (npm run reclaim -- ...)
 
@@ -34,8 +34,7 @@ export async function reclaimMain(argv: string[]): Promise<number> {
       pages: { type: 'string' },
       variant: { type: 'string', default: 'all' },
       json: { type: 'boolean', default: false },
-      kernel: { type: 'string' },
-      'pt-reclaim': { type: 'string' },
+      ...KERNEL_OPTIONS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -20,7 +20,7 @@ import { UsageError } from '../lib/errors.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions } from '../lib/cli_args.js';
 import { runSmpScaling } from '../harness/smp_scaling.js';
-import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const SMP_HELP = `usage: ptbench smp [options]
 
@@ -69,8 +69,7 @@ export async function smpMain(argv: string[]): Promise<number> {
       check: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
-      kernel: { type: 'string' },
-      'pt-reclaim': { type: 'string' },
+      ...KERNEL_OPTIONS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

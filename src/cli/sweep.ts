@@ -13,7 +13,7 @@ import { UsageError } from '../lib/errors.js';
 import { SWEEP_DEFAULT_PROCS, SWEEP_DEFAULT_SIZES, type SweepFile, runSweep, renderSweep } from '../harness/sweep.js';
 import { parseRegionShape } from '../workload/sga.js';
 import { parseOptions, useColor } from '../lib/cli_args.js';
-import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const SWEEP_HELP = `usage: ptbench sweep [options]      (npm run sweep -- ...)
 
@@ -51,8 +51,7 @@ export function sweepMain(argv: string[]): number {
       height: { type: 'string', default: '14' },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
-      kernel: { type: 'string' },
-      'pt-reclaim': { type: 'string' },
+      ...KERNEL_OPTIONS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -8,7 +8,7 @@ import { STREAM_KINDS, parseStreamKind } from '../workload/tlb/stream.js';
 import { TRACE_DEFAULTS } from '../workload/tlb/replay.js';
 import { UsageError } from '../lib/errors.js';
 import { parseOptions } from '../lib/cli_args.js';
-import { describeKernel, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
 
 export const TLB_HELP = `usage: ptbench tlb [options]        (npm run tlb -- ...)
 
@@ -81,8 +81,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
       'no-probes': { type: 'boolean', default: false },
       trace: { type: 'string' },
       json: { type: 'boolean', default: false },
-      kernel: { type: 'string' },
-      'pt-reclaim': { type: 'string' },
+      ...KERNEL_OPTIONS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

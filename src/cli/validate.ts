@@ -8,7 +8,7 @@
 import { join, resolve } from 'node:path';
 import { bytesIEC, iec, plainTable } from '../lib/format.js';
 import { intInRange } from '../lib/size.js';
-import { loadResults, runsIn } from '../harness/load.js';
+import { latestRun, loadResults } from '../harness/load.js';
 import { writeJsonAtomic } from '../harness/write.js';
 import { defaultScenarios } from '../harness/validate/scenarios.js';
 import { UsageError } from '../lib/errors.js';
@@ -93,14 +93,13 @@ export function renderRates(r: ValidateRecord): string {
   const k = r.kernelRates;
   const lines: string[] = [];
   let sim: { faults?: number; forkMs?: number; file?: string } = {};
-  const { user, reference } = runsIn(process.cwd());
-  const files = user.length > 0 ? user : reference;
-  if (files.length > 0) {
+  const latest = latestRun(process.cwd());
+  if (latest !== undefined) {
     try {
-      const res = loadResults(files[files.length - 1]!);
+      const res = loadResults(latest);
       const f = res.tasks.find((x) => x.name === 'fault/anon-write-seq');
       const fk = res.tasks.find((x) => x.name === 'fork/anon-1GiB');
-      sim = { faults: f?.opsPerSec.median, forkMs: fk?.latencyMs.p50, file: files[files.length - 1] };
+      sim = { faults: f?.opsPerSec.median, forkMs: fk?.latencyMs.p50, file: latest };
     } catch { /* no usable results file: kernel figures only */ }
   }
   if (k.anonWriteFaultsPerSec !== undefined) {

@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { int, plainTable } from '../lib/format.js';
+import { int, plainTable, rate } from '../lib/format.js';
 import { loadResults } from './load.js';
 import { UsageError } from '../lib/errors.js';
 import { progressLine } from '../lib/progress.js';
@@ -173,8 +173,6 @@ export function configDifferences(A: ResultsFile, B: ResultsFile): string[] {
   return out;
 }
 
-const fmtOps = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(2)} k` : x.toFixed(2));
-
 export function describeRun(label: string, path: string, r: ResultsFile): string {
   const g = r.environment.git;
   return `${label} = ${path} (commit ${g.commit ? g.commit.slice(0, 10) : 'unknown'}${g.dirty ? ', dirty' : ''}, ${r.date})`;
@@ -185,7 +183,7 @@ export function renderComparison(c: Comparison, alpha: number, noise: number): s
   out.push(`timings (measured): B/A of median operations/s, 95 % bootstrap CI; Mann-Whitney U p over n samples (per-process medians when both sides ran >= 3 processes, else calls); '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
   const t = plainTable(['task', 'A', 'B', 'B/A [95% CI]', 'p', 'n', ''], ['left', 'right', 'right', 'right', 'right', 'right', 'left']);
   for (const r of c.rows) {
-    t.push([r.key, `${fmtOps(r.a)} ${r.unit}/s`, `${fmtOps(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
+    t.push([r.key, `${rate(r.a)} ${r.unit}/s`, `${rate(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
   }
   if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '', '']);
   out.push(t.toString());

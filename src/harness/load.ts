@@ -115,12 +115,17 @@ export function runsIn(repo: string): { user: string[]; reference: string[] } {
   };
 }
 
-/** The one results file a command was given, or the latest run of the user's (else the newest reference run). */
+/** The user's latest run in `repo`'s results/, else the newest reference run; undefined when there is none. */
+export function latestRun(repo: string): string | undefined {
+  const { user, reference } = runsIn(repo);
+  return user[user.length - 1] ?? reference[reference.length - 1];
+}
+
+/** The one results file a command was given, or latestRun() of the current directory. */
 export function resultsFileArg(positionals: string[]): string {
   if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);
   if (positionals[0] !== undefined) return positionals[0];
-  const { user, reference } = runsIn(process.cwd());
-  const latest = user[user.length - 1] ?? reference[reference.length - 1];
+  const latest = latestRun(process.cwd());
   if (latest === undefined) throw new UsageError("no results file in results/; run 'npm run bench' first, or give a file");
   return latest;
 }

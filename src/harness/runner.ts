@@ -6,15 +6,13 @@ import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Bench } from 'tinybench';
 import { RunFailed } from '../lib/errors.js';
-import { timedTasks, type BenchTaskDef } from './tasks.js';
+import { inDefaultSuite, timedTasks, type BenchTaskDef } from './tasks.js';
 import { designByName } from '../share/index.js';
-import { type TaskResultRecord } from './types.js';
+import { type Suite, type TaskResultRecord } from './types.js';
 import { median } from 'simple-statistics';
-import { inDefaultSuite } from './tasks.js';
-import type { Suite } from './types.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import type { SmpRow } from './table.js';
-import { kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
+import { type KernelConfig } from '../mm/kernel_profile.js';
 
 async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minCalls: number, signal: AbortSignal): Promise<TaskResultRecord> {
   const warnings: string[] = [];
@@ -97,10 +95,10 @@ export function combineProcesses(runs: TaskResultRecord[]): TaskResultRecord {
 }
 
 /** What a child process needs to rebuild one task. */
-export interface TaskSpec { name: string; design: string; seed: number; quick: boolean; timeMs: number; warmupMs: number; minCalls: number; kernel?: KernelConfig }
+export interface TaskSpec { name: string; design: string; seed: number; quick: boolean; timeMs: number; warmupMs: number; minCalls: number; kernel: KernelConfig }
 
 function findTask(spec: TaskSpec): BenchTaskDef {
-  const def = timedTasks([designByName(spec.design)], spec.seed, spec.quick, spec.kernel ?? kernelConfig()).find((t) => t.name === spec.name);
+  const def = timedTasks([designByName(spec.design)], spec.seed, spec.quick, spec.kernel).find((t) => t.name === spec.name);
   if (!def) throw new Error(`no task '${spec.name}' for design ${spec.design}`);
   return def;
 }
@@ -152,7 +150,7 @@ export function defaultResultsPath(repo: string, commit: string | null, dirty: b
 }
 
 /** The timed tasks of a suite, for these designs. */
-export function suiteTasks(suite: Suite, designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig = kernelConfig()): BenchTaskDef[] {
+export function suiteTasks(suite: Suite, designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig): BenchTaskDef[] {
   return timedTasks(designs, seed, quick, kernel).filter((t) => (suite === 'default' && inDefaultSuite(t)) || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
     || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/'))
     || (suite === 'state' && (t.name.startsWith('reclaim/') || t.name.startsWith('pagemap/'))) || (suite === 'scaling' && t.name.startsWith('scaling/')));

@@ -43,11 +43,10 @@ function medianRound(got: readonly SmpRound[]): SmpRound {
 
 export async function runSmpScaling(o: SmpScalingOptions): Promise<SmpRow[]> {
   const { designs, cpuList, procs, rounds, seed, ptPages, size } = o;
-  const values = { kind: o.kind, check: o.check };
   const rows: SmpRow[] = [];
   for (const design of designs) {
-    const kind = (values.kind ?? (design.name === 'hugetlb-pmd' ? 'hugetlb' : 'shmem')) as RegionKind;
-    if (!['shmem', 'anon', 'file', 'hugetlb'].includes(kind)) throw new UsageError(`--kind: unknown kind '${values.kind}'; kinds: shmem, anon, file, hugetlb`);
+    const kind = (o.kind ?? (design.name === 'hugetlb-pmd' ? 'hugetlb' : 'shmem')) as RegionKind;
+    if (!['shmem', 'anon', 'file', 'hugetlb'].includes(kind)) throw new UsageError(`--kind: unknown kind '${o.kind}'; kinds: shmem, anon, file, hugetlb`);
     const huge = kind === 'hugetlb';
     const w = smpWorkload({ design, procs, size: size ?? (huge ? 8 * 2 ** 30 : 64 * 2 ** 20), kind, page: huge ? '2m' : '4k', write: true, order: 'random', seed, kernel: o.kernel });
     // One pool and machine per CPU count, and the rounds interleaved (round r on 1 CPU, then on 2, ...),
@@ -56,7 +55,7 @@ export async function runSmpScaling(o: SmpScalingOptions): Promise<SmpRow[]> {
     // --check: the single-threaded run's accounting, made once before the rounds (building it between
     // timed rounds would leave the main thread's garbage collector busy on a core the CPUs need). Not
     // for hugetlb-pmd, whose racing first faults may each allocate a PMD table, as in the kernel.
-    const check = values.check && design.name !== 'hugetlb-pmd';
+    const check = o.check && design.name !== 'hugetlb-pmd';
     let expected = '';
     if (check) {
       const ref = scenarioMachine(w.scenario, w.capacity);

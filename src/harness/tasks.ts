@@ -370,7 +370,7 @@ export function inDefaultSuite(t: BenchTaskDef): boolean {
   return true;
 }
 
-export function stateTasks(designs: readonly PtShareDesign[], all: boolean, kernel: KernelConfig = kernelConfig()): BenchTaskDef[] {
+export function stateTasks(designs: readonly PtShareDesign[], all: boolean, kernel: KernelConfig): BenchTaskDef[] {
   const out: BenchTaskDef[] = [];
   const pick = (d: PtShareDesign) => all || d.name === 'private' || d.name === 'ptshare';
   for (const d of designs) if (pick(d)) out.push(reclaimTask(d, kernel));
@@ -422,7 +422,7 @@ export function scalingRegion(design: PtShareDesign, quick: boolean): { kind: 's
  * of its own (not timed) for the paired speedup (SmpFigures.pairedSpeedups), and after it the host
  * control on both pools (SmpFigures.hostSpeedups).
  */
-export function scalingTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig = kernelConfig()): BenchTaskDef[] {
+export function scalingTasks(designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig): BenchTaskDef[] {
   const out: BenchTaskDef[] = [];
   for (const d of designs) {
     for (const cpus of cpuCountsToMeasure()) {

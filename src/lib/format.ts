@@ -17,6 +17,13 @@ export function iec(n: number): string {
   return prettyBytes(n, { binary: true, maximumFractionDigits: 2 });
 }
 
+/** A rate with a metric prefix and two decimals: "25.48 M", "714.22 k", "438.00". */
+export function rate(x: number): string {
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(2)} k`;
+  return x.toFixed(2);
+}
+
 export function int(n: number): string {
   return n.toLocaleString('en-US');
 }

@@ -91,6 +91,9 @@ export function describeKernel(k: KernelConfig): string {
   return `${p.describes}${p.rules.includes('pt_reclaim') ? `; PT_RECLAIM ${k.ptReclaim ? 'on' : 'off'}` : ''}`;
 }
 
+/** The --kernel and --pt-reclaim options of every command that simulates (node:util parseArgs form). */
+export const KERNEL_OPTIONS = { kernel: { type: 'string' }, 'pt-reclaim': { type: 'string' } } as const;
+
 /** --kernel NAME and --pt-reclaim on|off as a command gives them (absent: the profile's default). */
 export function kernelFromOptions(kernel: string | undefined, ptReclaim: string | undefined): KernelConfig {
   if (ptReclaim !== undefined && ptReclaim !== 'on' && ptReclaim !== 'off') fail('EINVAL', '--pt-reclaim', `'${ptReclaim}' is not on or off`);

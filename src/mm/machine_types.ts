@@ -10,7 +10,7 @@ import { pagingMode, type PagingLevels, type PagingMode } from '../arch/pgtable_
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
-import type { PtShareDesign } from './pt_share.js';
+import { PT_SHARE_NONE, type PtShareDesign } from './pt_share.js';
 import type { FlushRecord, TlbShootdownSink } from './tlbflush.js';
 import { AddressSpace } from './address_space.js';
 import { FolioTable, type FolioTableBuffers } from './folio.js';
@@ -22,7 +22,6 @@ import { newLockStat, type LockStat } from './spinlock.js';
 import { HUGETLB_FAULT_MUTEXES } from './hugetlb.js';
 import { VmEvents } from './vmstat.js';
 import { VmFault } from './vm_fault.js';
-import { PT_SHARE_NONE } from './pt_share.js';
 import { kernelConfig, type KernelConfig } from './kernel_profile.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
