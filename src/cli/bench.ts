@@ -67,7 +67,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   if (!Number.isFinite(timeMs) || timeMs <= 0) throw new UsageError(`--time: '${values.time}' is not a positive number of milliseconds`);
   // 5 processes a side is the fewest whose exact Mann-Whitney p can reach 0.01 (2/252); 3 never goes below 0.1.
   const processes = values.processes !== undefined ? intInRange(values.processes, '--processes', 1, 50) : quick ? 1 : 5;
-  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const kernel = kernelFromOptions(values);
   const warmupMs = quick ? 50 : 300;
   const minCalls = quick ? 5 : 20;
   const repo = process.cwd();

@@ -25,7 +25,7 @@ export function matrixMain(argv: string[]): number {
     process.stdout.write(MATRIX_HELP);
     return 0;
   }
-  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const kernel = kernelFromOptions(values);
   const cells = semanticsMatrix(undefined, kernel);
   const state = stateMatrix(undefined, kernel);
   process.stdout.write(values.json ? `${JSON.stringify({ kernel, changes: cells, state }, null, 2)}\n` : renderMatrixMarkdown(cells, state, kernel));

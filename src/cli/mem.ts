@@ -89,7 +89,7 @@ export function parseMemArgs(argv: string[]): MemRequest | 'help' {
       design, procs, kind, page,
       size: parseSize(values.size, '--size'),
       offset: parseSize(values.offset, '--offset'),
-      touch, write: !values.read, levels, faultAroundBytes: fab, kernel: kernelFromOptions(values.kernel, values['pt-reclaim']),
+      touch, write: !values.read, levels, faultAroundBytes: fab, kernel: kernelFromOptions(values),
     },
   };
 }
@@ -117,12 +117,14 @@ export function renderMem(rep: MemReport): string {
   };
   for (const l of LEVELS) {
     if (l === 'p4d' && s.levels === 4) continue;
-    t.push([l, int(rep.tables[l]), bytesIEC(rep.tables[l] * 4096), range((p) => p.tables[l])]);
+    t.push([l, int(rep.tables[l]), bytesIEC(rep.tables[l] * (l === 'pgd' ? rep.kernel.pgdBytes : 4096)), range((p) => p.tables[l])]);
   }
   t.push(['total', int(rep.tablePages), bytesIEC(rep.pageTableBytes), range((p) => totalTables(p.tables))]);
   lines.push(t.toString());
   lines.push('');
   lines.push(`per process  page tables ${range((p) => p.pageTableBytes)} B; VmPTE (PTE+PMD+PUD) ${range((p) => p.vmPTEBytes)} B`);
+  const pageTables = rep.pageTableBytes - (rep.kernel.pgdInPageTables ? 0 : rep.tables.pgd * rep.kernel.pgdBytes);
+  lines.push(`PageTables in /proc/meminfo  ${int(pageTables)} B (${rep.kernel.pgdInPageTables ? 'PGDs included, as since 6.14' : 'PGDs left out, as before 6.14'})`);
   lines.push(`shared tables  ${int(rep.sharedTables)} (pt_share_count > 0)`);
   lines.push(`page-table bytes per mapped byte  ${(rep.pageTableBytes / (s.mappedBytes * (rep.design === 'threads' ? 1 : s.procs)) * 100).toFixed(4)} % (all processes' mappings)`);
   lines.push(`PTE tables  ${int(rep.pteTableBytes)} B = ${(rep.pteTableBytes / 1e9).toFixed(1)} GB (10^9 B) = ${(rep.pteTableBytes / 2 ** 30).toFixed(1)} GiB (2^30 B)`);

@@ -52,7 +52,7 @@ export async function reclaimMain(argv: string[]): Promise<number> {
   if (size % 4096 !== 0) throw new UsageError(`--size: ${values.size} is not a multiple of 4 KiB`);
   const pages = posInt(values.pages, '--pages', Math.min(512, size / 4096));
   const reports: ReclaimReport[] = [];
-  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const kernel = kernelFromOptions(values);
   for (const design of designs) for (const v of variants) reports.push(runReclaimExperiment({ design, procs, size, pages, shmemSwapReport: v, kernel }));
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ kernel, procs, size, pages, reports }, null, 2)}\n`);

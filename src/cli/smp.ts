@@ -87,7 +87,7 @@ export async function smpMain(argv: string[]): Promise<number> {
   const size = values.size === undefined ? null : parseSize(values.size, '--size');
   const out = values.out === undefined ? null : checkWritable(values.out, '--out');
 
-  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const kernel = kernelFromOptions(values);
   const rows = await runSmpScaling({ designs, cpuList, procs, rounds, seed, ptPages, size, kind: values.kind, check: values.check, kernel });
   const doc = { kernel, procs, rounds, seed, rows };
   if (out !== null) writeJsonAtomic(out, doc);

@@ -65,7 +65,7 @@ export function sweepMain(argv: string[]): number {
   const { kind, page, levels } = parseRegionShape(values.kind, values.page, values.levels);
   const height = intInRange(values.height, '--height', 4, 100, 'rows');
   if (values.out !== undefined) checkWritable(values.out, '--out');
-  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const kernel = kernelFromOptions(values);
   const swept = runSweep({ procs, sizes, designs, kind, page, levels });
   // The counts follow the kernel's rules; none of the sweep's (map, touch) differs between the profiles yet.
   const s = { ...swept, config: { ...swept.config, kernel } };

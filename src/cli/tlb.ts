@@ -95,7 +95,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
   const quantum = posInt(values.quantum, '--quantum', values.trace !== undefined ? TRACE_DEFAULTS.quantum : 10000, 2);
   const llcPtBytes = values['llc-pt'] === undefined ? undefined : parseSize(values['llc-pt'], '--llc-pt');
   const pcid = !values.nopcid;
-  const kernel = kernelFromOptions(values.kernel, values['pt-reclaim']);
+  const kernel = kernelFromOptions(values);
   const head = `kernel ${describeKernel(kernel)}\nCPU profile ${profile.name} (${profile.description}): ${unverified(profile)}; ${cpus} simulated CPUs, ${pcid ? 'PCID on (6 dynamic ASIDs per CPU)' : 'nopcid'}`;
 
   if (values.trace !== undefined) {

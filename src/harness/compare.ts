@@ -157,7 +157,11 @@ export function kernelDifferences(A: ResultsFile, B: ResultsFile): string[] {
   if (ka === undefined || kb === undefined) return [];
   const out: string[] = [];
   if (ka.profile !== kb.profile) out.push(`kernel ${ka.profile} vs ${kb.profile}`);
-  if (ka.ptReclaim !== kb.ptReclaim) out.push(`CONFIG_PT_RECLAIM ${ka.ptReclaim ? 'on' : 'off'} vs ${kb.ptReclaim ? 'on' : 'off'}`);
+  const onOff = (b: boolean | undefined) => (b ? 'on' : 'off');
+  if (ka.ptReclaim !== kb.ptReclaim) out.push(`CONFIG_PT_RECLAIM ${onOff(ka.ptReclaim)} vs ${onOff(kb.ptReclaim)}`);
+  // Files from before the PTI knob recorded neither: PTI off, a 4 KiB PGD.
+  if ((ka.pti ?? false) !== (kb.pti ?? false)) out.push(`PTI ${onOff(ka.pti)} vs ${onOff(kb.pti)}`);
+  if ((ka.pgdBytes ?? 4096) !== (kb.pgdBytes ?? 4096)) out.push(`PGD ${(ka.pgdBytes ?? 4096) / 1024} KiB vs ${(kb.pgdBytes ?? 4096) / 1024} KiB`);
   return out;
 }
 

@@ -4,6 +4,9 @@ import { runEnvironment } from './env.js';
 import { type MemScenarioResult } from './memory_scenarios.js';
 import type { KernelConfig } from '../mm/kernel_profile.js';
 
+/** The kernel a results file's counts follow; files from before the PTI knob lack pti and the PGD fields. */
+export type RecordedKernel = Pick<KernelConfig, 'profile' | 'ptReclaim'> & Partial<KernelConfig>;
+
 export const RESULTS_SCHEMA = 'ptbench-results/1';
 
 export const SUITES = ['default', 'fault', 'fork', 'mem', 'tlb', 'state', 'scaling'] as const;
@@ -34,7 +37,7 @@ export interface ResultsFile {
   schema: typeof RESULTS_SCHEMA;
   date: string;
   environment: ReturnType<typeof runEnvironment>;
-  config: { suite: Suite; designs: string[]; quick: boolean; seed: number; timeMs: number; warmupMs: number; minCalls: number; processes?: number; kernel?: KernelConfig };
+  config: { suite: Suite; designs: string[]; quick: boolean; seed: number; timeMs: number; warmupMs: number; minCalls: number; processes?: number; kernel?: RecordedKernel };
   tasks: TaskResultRecord[];
   memory: MemScenarioResult[];
 }

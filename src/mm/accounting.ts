@@ -2,7 +2,9 @@
  * Page-table memory accounting. Per mm, like /proc/<pid>/status: the tables reachable from its pgd by
  * level (a shared table counts in every sharer, as hugetlb's mm_inc_nr_pmds on share does), VmPTE
  * (mm_pgtables_bytes: PTE + PMD + PUD tables; the kernel keeps no P4D or PGD counter there) and RSS.
- * Machine-wide, like PageTables in /proc/meminfo: every distinct table page once, shared or not.
+ * Machine-wide: the memory every distinct table takes, shared or not, counted once; the PGD at its
+ * allocation size (8 KiB with PTI, KernelConfig.pgdBytes). From 6.14 that is PageTables in
+ * /proc/meminfo; before, PageTables leaves the PGD out (KernelConfig.pgdInPageTables).
  */
 import { levelName, TABLE_BYTES, type PagingLevels } from '../arch/pgtable_64_types.js';
 import type { MachineState } from './machine_types.js';
@@ -20,7 +22,7 @@ export interface TableCounts {
 export interface MmCounts {
   /** Table pages reachable from this mm, by level. */
   tables: TableCounts;
-  /** All of them in bytes (4,096 per table page). */
+  /** All of them in bytes: 4,096 per table, the PGD at KernelConfig.pgdBytes. */
   pageTableBytes: number;
   /** VmPTE: mm_pgtables_bytes = (PTE + PMD + PUD tables) x 4,096. */
   vmPTEBytes: number;
@@ -56,16 +58,21 @@ export function totalTables(t: TableCounts): number {
   return t.pgd + t.p4d + t.pud + t.pmd + t.pte;
 }
 
+/** Bytes of the tables: TABLE_BYTES each, PGDs at `pgdBytes` (pgd_allocation_order()). */
+export function tableBytes(t: TableCounts, pgdBytes: number): number {
+  return (totalTables(t) - t.pgd) * TABLE_BYTES + t.pgd * pgdBytes;
+}
+
 /** MmCounts from table pages by level (mm->nr in the machine; computed by the counting engine). */
-export function mmCountsOf(levels: PagingLevels, nr: ArrayLike<number>): MmCounts {
+export function mmCountsOf(levels: PagingLevels, nr: ArrayLike<number>, pgdBytes: number): MmCounts {
   const tables = countsFromLevels(levels, (l) => nr[l]!);
-  return { tables, pageTableBytes: totalTables(tables) * TABLE_BYTES, vmPTEBytes: (nr[0]! + nr[1]! + nr[2]!) * TABLE_BYTES };
+  return { tables, pageTableBytes: tableBytes(tables, pgdBytes), vmPTEBytes: (nr[0]! + nr[1]! + nr[2]!) * TABLE_BYTES };
 }
 
 export function mmAccounting(m: MachineState, mm: MmStruct): MmAccounting {
   return {
     mm: mm.id,
-    ...mmCountsOf(m.mode.levels, mm.nr),
+    ...mmCountsOf(m.mode.levels, mm.nr, m.kernel.pgdBytes),
     rss: { file: mm.rss[MM_FILEPAGES]!, anon: mm.rss[MM_ANONPAGES]!, shmem: mm.rss[MM_SHMEMPAGES]!, swapents: mm.rss[MM_SWAPENTS]! },
     hugetlbPages: mm.hugetlb_usage,
   };
@@ -75,7 +82,7 @@ export function machineAccounting(m: MachineState): MachineAccounting {
   const tables = countsFromLevels(m.mode.levels, (l) => m.pool.inUseAt(l));
   return {
     tables,
-    pageTableBytes: totalTables(tables) * TABLE_BYTES,
+    pageTableBytes: tableBytes(tables, m.kernel.pgdBytes),
     sharedTables: m.pool.sharedInUse(),
     folios: m.folios.inUse,
     framePages: m.folios.pagesInUse,

@@ -4,9 +4,10 @@
  * the defaults of the config knobs that change figures. Kernel code asks the machine's
  * KernelConfig (`m.kernel`), never a version number.
  *
- * Rules model the x86-64 kernel built with its defaults (CONFIG_PT_RECLAIM=y where it exists), on a
- * CPU where page-table isolation is inactive (not affected by Meltdown: every AMD CPU, Intel since
- * Ice Lake); the 8 KiB PGD that PTI needs is not modelled yet.
+ * Rules model the x86-64 kernel built with its defaults (CONFIG_PT_RECLAIM=y where it exists,
+ * CONFIG_MITIGATION_PAGE_TABLE_ISOLATION=y), 4-level paging by default. Page-table isolation is a
+ * runtime state (`--pti`): active on a CPU affected by Meltdown (Intel before Ice Lake) unless booted
+ * with pti=off, inactive on every AMD CPU and on newer Intel ones.
  */
 import { fail } from './errno.js';
 
@@ -32,6 +33,18 @@ export const KERNEL_RULES = {
     where: 'zap_pte_range() with zap_details.reclaim_pt (madvise_dontneed_single_vma), reclaim_pt_is_enabled() and try_get_and_clear_pmd() in mm/pt_reclaim.c',
     config: 'CONFIG_PT_RECLAIM',
   },
+  pgd_order_pti: {
+    summary: 'the PGD is an 8 KiB (order-1) allocation only while PTI is active; before, whenever the kernel was built with CONFIG_MITIGATION_PAGE_TABLE_ISOLATION (x86-64 default y), PTI active or not',
+    since: '6.15',
+    commit: '4ce385f56434',
+    where: 'pgd_allocation_order() in arch/x86/include/asm/pgalloc.h, used by _pgd_alloc() in arch/x86/mm/pgtable.c (also in 6.14.y stable)',
+  },
+  pgd_in_pagetables: {
+    summary: 'the PGD counts in PageTables (/proc/meminfo NR_PAGETABLE), at its allocation size; before, x86 took it from __get_free_pages() and PageTables left it out',
+    since: '6.14',
+    commit: '68c601de75d8',
+    where: 'pagetable_pgd_ctor() in __pgd_alloc() (include/asm-generic/pgalloc.h), which x86 _pgd_alloc() calls since a9b3c355c2e6',
+  },
 } as const satisfies Record<string, KernelRule>;
 
 export type KernelRuleId = keyof typeof KERNEL_RULES;
@@ -47,9 +60,12 @@ export interface KernelProfile {
   defaults: { ptReclaim?: boolean };
 }
 
+/** PTI knob default: inactive (AMD CPUs, Intel since Ice Lake; pti=off). */
+export const DEFAULT_PTI = false;
+
 export const KERNEL_PROFILES: readonly KernelProfile[] = [
-  { name: '6.12', describes: 'Linux 6.12, the LTS of 2024 (x86-64, default config, PTI inactive)', rules: [], defaults: {} },
-  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y; PTI inactive)', rules: ['pt_reclaim'], defaults: { ptReclaim: true } },
+  { name: '6.12', describes: 'Linux 6.12, the LTS of 2024 (x86-64, default config)', rules: [], defaults: {} },
+  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y)', rules: ['pt_reclaim', 'pgd_order_pti', 'pgd_in_pagetables'], defaults: { ptReclaim: true } },
 ];
 
 export const DEFAULT_KERNEL = '6.18';
@@ -59,10 +75,17 @@ export interface KernelConfig {
   profile: string;
   /** CONFIG_PT_RECLAIM in force: MADV_DONTNEED frees the PTE tables it empties. */
   ptReclaim: boolean;
+  /** Page-table isolation active (X86_FEATURE_PTI). */
+  pti: boolean;
+  /** Bytes of one PGD allocation: 8,192 (order 1) or 4,096 (pgd_allocation_order()). */
+  pgdBytes: number;
+  /** PageTables in /proc/meminfo counts the PGD (pagetable_pgd_ctor). VmPTE never does. */
+  pgdInPageTables: boolean;
 }
 
 export interface KernelKnobs {
   ptReclaim?: boolean;
+  pti?: boolean;
 }
 
 export function kernelProfile(name: string): KernelProfile {
@@ -82,22 +105,40 @@ export function kernelConfig(name: string = DEFAULT_KERNEL, knobs: KernelKnobs =
     const r = KERNEL_RULES.pt_reclaim;
     fail('EINVAL', '--pt-reclaim', `${r.config} does not exist in Linux ${p.name} (it came in ${r.since}); use --kernel ${KERNEL_PROFILES.filter((x) => x.rules.includes('pt_reclaim')).map((x) => x.name).join(' or ')}, or --pt-reclaim off`);
   }
-  return { profile: p.name, ptReclaim: has('pt_reclaim') && (knobs.ptReclaim ?? p.defaults.ptReclaim ?? false) };
+  const pti = knobs.pti ?? DEFAULT_PTI;
+  return {
+    profile: p.name,
+    ptReclaim: has('pt_reclaim') && (knobs.ptReclaim ?? p.defaults.ptReclaim ?? false),
+    pti,
+    // Before pgd_allocation_order(), PGD_ALLOCATION_ORDER was 1 whenever PTI was built in.
+    pgdBytes: !has('pgd_order_pti') || pti ? 8192 : 4096,
+    pgdInPageTables: has('pgd_in_pagetables'),
+  };
 }
 
 /** One line naming the kernel a figure belongs to, for reports. */
 export function describeKernel(k: KernelConfig): string {
   const p = kernelProfile(k.profile);
-  return `${p.describes}${p.rules.includes('pt_reclaim') ? `; PT_RECLAIM ${k.ptReclaim ? 'on' : 'off'}` : ''}`;
+  const reclaim = p.rules.includes('pt_reclaim') ? `; PT_RECLAIM ${k.ptReclaim ? 'on' : 'off'}` : '';
+  return `${p.describes}${reclaim}; PTI ${k.pti ? 'active' : 'inactive'}, PGD ${k.pgdBytes / 1024} KiB`;
 }
 
-/** The --kernel and --pt-reclaim options of every command that simulates (node:util parseArgs form). */
-export const KERNEL_OPTIONS = { kernel: { type: 'string' }, 'pt-reclaim': { type: 'string' } } as const;
+/** The kernel options of every command that simulates (node:util parseArgs form). */
+export const KERNEL_OPTIONS = { kernel: { type: 'string' }, 'pt-reclaim': { type: 'string' }, pti: { type: 'string' } } as const;
 
-/** --kernel NAME and --pt-reclaim on|off as a command gives them (absent: the profile's default). */
-export function kernelFromOptions(kernel: string | undefined, ptReclaim: string | undefined): KernelConfig {
-  if (ptReclaim !== undefined && ptReclaim !== 'on' && ptReclaim !== 'off') fail('EINVAL', '--pt-reclaim', `'${ptReclaim}' is not on or off`);
-  return kernelConfig(kernel ?? DEFAULT_KERNEL, ptReclaim === undefined ? {} : { ptReclaim: ptReclaim === 'on' });
+function onOff(option: string, v: string | undefined): boolean | undefined {
+  if (v !== undefined && v !== 'on' && v !== 'off') fail('EINVAL', option, `'${v}' is not on or off`);
+  return v === undefined ? undefined : v === 'on';
+}
+
+/** --kernel NAME, --pt-reclaim on|off and --pti on|off as a command gives them (absent: defaults). */
+export function kernelFromOptions(values: { kernel?: string; 'pt-reclaim'?: string; pti?: string }): KernelConfig {
+  const knobs: KernelKnobs = {};
+  const ptReclaim = onOff('--pt-reclaim', values['pt-reclaim']);
+  const pti = onOff('--pti', values.pti);
+  if (ptReclaim !== undefined) knobs.ptReclaim = ptReclaim;
+  if (pti !== undefined) knobs.pti = pti;
+  return kernelConfig(values.kernel ?? DEFAULT_KERNEL, knobs);
 }
 
 /** The --kernel and --pt-reclaim lines of a command's --help. */
@@ -106,5 +147,6 @@ export function kernelHelp(pad = 21): string {
   return [
     line('  --kernel NAME', `kernel profile the simulated figures follow: ${KERNEL_PROFILES.map((k) => k.name).join(', ')} (default ${DEFAULT_KERNEL})`),
     line('  --pt-reclaim on|off', "CONFIG_PT_RECLAIM (6.14 and later; default: the profile's, on for 6.18)"),
+    line('  --pti on|off', `page-table isolation active (default ${DEFAULT_PTI ? 'on' : 'off'}: AMD, Intel since Ice Lake); 8 KiB PGD while on (always on 6.12)`),
   ].join('\n');
 }

@@ -14,7 +14,8 @@
  * ranges over all process groups — independent of bytes mapped and of how many processes a group has.
  */
 import { TABLE_SPAN } from '../arch/pgtable_64_types.js';
-import { countsFromLevels, mmCountsOf, totalTables } from '../mm/accounting.js';
+import { countsFromLevels, mmCountsOf, tableBytes, totalTables } from '../mm/accounting.js';
+import { kernelConfig } from '../mm/kernel_profile.js';
 import { pageBytes, planScenario, pushRun, type Scenario, type ScenarioCounts, type ScenarioPlan } from './scenario.js';
 
 type Interval = [number, number];
@@ -97,6 +98,7 @@ export function countScenario(sc: Scenario): ScenarioCounts {
 export function countPlan(plan: ScenarioPlan): ScenarioCounts {
   const root = plan.rootLevel;
   const levels = plan.scenario.levels;
+  const pgdBytes = (plan.scenario.kernel ?? kernelConfig()).pgdBytes;
   const machineNr = new Array<number>(levels).fill(0);
   const holders = new Map<string, Holder>();
   const holder = (name: string, kind: Holder['kind']): Holder => {
@@ -139,7 +141,7 @@ export function countPlan(plan: ScenarioPlan): ScenarioCounts {
       if (!runs) v.h.links.set(v.link, (runs = []));
       for (const [w0, w1] of windowRuns(v.ranges, TABLE_SPAN[v.link]!)) runs.push([w0, w1, g.count]);
     }
-    pushRun(processes, g.count * g.tasks, mmCountsOf(levels, nr));
+    pushRun(processes, g.count * g.tasks, mmCountsOf(levels, nr, pgdBytes));
     // Folios: page-cache pages once per object; anonymous pages written, once per mm.
     const anon: Interval[] = [];
     for (const t of g.touches) {
@@ -177,5 +179,5 @@ export function countPlan(plan: ScenarioPlan): ScenarioCounts {
   }
   const tables = countsFromLevels(levels, (l) => machineNr[l]!);
   const tablePages = totalTables(tables);
-  return { tables, tablePages, pageTableBytes: tablePages * 4096, sharedTables: shared, folios, framePages, processes };
+  return { tables, tablePages, pageTableBytes: tableBytes(tables, pgdBytes), sharedTables: shared, folios, framePages, processes };
 }

@@ -240,7 +240,7 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
   for (let i = 0; i < processMms.length; i++) touchScenario(m, sc, processMms[i]!, i);
   const acc = machineAccounting(m);
   const processes: ScenarioCounts['processes'] = [];
-  for (const mm of processMms) pushRun(processes, 1, mmCountsOf(sc.levels, mm.nr));
+  for (const mm of processMms) pushRun(processes, 1, mmCountsOf(sc.levels, mm.nr, m.kernel.pgdBytes));
   return {
     machine: m, mms, processMms,
     counts: { tables: acc.tables, tablePages: totalTables(acc.tables), pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, folios: acc.folios, framePages: acc.framePages, processes },

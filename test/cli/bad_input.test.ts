@@ -115,17 +115,18 @@ test('an unknown kernel profile or knob is one line listing the valid ones', () 
   oneLine(['mem', '--pt-reclaim', 'maybe'], /--pt-reclaim: 'maybe' is not on or off/);
   const r = ptbench(['mem', '--kernel', '6.12', '--procs', '1', '--size', '2MiB', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual((JSON.parse(r.stdout) as { kernel: object }).kernel, { profile: '6.12', ptReclaim: false });
+  assert.deepEqual((JSON.parse(r.stdout) as { kernel: object }).kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false });
 });
 
 test('every simulating command takes --kernel and --pt-reclaim, refusing a bad one in one line', () => {
   oneLine(['tlb', '--kernel', '5.4'], /--kernel: unknown kernel profile '5.4'/);
   oneLine(['reclaim', '--kernel', '6.12', '--pt-reclaim', 'on'], /CONFIG_PT_RECLAIM does not exist in Linux 6.12/);
   oneLine(['smp', '--pt-reclaim', 'yes'], /--pt-reclaim: 'yes' is not on or off/);
+  oneLine(['tlb', '--pti', 'yes'], /--pti: 'yes' is not on or off/);
   oneLine(['matrix', '--kernel', '4.19'], /--kernel: unknown kernel profile '4.19'/);
   const s = ptbench(['sweep', '--kernel', '6.12', '--procs', '1,2', '--sizes', '1GiB', '--json']);
   assert.equal(s.status, 0, s.stderr);
-  assert.deepEqual((JSON.parse(s.stdout) as { config: { kernel: object } }).config.kernel, { profile: '6.12', ptReclaim: false });
+  assert.deepEqual((JSON.parse(s.stdout) as { config: { kernel: object } }).config.kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false });
 });
 
 test('a reader that stops early (ptbench sweep --json | head -1) ends the command quietly, with no stack trace', () => {
@@ -144,5 +145,5 @@ test('bench records the kernel it was told to simulate, and refuses an unknown o
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^kernel Linux 6\.12/m);
   const j = JSON.parse(readFileSync(out, 'utf8')) as { config: { kernel: object } };
-  assert.deepEqual(j.config.kernel, { profile: '6.12', ptReclaim: false });
+  assert.deepEqual(j.config.kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false });
 });

@@ -7,13 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
-import { KERNEL_PROFILES, kernelConfig, type KernelConfig } from '../../mm/kernel_profile.js';
+import { DEFAULT_PTI, KERNEL_PROFILES, kernelConfig, type KernelConfig, type KernelKnobs } from '../../mm/kernel_profile.js';
 
 export interface DetectedKernel {
   config: KernelConfig;
   /** One line: which profile and why. */
   why: string;
-  /** PTI active on this machine (not modelled yet: its 8 KiB PGD is outside validate's differentials). */
+  /** PTI active on this machine (null: not readable); config.pti follows it. */
   pti: boolean | null;
 }
 
@@ -45,27 +45,28 @@ export function detectKernel(rel: string = release()): DetectedKernel {
   const fits = v === null ? [] : byVersion.filter((x) => x.v[0] < v[0] || (x.v[0] === v[0] && x.v[1] <= v[1]));
   const pick = fits.length > 0 ? fits[fits.length - 1]!.p : byVersion[0]!.p;
   const reasons: string[] = [v === null ? `uname -r '${rel}' is not a version: the oldest profile` : fits.length === 0 ? `uname -r ${rel} is older than every profile: the oldest` : `uname -r ${rel}: the newest profile not newer than it`];
-  let config: KernelConfig;
+  const knobs: KernelKnobs = {};
   const cfg = readConfig(rel);
   if (pick.rules.includes('pt_reclaim')) {
     if (cfg === null) {
-      config = kernelConfig(pick.name);
-      reasons.push(`kernel config not readable: CONFIG_PT_RECLAIM assumed ${config.ptReclaim ? 'on' : 'off'}, the profile's default`);
+      reasons.push(`kernel config not readable: CONFIG_PT_RECLAIM assumed ${kernelConfig(pick.name).ptReclaim ? 'on' : 'off'}, the profile's default`);
     } else {
-      const on = configValue(cfg.text, 'CONFIG_PT_RECLAIM') === 'y';
-      config = kernelConfig(pick.name, { ptReclaim: on });
-      reasons.push(`CONFIG_PT_RECLAIM=${on ? 'y' : 'n'} (${cfg.from})`);
+      knobs.ptReclaim = configValue(cfg.text, 'CONFIG_PT_RECLAIM') === 'y';
+      reasons.push(`CONFIG_PT_RECLAIM=${knobs.ptReclaim ? 'y' : 'n'} (${cfg.from})`);
     }
-  } else {
-    config = kernelConfig(pick.name);
   }
   let pti: boolean | null = null;
   try {
     const meltdown = readFileSync('/sys/devices/system/cpu/vulnerabilities/meltdown', 'utf8').trim();
     pti = /PTI/.test(meltdown);
+    knobs.pti = pti;
     reasons.push(`PTI ${pti ? 'active' : 'inactive'} (meltdown: ${meltdown})`);
   } catch {
-    reasons.push('PTI state not readable');
+    reasons.push(`PTI state not readable: assumed ${DEFAULT_PTI ? 'active' : 'inactive'}`);
   }
+  if (cfg !== null && configValue(cfg.text, 'CONFIG_MITIGATION_PAGE_TABLE_ISOLATION') !== 'y' && configValue(cfg.text, 'CONFIG_PAGE_TABLE_ISOLATION') !== 'y') {
+    reasons.push('built without page-table isolation: the PGD is 4 KiB whatever the profile says (no validate case depends on it)');
+  }
+  const config = kernelConfig(pick.name, knobs);
   return { config, why: `profile ${pick.name}: ${reasons.join('; ')}`, pti };
 }

@@ -57,7 +57,7 @@ function anonPrediction(size: number, then: 'nothing' | 'fork' | 'dontneed', ker
   if (then === 'fork') m.fork(mm);
   if (then === 'dontneed') m.madvise_dontneed(mm, PROBE_BASE, size);
   const acc = machineAccounting(m);
-  return (acc.pageTableBytes / 4096 - acc.tables.pgd) * 4096;
+  return acc.pageTableBytes - acc.tables.pgd * kernel.pgdBytes;
 }
 
 export function defaultScenarios(): ValidateScenario[] {
