@@ -1,7 +1,8 @@
 /**
  * Page-table memory accounting. Per mm, like /proc/<pid>/status: the tables reachable from its pgd by
- * level (a shared table counts in every sharer, as hugetlb's mm_inc_nr_pmds on share does), VmPTE
- * (mm_pgtables_bytes: PTE + PMD + PUD tables; the kernel keeps no P4D or PGD counter there) and RSS.
+ * level (a shared table counts in every sharer), VmPTE (mm_pgtables_bytes: PTE + PMD + PUD tables;
+ * the kernel keeps no P4D or PGD counter there; a linked table counts where the design's kernel code
+ * counts it, as hugetlb's mm_inc_nr_pmds on share does, PtShareDesign.linksInVmPTE) and RSS.
  * Machine-wide: the memory every distinct table takes, shared or not, counted once; the PGD at its
  * allocation size (8 KiB with PTI, KernelConfig.pgdBytes). From 6.14 that is PageTables in
  * /proc/meminfo; before, PageTables leaves the PGD out (KernelConfig.pgdInPageTables).
@@ -64,15 +65,15 @@ export function tableBytes(t: TableCounts, pgdBytes: number): number {
 }
 
 /** MmCounts from table pages by level (mm->nr in the machine; computed by the counting engine). */
-export function mmCountsOf(levels: PagingLevels, nr: ArrayLike<number>, pgdBytes: number): MmCounts {
+export function mmCountsOf(levels: PagingLevels, nr: ArrayLike<number>, pgdBytes: number, notInVmPTE = 0): MmCounts {
   const tables = countsFromLevels(levels, (l) => nr[l]!);
-  return { tables, pageTableBytes: tableBytes(tables, pgdBytes), vmPTEBytes: (nr[0]! + nr[1]! + nr[2]!) * TABLE_BYTES };
+  return { tables, pageTableBytes: tableBytes(tables, pgdBytes), vmPTEBytes: (nr[0]! + nr[1]! + nr[2]! - notInVmPTE) * TABLE_BYTES };
 }
 
 export function mmAccounting(m: MachineState, mm: MmStruct): MmAccounting {
   return {
     mm: mm.id,
-    ...mmCountsOf(m.mode.levels, mm.nr, m.kernel.pgdBytes),
+    ...mmCountsOf(m.mode.levels, mm.nr, m.kernel.pgdBytes, m.design.linksInVmPTE === false ? mm.linked[0]! + mm.linked[1]! + mm.linked[2]! : 0),
     rss: { file: mm.rss[MM_FILEPAGES]!, anon: mm.rss[MM_ANONPAGES]!, shmem: mm.rss[MM_SHMEMPAGES]!, swapents: mm.rss[MM_SWAPENTS]! },
     hugetlbPages: mm.hugetlb_usage,
   };

@@ -36,6 +36,12 @@ export class MmStruct {
   readonly rss = [0, 0, 0, 0];
   /** Tables reachable from this mm's pgd, by level 0..4 (shared tables counted in every sharer, like VmPTE). */
   readonly nr = [0, 0, 0, 0, 0];
+  /**
+   * Of those, the tables linked from another mm (a host's, or a hugetlb sharer's), by level. A design
+   * whose links the kernel leaves out of mm_pgtables_bytes (PtShareDesign.linksInVmPTE false) has
+   * VmPTE count nr minus these.
+   */
+  readonly linked = [0, 0, 0, 0, 0];
   /** hugetlb_usage: 4 KiB pages mapped through hugetlb. */
   hugetlb_usage = 0;
   /** mm_users: tasks using this mm (threads share one). */

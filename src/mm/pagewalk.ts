@@ -32,3 +32,10 @@ export function table_of(m: MachineState, mm: MmStruct, addr: number, level: num
   const ent = m.pool.entries;
   return (ent[off]! >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
 }
+
+/** The table the upper entry at word `off` points at, or -1 when it is empty or a huge leaf. */
+export function entry_table(ent: Int32Array, off: number): number {
+  const lo = ent[off]!;
+  if ((lo & _PAGE_PRESENT) === 0 || (lo & _PAGE_PSE) !== 0) return -1;
+  return (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
+}

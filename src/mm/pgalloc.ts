@@ -134,6 +134,7 @@ export function link_shared_table(m: MachineState, vma: VmAreaStruct, level: num
     m.pool.shareInc(t);
     set_table_entry(ent, off, t);
     mm.nr[level]!++;
+    mm.linked[level]!++;
   }
   ptl_unlock(m, mm, off, level + 1);
 }

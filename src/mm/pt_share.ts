@@ -59,6 +59,11 @@ export interface CountRoute {
   holder: 'mm' | 'sharers';
   /** When a host mm comes to exist: at the first mmap that routes to it, or at the first fault. */
   hostAt: 'mmap' | 'fault';
+  /**
+   * The link of the window holding `start` is made at mmap, touched or not (ptshare_copy_pmd() on
+   * the creator's PUD entry), and the holder's tables down to `link` exist from then on.
+   */
+  linkAtMmap?: boolean;
 }
 
 /** The whole of a mapping taken privately: the mm's own tables down to the leaf. */
@@ -98,10 +103,20 @@ export interface PtShareDesign {
    * The counting engine's statement of the same rules: how `map` gets its tables, as routes covering
    * [map.start, map.end), and the address range the mapping occupies in the process (mshare: the
    * whole attached region). `first` is the first mapping of the same object in the scenario (equal to
-   * `map` for the first); throw a UsageError for a layout the design refuses. The property test
-   * (test/workload/pgtable_count.test.ts) holds these rules to the materialized tables, byte for byte.
+   * `map` for the first); `creator` says this mapping is that first one, made by the first process
+   * (it differs from the others only under a design with `creatorRoutes`). Throw a UsageError for a
+   * layout the design refuses. The property test (test/workload/pgtable_count.test.ts) holds these
+   * rules to the materialized tables, byte for byte.
    */
-  countRoutes(map: CountMapping, first: CountMapping): { footprint: [number, number]; routes: CountRoute[] };
+  countRoutes(map: CountMapping, first: CountMapping, creator: boolean): { footprint: [number, number]; routes: CountRoute[] };
+  /** The first mapping of an object gets other routes than later ones (ptshare links at its mmap). */
+  readonly creatorRoutes?: boolean;
+  /**
+   * Whether a linking mm's VmPTE (mm_pgtables_bytes) counts the tables it links. Default true, as
+   * hugetlb's huge_pmd_share() calls mm_inc_nr_pmds(); false where the design's code links without
+   * counting (ptshare's pud_populate() and set_pmd() of a host's table).
+   */
+  readonly linksInVmPTE?: boolean;
   /**
    * `vma` is about to be split at `addr` (munmap or mprotect of part of it). A design whose shared
    * tables would straddle the split unshares them here (hugetlb_split). Optional.

@@ -67,6 +67,7 @@ export function unshare_table(m: MachineState, mm: MmStruct, off: number, level:
   ent[off + 1] = 0;
   m.pool.bumpWalkGen();
   mm.nr[level]!--;
+  mm.linked[level]!--;
   m.events.tablesUnshared++;
   // The whole span of the table leaves this mm: flush it on this mm's CPUs (e.g. PUD_SIZE for hugetlb).
   flush_tlb_range(m, mm, [mm], 0, 0, TABLE_SPAN[level]! / 4096);

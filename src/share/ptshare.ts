@@ -1,16 +1,32 @@
 /**
- * `ptshare`: the 2023 RFC "Add support for shared PTEs across processes" (Khalid Aziz,
- * <cover.1682453344.git.khalid.aziz@oracle.com>). A file mapped with MAP_SHARED | MAP_SHARED_PT gets a
- * host mm holding the real VMA and PTE tables; every guest VMA (VM_SHARED_PT) faults through the host
- * and then points its PMD entry at the host's PTE table, so PTE tables are shared per 2 MiB window.
+ * `ptshare`: what the posted code of "Add support for sharing page tables across processes
+ * (Previously mshare)" (Khalid Aziz, RFC of December 2022, resent January 2023, and v2 of April 2023,
+ * mm/ptshare.c) does. A file mapped with MAP_SHARED | MAP_SHARED_PT gets a host mm (ptshare_new_mm)
+ * holding a copy of the VMA and the tables every sharer uses.
  *
- * Rules as the RFC states them: address and length multiples of 2 MiB (PMD_SIZE); every mapping of
- * the object at the same virtual address (and offset); mprotect by one process changes the protection
- * for every sharer (the host's PTEs); partial munmap is refused. Pages are charged to the host mm's
- * RSS; each guest's VmPTE counts the host PTE tables it links (as hugetlb's sharers count the PMD).
- * The host goes away with the last guest mapping.
+ * - At the first such mmap of the file, ptshare_insert_vma() calls ptshare_copy_pmd(): when the
+ *   creator's PUD entry for the mapping's start is empty, it gets the host's PMD table for that
+ *   1 GiB (pud_populate), so the creator shares a whole PMD table there. Later mappers get nothing at
+ *   mmap.
+ * - At a fault, find_shared_vma() walks both mms to the PMD entry (get_pmd() allocates missing PUD
+ *   and PMD tables in each). The same entry (the creator's linked GiB) or equal entries: the fault
+ *   runs in the host. Different entries: the host's PMD entry is copied into the sharer's own PMD
+ *   table (set_pmd) and the fault returns VM_FAULT_NOPAGE; the access retries. So outside a linked
+ *   GiB each sharer has its own PMD tables whose entries point at the host's PTE tables.
+ * - Neither link is counted in the sharer's mm_pgtables_bytes: pud_populate() and set_pmd() do not
+ *   call mm_inc_nr_pmds() / mm_inc_nr_ptes(). A sharer's VmPTE holds only its own tables.
+ * - A mapping shares only at the creator's start and length (do_mmap compares both) with a 2 MiB
+ *   aligned start and end; any other MAP_SHARED_PT mapping of the file gets private tables. The code
+ *   does not compare file offsets; the model gives a mapping at another offset private tables too,
+ *   where the code would map the host's pages of the creator's offset.
+ * - Partial munmap is refused (-EINVAL in do_mas_munmap). Pages are charged to the host mm.
+ *
+ * Where the model goes past the code: ptshare_copy_pmd() does not allocate the creator's PUD table
+ * when its PGD entry is empty (the model does); free_pgtables() of a sharer leaves its own PMD
+ * tables under a shared VMA unfreed and counted (the model frees them); the host VMA is given the
+ * file (the code clears vm_file); mprotect, MADV_DONTNEED and uffd-wp are the model's choices below.
  */
-import { PMD_SIZE } from '../arch/pgtable_64_types.js';
+import { PMD_SIZE, PUD_SIZE } from '../arch/pgtable_64_types.js';
 import { fail } from '../mm/errno.js';
 import { mmput } from '../mm/mmput.js';
 import type { AddressSpace } from '../mm/address_space.js';
@@ -19,12 +35,12 @@ import { __handle_mm_fault } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { do_mmap, MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
-import { table_of } from '../mm/pagewalk.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_READ, VM_SHARED_PT, VM_WRITE, vma_set_page_prot, type VmAreaStruct } from '../mm/vma.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
-import { UsageError } from '../lib/errors.js';
-import { VM_FAULT_ERROR } from '../mm/vm_fault.js';
-import { link_shared_table } from '../mm/pgalloc.js';
+import { entry_table } from '../mm/pagewalk.js';
+import { VM_FAULT_NOPAGE } from '../mm/vm_fault.js';
+import { link_shared_table, pgtable_alloc, pte_none, walk_alloc } from '../mm/pgalloc.js';
+import { privateRoutes } from '../mm/pt_share.js';
 
 interface Host {
   mm: MmStruct;
@@ -49,11 +65,13 @@ function guests(file: AddressSpace): VmAreaStruct[] {
 
 export const ptshareDesign: PtShareDesign = {
   name: 'ptshare',
-  summary: 'PTE tables shared per 2 MiB window through a host mm (2023 RFC, MAP_SHARED_PT; same address, protection changes apply to all)',
+  summary: 'host mm tables linked per 2 MiB (PMD entries copied) and, for the first mapper, its first GiB (PUD entry linked); 2022/23 RFC code, MAP_SHARED_PT',
   mmPerProcess: true,
   mmapFlags: MAP_SHARED_PT,
   mapAlign: PMD_SIZE,
   protectSharedInPlace: true,
+  creatorRoutes: true,
+  linksInVmPTE: false,
   shareTable: () => -1,
 
   checkScenario(s) {
@@ -62,26 +80,29 @@ export const ptshareDesign: PtShareDesign = {
     return null;
   },
 
-  countRoutes(map, first) {
-    if (map.start % PMD_SIZE !== 0 || (map.end - map.start) % PMD_SIZE !== 0) {
-      throw new UsageError(`ptshare: a MAP_SHARED_PT mapping needs an address and length that are multiples of 2 MiB (PMD_SIZE), got ${hex(map.start)} + ${map.end - map.start}`);
+  countRoutes(map, first, creator) {
+    const whole: [number, number] = [map.start, map.end];
+    // do_mmap: shared only at the creator's start and length, PMD-aligned (offset: see the header).
+    if (map.start % PMD_SIZE !== 0 || map.end % PMD_SIZE !== 0 || first.start !== map.start || first.end !== map.end || first.offset !== map.offset) {
+      return { footprint: whole, routes: privateRoutes(map) };
     }
-    if (first.start !== map.start || first.end !== map.end || first.offset !== map.offset) {
-      throw new UsageError(`ptshare: object ${map.object} is shared at ${hex(first.start)}-${hex(first.end)} (offset ${first.offset}); every mapping must use the same address, length and offset`);
-    }
-    // The guest's own tables stop at the PMD; each PMD entry links the host's PTE table.
-    return { footprint: [map.start, map.end], routes: [{ start: map.start, end: map.end, ownFrom: 1, link: 0, host: `ptshare:${map.object}`, delta: 0, holder: 'mm', hostAt: 'mmap' }] };
+    const host = `ptshare:${map.object}`;
+    const route = (start: number, end: number, ownFrom: number, link: number, linkAtMmap: boolean) => ({ start, end, ownFrom, link, host, delta: 0, holder: 'mm' as const, hostAt: 'mmap' as const, linkAtMmap });
+    if (!creator) return { footprint: whole, routes: [route(map.start, map.end, 1, 0, false)] };
+    // The creator: its PUD entry at vm_start links the host's PMD table for that GiB (its own PUD
+    // entry is empty: a scenario maps nothing else in a ptshare mapping's first GiB).
+    const g1 = Math.min(map.end, (Math.floor(map.start / PUD_SIZE) + 1) * PUD_SIZE);
+    const routes = [route(map.start, g1, 2, 1, true)];
+    if (g1 < map.end) routes.push(route(g1, map.end, 1, 0, false));
+    return { footprint: whole, routes };
   },
 
   mmapPrepare(m, _mm, addr, len, flags, file, pgoff) {
     if ((flags & MAP_SHARED_PT) === 0) return 0;
     if (file === null || (flags & MAP_TYPE) === 0x02) fail('EINVAL', 'flags', 'ptshare: MAP_SHARED_PT needs a MAP_SHARED mapping of a file');
-    if (addr % PMD_SIZE !== 0) fail('EINVAL', 'addr', `ptshare: the address ${hex(addr)} must be a multiple of 2 MiB (PMD_SIZE)`);
-    if (len % PMD_SIZE !== 0) fail('EINVAL', 'length', `ptshare: the length ${len} must be a multiple of 2 MiB (PMD_SIZE)`);
+    if (addr % PMD_SIZE !== 0 || len % PMD_SIZE !== 0) return 0;
     const h = hosts(m).get(file);
-    if (h && (h.start !== addr || h.end !== addr + len || h.pgoff !== pgoff)) {
-      fail('EINVAL', 'addr', `ptshare: ${file.name} is shared at ${hex(h.start)}-${hex(h.end)} (offset ${h.pgoff * 4096}); every mapping must use the same address, length and offset`);
-    }
+    if (h && (h.start !== addr || h.end !== addr + len || h.pgoff !== pgoff)) return 0;
     return VM_SHARED_PT;
   },
 
@@ -89,24 +110,45 @@ export const ptshareDesign: PtShareDesign = {
     if ((vma.vm_flags & VM_SHARED_PT) === 0) return;
     const file = vma.vm_file!;
     if (hosts(m).has(file)) return;
-    // The host mm: a mm of no process, holding the real VMA and the PTE tables every guest links.
+    // ptshare_new_mm: a mm of no process, holding the real VMA and the tables every sharer links.
     const mm = m.mm_alloc();
     mm.cpumask = 0; // the host never runs
     const prot = (vma.vm_flags & VM_READ ? PROT_READ : 0) | (vma.vm_flags & VM_WRITE ? PROT_WRITE : 0) | (vma.vm_flags & VM_EXEC ? PROT_EXEC : 0);
     hosts(m).set(file, { mm, start: vma.vm_start, end: vma.vm_end, pgoff: vma.vm_pgoff });
     do_mmap(m, mm, { addr: vma.vm_start, length: vma.vm_end - vma.vm_start, prot, flags: MAP_SHARED | MAP_FIXED, file, offset: vma.vm_pgoff * 4096 });
+    // ptshare_copy_pmd(): an empty PUD entry of the creator at vm_start gets the host's PMD table.
+    const hvma = mm.find_vma(vma.vm_start)!;
+    const saved = m.vmf.address;
+    m.vmf.address = vma.vm_start;
+    const guestPud = walk_alloc(m, vma, 1);
+    if (pte_none(m.pool.entries, guestPud)) {
+      const hostPud = walk_alloc(m, hvma, 1);
+      let t = entry_table(m.pool.entries, hostPud);
+      if (t < 0) t = pgtable_alloc(m, hvma, 1, hostPud);
+      link_shared_table(m, vma, 1, t);
+    }
+    m.vmf.address = saved;
   },
 
   handleFault(m, vma, flags) {
     const h = hosts(m).get(vma.vm_file!)!;
     const addr = m.vmf.address;
     const hvma = h.mm.find_vma(addr)!;
+    // find_shared_vma(): get_pmd() in both mms, allocating missing upper tables in each.
+    const ent = m.pool.entries;
+    const hostPmd = walk_alloc(m, hvma, 0);
+    const guestPmd = walk_alloc(m, vma, 0);
+    if (guestPmd !== hostPmd && (ent[guestPmd] !== ent[hostPmd] || ent[guestPmd + 1] !== ent[hostPmd + 1])) {
+      // set_pmd(guest_pmd, *host_pmd): the sharer's own PMD entry now points at the host's PTE
+      // table (or is emptied with it); VM_FAULT_NOPAGE, and the access is retried.
+      // (The host never unlinks a PTE table while sharers exist, so the entry only ever goes from
+      // empty to the host's table; link_shared_table takes the sharer's PMD lock.)
+      const t = entry_table(ent, hostPmd);
+      if (t >= 0) link_shared_table(m, vma, 0, t);
+      return VM_FAULT_NOPAGE;
+    }
     const r = __handle_mm_fault(m, hvma, flags);
     m.vmf.address = addr;
-    if ((r & VM_FAULT_ERROR) !== 0) return r;
-    // Link: the guest's PMD entry points at the host's PTE table.
-    const t = table_of(m, h.mm, addr, 0);
-    if (t >= 0) link_shared_table(m, vma, 0, t);
     return r;
   },
 

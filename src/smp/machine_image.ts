@@ -70,7 +70,7 @@ export interface MachineImage {
 /** What one CPU changed outside the shared buffers during a batch, for the owner to add up. */
 export interface CpuDeltas {
   events: Record<string, number>;
-  mms: { id: number; rss: number[]; nr: number[]; hugetlb: number; tlbGen: number }[];
+  mms: { id: number; rss: number[]; nr: number[]; linked: number[]; hugetlb: number; tlbGen: number }[];
   files: { id: number; nrpages: number }[];
   lockstat: number[];
   bugs: string[];
@@ -175,9 +175,10 @@ export function takeCpuDeltas(m: Machine): CpuDeltas {
   for (const k of Object.keys(events)) (m.events as unknown as Record<string, number>)[k] = 0;
   const mms: CpuDeltas['mms'] = [];
   for (const mm of m.mms) {
-    mms.push({ id: mm.id, rss: [...mm.rss], nr: [...mm.nr], hugetlb: mm.hugetlb_usage, tlbGen: mm.tlb_gen });
+    mms.push({ id: mm.id, rss: [...mm.rss], nr: [...mm.nr], linked: [...mm.linked], hugetlb: mm.hugetlb_usage, tlbGen: mm.tlb_gen });
     mm.rss.fill(0);
     mm.nr.fill(0);
+    mm.linked.fill(0);
     mm.hugetlb_usage = 0;
     mm.tlb_gen = 0;
   }
@@ -204,6 +205,7 @@ export function applyCpuDeltas(m: Machine, d: CpuDeltas): void {
     if (mm === undefined) throw new Error(`BUG: a CPU counted for mm ${x.id}, which is not on this machine`);
     for (let i = 0; i < mm.rss.length; i++) mm.rss[i]! += x.rss[i]!;
     for (let i = 0; i < mm.nr.length; i++) mm.nr[i]! += x.nr[i]!;
+    for (let i = 0; i < mm.linked.length; i++) mm.linked[i]! += x.linked[i]!;
     mm.hugetlb_usage += x.hugetlb;
     mm.tlb_gen += x.tlbGen;
   }

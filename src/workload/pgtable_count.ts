@@ -83,10 +83,9 @@ function windowRuns(intervals: Interval[], span: number): Array<[number, number]
 interface Holder {
   kind: 'mm' | 'sharers';
   exists: boolean;
-  leaf: number;
   link: number;
-  /** Touched ranges in the holder's address space. */
-  ranges: Interval[];
+  /** Touched ranges in the holder's address space, each with the lowest level it has tables at. */
+  ranges: Array<[number, number, number]>;
   /** Per linked level: weighted window runs (weight = mms linking). */
   links: Map<number, Array<[number, number, number]>>;
 }
@@ -103,7 +102,7 @@ export function countPlan(plan: ScenarioPlan): ScenarioCounts {
   const holders = new Map<string, Holder>();
   const holder = (name: string, kind: Holder['kind']): Holder => {
     let h = holders.get(name);
-    if (!h) holders.set(name, (h = { kind, exists: false, leaf: 0, link: 0, ranges: [], links: new Map() }));
+    if (!h) holders.set(name, (h = { kind, exists: false, link: 0, ranges: [], links: new Map() }));
     return h;
   };
   const objectRanges = new Map<number, Interval[]>();
@@ -118,30 +117,37 @@ export function countPlan(plan: ScenarioPlan): ScenarioCounts {
       nr[l] = windowsMet(g.touches.filter((t) => t.route.ownFrom <= l).map((t) => [t.s, t.e]), TABLE_SPAN[l]!);
     }
     for (let l = 0; l < levels; l++) machineNr[l]! += g.count * nr[l]!;
-    // Linked tables: once per window in this mm; the tables themselves belong to their holders.
+    // Linked tables: once per window in this mm; the tables themselves belong to their holders. A
+    // link made at mmap stands as a one-byte touch at the route's start whose holder has tables from
+    // the linked level up only.
+    const linking = [
+      ...g.touches.filter((t) => t.route.link >= 0).map((t) => ({ s: t.s, e: t.e, route: t.route, from: t.leaf })),
+      ...g.mmapLinks.map((r) => ({ s: r.start, e: r.start + 1, route: r, from: r.link })),
+    ];
     const perVma = new Map<string, { h: Holder; link: number; ranges: Interval[] }>();
-    for (const t of g.touches) {
+    for (const t of linking) {
       const r = t.route;
-      if (r.link < 0) continue;
       const h = holder(r.host, r.holder);
       h.exists = true;
-      h.leaf = t.leaf;
       h.link = r.link;
-      h.ranges.push([t.s + r.delta, t.e + r.delta]);
+      h.ranges.push([t.s + r.delta, t.e + r.delta, t.from]);
       const key = `${r.host}@${r.start}`;
       let v = perVma.get(key);
       if (!v) perVma.set(key, (v = { h, link: r.link, ranges: [] }));
       v.ranges.push([t.s + r.delta, t.e + r.delta]);
     }
+    let linked = 0;
     for (let l = 0; l < root; l++) {
-      nr[l]! += windowsMet(g.touches.filter((t) => t.route.link === l).map((t) => [t.s, t.e]), TABLE_SPAN[l]!);
+      const n = windowsMet(linking.filter((t) => t.route.link === l).map((t) => [t.s, t.e]), TABLE_SPAN[l]!);
+      nr[l]! += n;
+      if (l <= 2) linked += n;
     }
     for (const v of perVma.values()) {
       let runs = v.h.links.get(v.link);
       if (!runs) v.h.links.set(v.link, (runs = []));
       for (const [w0, w1] of windowRuns(v.ranges, TABLE_SPAN[v.link]!)) runs.push([w0, w1, g.count]);
     }
-    pushRun(processes, g.count * g.tasks, mmCountsOf(levels, nr, pgdBytes));
+    pushRun(processes, g.count * g.tasks, mmCountsOf(levels, nr, pgdBytes, plan.scenario.design.linksInVmPTE === false ? linked : 0));
     // Folios: page-cache pages once per object; anonymous pages written, once per mm.
     const anon: Interval[] = [];
     for (const t of g.touches) {
@@ -161,9 +167,9 @@ export function countPlan(plan: ScenarioPlan): ScenarioCounts {
     if (h.kind === 'mm') {
       if (!h.exists) continue;
       machineNr[root]! += 1;
-      for (let l = h.leaf; l < root; l++) machineNr[l]! += windowsMet(h.ranges, TABLE_SPAN[l]!);
+      for (let l = 0; l < root; l++) machineNr[l]! += windowsMet(h.ranges.filter((x) => x[2] <= l).map(([s, e]) => [s, e]), TABLE_SPAN[l]!);
     } else {
-      machineNr[h.link]! += windowsMet(h.ranges, TABLE_SPAN[h.link]!);
+      machineNr[h.link]! += windowsMet(h.ranges.map(([s, e]) => [s, e]), TABLE_SPAN[h.link]!);
     }
     // pt_share_count > 0: a host's table linked by any mm; a sharers' table linked by a second one.
     for (const runs of h.links.values()) shared += windowsWeighted(runs, h.kind === 'mm' ? 1 : 2);

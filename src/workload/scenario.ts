@@ -6,7 +6,7 @@
  * mapping gets its tables (PtShareDesign.countRoutes), so both engines refuse the same layouts.
  */
 import { type PagingLevels, pagingMode } from '../arch/pgtable_64_types.js';
-import { machineAccounting, mmCountsOf, totalTables, type MmCounts, type TableCounts } from '../mm/accounting.js';
+import { machineAccounting, mmAccounting, totalTables, type MmCounts, type TableCounts } from '../mm/accounting.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
@@ -87,6 +87,8 @@ export interface PlannedMmGroup {
   touches: PlannedTouch[];
   /** Route identities reached by each mapping (hosts that exist from mmap on). */
   hostsAtMmap: string[];
+  /** Routes whose first window is linked at mmap, touched or not (CountRoute.linkAtMmap). */
+  mmapLinks: CountRoute[];
 }
 
 export interface ScenarioPlan {
@@ -120,9 +122,10 @@ export function planScenario(sc: Scenario): ScenarioPlan {
   if (processes === 0) throw new UsageError('--procs: a scenario needs at least one process, got 0');
   const checked = new Set<number>();
   const first = new Map<number, CountMapping>();
-  const planGroup = (g: ScenarioGroup, gi: number): { touches: PlannedTouch[]; hostsAtMmap: string[] } => {
+  const planGroup = (g: ScenarioGroup, gi: number): { touches: PlannedTouch[]; hostsAtMmap: string[]; mmapLinks: CountRoute[] } => {
     const touches: PlannedTouch[] = [];
     const hostsAtMmap: string[] = [];
+    const mmapLinks: CountRoute[] = [];
     const footprints: Array<[number, number]> = [];
     for (const [mi, mp] of g.maps.entries()) {
       const where = `process group ${gi}, mapping ${mi}`;
@@ -154,8 +157,9 @@ export function planScenario(sc: Scenario): ScenarioPlan {
           checked.add(mp.object);
         }
         const cm: CountMapping = { object: mp.object, kind: o.kind, leaf, start: mp.addr, end: mp.addr + mp.len, offset: mp.offset };
-        if (!first.has(mp.object)) first.set(mp.object, cm);
-        ({ routes, footprint } = d.countRoutes(cm, first.get(mp.object)!));
+        const creator = !first.has(mp.object);
+        if (creator) first.set(mp.object, cm);
+        ({ routes, footprint } = d.countRoutes(cm, first.get(mp.object)!, creator));
       }
       if (footprint[1] > mode.taskSize || mp.addr < 65536) {
         const more = sc.levels === 4 ? '; 5-level paging (--levels 5) has 2^56' : '';
@@ -164,6 +168,7 @@ export function planScenario(sc: Scenario): ScenarioPlan {
       footprints.push(footprint);
       for (const r of routes) {
         if (r.link >= 0 && r.hostAt === 'mmap' && r.holder === 'mm' && !hostsAtMmap.includes(r.host)) hostsAtMmap.push(r.host);
+        if (r.linkAtMmap === true) mmapLinks.push(r);
         for (const [s, e] of mp.touch) {
           const ts = Math.max(mp.addr + s, r.start);
           const te = Math.min(mp.addr + e, r.end);
@@ -177,11 +182,21 @@ export function planScenario(sc: Scenario): ScenarioPlan {
         throw new UsageError(`process group ${gi}: mappings overlap at ${hex(footprints[i]![0])} (${hex(footprints[i - 1]![0])}-${hex(footprints[i - 1]![1])} and ${hex(footprints[i]![0])}-${hex(footprints[i]![1])})${d.name.startsWith('mshare') ? '; under mshare each object takes a whole 512 GiB-aligned region' : ''}`);
       }
     }
-    return { touches, hostsAtMmap };
+    return { touches, hostsAtMmap, mmapLinks };
   };
   let groups: PlannedMmGroup[];
   if (d.mmPerProcess) {
-    groups = sc.groups.map((g, gi) => ({ count: g.count, tasks: 1, ...planGroup(g, gi) }));
+    groups = [];
+    for (const [gi, g] of sc.groups.entries()) {
+      // Under a design whose first mapping of an object differs, the group's first process (the
+      // object's creator) is a group of its own.
+      if (d.creatorRoutes === true && g.count > 1 && g.maps.some((mp) => mp.object >= 0 && !first.has(mp.object))) {
+        groups.push({ count: 1, tasks: 1, ...planGroup(g, gi) });
+        groups.push({ count: g.count - 1, tasks: 1, ...planGroup(g, gi) });
+      } else {
+        groups.push({ count: g.count, tasks: 1, ...planGroup(g, gi) });
+      }
+    }
   } else {
     // threads: the processes are tasks of one mm, so they must agree on its mappings.
     const key = (g: ScenarioGroup) => JSON.stringify(g.maps.map((x) => [x.object, x.addr, x.len, x.offset]));
@@ -190,7 +205,7 @@ export function planScenario(sc: Scenario): ScenarioPlan {
       if (key(g) !== k0) throw new UsageError(`--design ${d.name}: the processes are threads of one mm, so every process group must map the same things at the same addresses (group ${gi} differs from group 0)`);
     });
     const parts = sc.groups.map((g, gi) => planGroup(g, gi));
-    groups = [{ count: 1, tasks: processes, touches: parts.flatMap((p) => p.touches), hostsAtMmap: parts[0]!.hostsAtMmap }];
+    groups = [{ count: 1, tasks: processes, touches: parts.flatMap((p) => p.touches), hostsAtMmap: parts[0]!.hostsAtMmap, mmapLinks: parts[0]!.mmapLinks }];
   }
   return { scenario: sc, rootLevel: mode.rootLevel, processes, groups };
 }
@@ -240,7 +255,10 @@ export function materializeScenario(sc: Scenario, capacity: { tablePages: number
   for (let i = 0; i < processMms.length; i++) touchScenario(m, sc, processMms[i]!, i);
   const acc = machineAccounting(m);
   const processes: ScenarioCounts['processes'] = [];
-  for (const mm of processMms) pushRun(processes, 1, mmCountsOf(sc.levels, mm.nr, m.kernel.pgdBytes));
+  for (const mm of processMms) {
+    const a = mmAccounting(m, mm);
+    pushRun(processes, 1, { tables: a.tables, pageTableBytes: a.pageTableBytes, vmPTEBytes: a.vmPTEBytes });
+  }
   return {
     machine: m, mms, processMms,
     counts: { tables: acc.tables, tablePages: totalTables(acc.tables), pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, folios: acc.folios, framePages: acc.framePages, processes },

@@ -107,7 +107,11 @@ export function sgaScenario(s: SgaScenario): { scenario: Scenario; mapped: numbe
   const pb = pageBytes(s.page);
   const addr = plan.base + s.offset;
   const anon = s.kind === 'anon';
-  const len = anon ? plan.mapped : roundUp(plan.mapped, Math.max(pb, s.design.mapAlign ?? 1));
+  const align = s.design.mapAlign ?? 1;
+  // The mapping would be legal but share nothing (ptshare's do_mmap shares only PMD-aligned VMAs):
+  // the workload asks for sharing, so say so rather than report private tables under its name.
+  if (!anon && addr % align !== 0) throw new UsageError(`--offset: ${s.design.name} shares a mapping only at an address that is a multiple of ${align / 2 ** 20} MiB; at offset ${s.offset} B every process would get private tables`);
+  const len = anon ? plan.mapped : roundUp(plan.mapped, Math.max(pb, align));
   const touchLen = plan.touchedPages * pb;
   const scenario: Scenario = {
     design: s.design, levels: s.levels, faultAroundBytes: s.faultAroundBytes, cpus: s.cpus, shmemSwapReport: s.shmemSwapReport, kernel: s.kernel,

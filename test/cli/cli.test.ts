@@ -70,7 +70,7 @@ test('ptbench mem: bad input is one line naming the option, exit status 2', () =
     [['--engine', 'guess'], /--engine: 'guess' is not one of count, materialize, auto/],
     [['--engine', 'count', '--size', '200TiB'], /do not fit in the 4-level user address space .*5-level paging \(--levels 5\) has 2\^56/],
     [['--engine', 'count', '--procs', '0'], /--procs: '0' is not a whole number of processes from 1 to 4194304/],
-    [['--engine', 'count', '--design', 'ptshare', '--offset', '4KiB'], /ptshare: a MAP_SHARED_PT mapping needs an address and length that are multiples of 2 MiB/],
+    [['--engine', 'count', '--design', 'ptshare', '--offset', '4KiB'], /--offset: ptshare shares a mapping only at an address that is a multiple of 2 MiB/],
   ] as const) {
     const r = ptbench(['mem', ...args]);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

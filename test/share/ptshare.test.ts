@@ -1,6 +1,9 @@
 /**
- * PTE-table sharing through a host mm (design `ptshare`, the 2023 RFC). A PTE table maps 2 MiB;
- * 1 GiB = 512 PTE tables.
+ * Table sharing through a host mm as the posted code of the 2022/23 RFC does it (design `ptshare`,
+ * mm/ptshare.c of "Add support for sharing page tables across processes (Previously mshare)"):
+ * ptshare_copy_pmd() at the first mmap points the creator's PUD entry at the host's PMD table;
+ * find_shared_vma() at a fault copies the host's PMD entry into a sharer's own PMD table. A PTE table
+ * maps 2 MiB, a PMD table 1 GiB; 1 GiB = 512 PTE tables.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,6 +14,7 @@ import { MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, PROT_READ } from '../../src/mm/mm
 import { table_of } from '../../src/mm/pagewalk.js';
 import { ptshareDesign } from '../../src/share/ptshare.js';
 import { assertClean, BASE, folioAt, GiB, machine, MiB, RW, touchAll } from '../helpers.js';
+import { VM_SHARED_PT } from '../../src/mm/vma.js';
 import { VM_FAULT_SIGSEGV } from '../../src/mm/vm_fault.js';
 
 const PT = MAP_SHARED | MAP_SHARED_PT | MAP_FIXED;
@@ -33,40 +37,63 @@ function code(fn: () => unknown): string {
   return 'ok';
 }
 
-test('16 guests share 512 PTE tables of a 1 GiB shmem mapping through one host mm', () => {
+test('16 processes x 1 GiB: the creator links the host PMD table, the others copy its 512 PMD entries', () => {
   const { m, file, mms } = setup(16);
-  // Host: PGD + PUD + PMD + 512 PTE tables. Each guest: its own PGD, PUD and PMD table; its PMD
-  // entries point at the host's PTE tables (pt_share_count 16 each: the host owns them).
+  // Host: PGD + PUD + PMD + 512 PTE tables. Creator: its PGD and PUD; its PUD entry is the host's PMD
+  // table. Each of the other 15: its PGD, PUD and its own PMD table, whose entries are the host's
+  // (set_pmd in find_shared_vma). Machine-wide: PGD 1 + 16, PUD 1 + 16, PMD 1 + 15, PTE 512.
   const acc = machineAccounting(m);
-  assert.deepEqual(acc.tables, { pgd: 17, p4d: 0, pud: 17, pmd: 17, pte: 512 });
-  assert.equal(acc.sharedTables, 512);
-  assert.equal(m.pool.shareCount[table_of(m, mms[0]!, BASE + 300 * MiB, 0)], 16);
+  assert.deepEqual(acc.tables, { pgd: 17, p4d: 0, pud: 17, pmd: 16, pte: 512 });
+  // Shared: the host's PMD table (by the creator) and its 512 PTE tables (by the 15 others).
+  assert.equal(acc.sharedTables, 1 + 512);
+  assert.equal(m.pool.shareCount[table_of(m, mms[4]!, BASE + 300 * MiB, 0)], 15);
+  assert.equal(m.pool.shareCount[table_of(m, mms[0]!, BASE, 1)], 1);
+  // VmPTE counts no linked table (pud_populate and set_pmd do not call mm_inc_nr_pmds/ptes):
+  // the creator 1 PUD x 4,096; another (1 PUD + 1 PMD) x 4,096.
+  assert.equal(mmAccounting(m, mms[0]!).vmPTEBytes, 4096);
+  assert.equal(mmAccounting(m, mms[4]!).vmPTEBytes, 2 * 4096);
   assert.deepEqual(mmAccounting(m, mms[4]!).tables, { pgd: 1, p4d: 0, pud: 1, pmd: 1, pte: 512 });
-  // Faults: the first guest faults every page (through the host); every later guest faults once per
-  // 2 MiB, to link the table: 262,144 + 15 x 512 = 269,824.
+  // Faults: the creator's entries are the host's, so it faults every page once, in the host; each
+  // later process faults once per 2 MiB (the PMD-entry copy returns VM_FAULT_NOPAGE and the access
+  // retries into present host PTEs): 262,144 + 15 x 512 = 269,824.
   assert.equal(m.events.pgfault, 262_144 + 15 * 512);
-  // The pages are charged to the host mm; the guests' RSS is empty.
+  // The pages are charged to the host mm; the sharers' RSS is empty.
   assert.equal(mmAccounting(m, mms[0]!).rss.shmem, 0);
   const f = folioAt(m, mms[2]!, BASE + 12345 * 4096);
   assert.deepEqual([m.folios.mapcount[f], m.folios.refcount[f]], [1, 2]);
   m.touch(mms[1]!, BASE, true, 7);
   assert.equal(m.read(mms[15]!, BASE), 7);
   for (const mm of mms) m.exit(mm);
-  // The last guest took the host with it.
+  // The last sharer took the host with it.
   m.close(file);
   assertClean(m);
 });
 
-test('refusals: 2 MiB alignment and size, the same address for every mapping, partial unmap, the design', () => {
+test('a 2 GiB mapping: the creator links only the first GiB and copies PMD entries in the second', () => {
+  const { m, file, mms } = setup(2, 2 * GiB);
+  // Creator: PUD + its own PMD table for the second GiB; the other: PUD + 2 PMD tables.
+  assert.equal(mmAccounting(m, mms[0]!).vmPTEBytes, (1 + 1) * 4096);
+  assert.equal(mmAccounting(m, mms[1]!).vmPTEBytes, (1 + 2) * 4096);
+  // In the second GiB the creator's first touch of each 2 MiB faults twice: once in the host (both
+  // PMD entries empty, pmd_same), once to copy the entry. 524,288 + 512 faults for the creator, 1,024
+  // for the other.
+  assert.equal(m.events.pgfault, 524_288 + 512 + 1024);
+  for (const mm of mms) m.exit(mm);
+  m.close(file);
+  assertClean(m);
+});
+
+test('a mapping at another address or length, or not 2 MiB aligned, gets private tables; partial munmap is refused', () => {
   const { m, file, mms } = setup(1, 4 * MiB);
   const mm = m.mm_alloc();
-  assert.equal(code(() => m.mmap(mm, { addr: BASE + 4096, length: 4 * MiB, prot: RW, flags: PT, file })), 'EINVAL addr');
-  assert.equal(code(() => m.mmap(mm, { addr: BASE, length: 3 * MiB, prot: RW, flags: PT, file })), 'EINVAL length');
-  assert.equal(code(() => m.mmap(mm, { addr: BASE + GiB, length: 4 * MiB, prot: RW, flags: PT, file })), 'EINVAL addr');
-  assert.throws(() => m.mmap(mm, { addr: BASE + GiB, length: 4 * MiB, prot: RW, flags: PT, file }), /every mapping must use the same address, length and offset/);
+  // do_mmap sets VM_SHARED_PT only at the creator's start and length, on a PMD-aligned VMA.
+  m.mmap(mm, { addr: BASE + GiB, length: 4 * MiB, prot: RW, flags: PT, file });
+  m.mmap(mm, { addr: BASE + 2 * GiB + 4096, length: 2 * MiB, prot: RW, flags: PT, file });
+  assert.deepEqual(mm.vmas.map((v) => v.vm_flags & VM_SHARED_PT), [0, 0]);
+  touchAll(m, mm, BASE + GiB, 4 * MiB, true);
+  assert.equal(mmAccounting(m, mm).tables.pte, 2);
   assert.equal(code(() => m.munmap(mms[0]!, BASE, 2 * MiB)), 'EINVAL addr');
   assert.throws(() => m.munmap(mms[0]!, BASE, 2 * MiB), /partial munmap of the shared-PT mapping .* is refused/);
-  assert.equal(mm.vmas.length, 0);
   const p = machine();
   const f2 = p.memfd_create('x', 2 * MiB);
   assert.throws(() => p.mmap(p.mm_alloc(), { addr: BASE, length: 2 * MiB, prot: RW, flags: PT, file: f2 }), /MAP_SHARED_PT needs the ptshare design/);
@@ -92,17 +119,20 @@ test('mprotect by one sharer changes the protection for every sharer (the host P
   assertClean(m);
 });
 
-test('a guest that unmaps or exits unlinks; fork links on fault without copying', () => {
+test('a sharer that unmaps or exits unlinks; fork copies no entry, the child copies PMD entries on fault', () => {
   const { m, file, mms } = setup(2, 4 * MiB);
-  const t = table_of(m, mms[0]!, BASE, 0);
-  assert.equal(m.pool.shareCount[t], 2);
-  m.munmap(mms[0]!, BASE, 4 * MiB);
+  // The second process's PMD entry is the host's PTE table; the creator reaches it through its
+  // linked PMD table.
+  const t = table_of(m, mms[1]!, BASE, 0);
+  assert.equal(table_of(m, mms[0]!, BASE, 0), t);
   assert.equal(m.pool.shareCount[t], 1);
-  const child = m.fork(mms[1]!);
+  m.munmap(mms[1]!, BASE, 4 * MiB);
+  assert.equal(m.pool.shareCount[t], 0);
+  const child = m.fork(mms[0]!);
   assert.equal(m.events.forkPtesCopied, 0);
   m.touch(child, BASE, false);
   assert.equal(table_of(m, child, BASE, 0), t);
-  assert.equal(m.pool.shareCount[t], 2);
+  assert.equal(m.pool.shareCount[t], 1);
   for (const mm of [...mms, child]) m.exit(mm);
   m.close(file);
   assertClean(m);

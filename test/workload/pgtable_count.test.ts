@@ -146,9 +146,14 @@ test('the mshare figure: 1,500 processes x 300 GB of shmem with private tables n
   const pages = (name: string) => countScenario(sga(name).scenario).tables;
   // threads: one mm, 1 + 1 + 280 + 143,052 tables.
   assert.deepEqual(pages('threads'), { pgd: 1, p4d: 0, pud: 1, pmd: 280, pte: 143_052 });
-  // ptshare: one host (1 + 1 + 280 + 143,052) + per process its own PGD, PUD and 280 PMD tables
-  // (each PMD entry links a host PTE table).
-  assert.deepEqual(pages('ptshare'), { pgd: 1501, p4d: 0, pud: 1501, pmd: 280 * 1501, pte: 143_052 });
+  // ptshare (the posted code, mm/ptshare.c): one host (1 + 1 + 280 + 143,052) + per process its own
+  // PGD, PUD and 280 PMD tables whose entries find_shared_vma() copies from the host (PTE tables
+  // shared) -- except the first mapper, whose PUD entry at the start ptshare_copy_pmd() pointed at
+  // the host's first PMD table: 279 of its own. 280 + 280 x 1,500 - 1 = 280 x 1,501 - 1.
+  assert.deepEqual(pages('ptshare'), { pgd: 1501, p4d: 0, pud: 1501, pmd: 280 * 1501 - 1, pte: 143_052 });
+  // No link counts in VmPTE (neither pud_populate nor set_pmd calls mm_inc_nr_*): the first mapper
+  // (1 PUD + 279 PMD) x 4,096, the other 1,499 (1 PUD + 280 PMD) x 4,096.
+  assert.deepEqual(countScenario(sga('ptshare').scenario).processes.map((p) => [p.count, p.vmPTEBytes]), [[1, (1 + 279) * 4096], [1499, (1 + 280) * 4096]]);
   // mshare: one host (1 + 1 + 280 + 143,052) + per process only its PGD (its entry links the host PUD).
   assert.deepEqual(pages('mshare'), { pgd: 1501, p4d: 0, pud: 1, pmd: 280, pte: 143_052 });
   // file-pt: each process links 279 whole GiB (host PMD tables), then the last 426,033,152 B =
