@@ -83,7 +83,7 @@ export function renderValidate(r: ValidateRecord, reps: number): string {
     }
     const lo = Math.min(...s.measuredBytes!);
     const hi = Math.max(...s.measuredBytes!);
-    t.push([s.name, s.model, bytesIEC(s.predictedBytes!), bytesIEC(s.medianBytes!), `${iec(lo)}..${iec(hi)}`, `${s.errorPct! >= 0 ? '+' : ''}${s.errorPct!.toFixed(2)} %`, s.agrees ? 'agrees' : `DIFFERS (> ${r.tolerancePct} %)`]);
+    t.push([s.name, s.model, bytesIEC(s.predictedBytes!), bytesIEC(s.medianBytes!), `${iec(lo)}..${iec(hi)}`, s.errorPct === null || s.errorPct === undefined ? 'n/a' : `${s.errorPct >= 0 ? '+' : ''}${s.errorPct.toFixed(2)} %`, s.agrees ? 'agrees' : `DIFFERS (> ${r.tolerancePct} %)`]);
   }
   return [t.length > 0 ? t.toString() : '(no scenario ran)', ...skipped].join('\n');
 }
@@ -108,7 +108,7 @@ export function renderRates(r: ValidateRecord): string {
   if (k.fork1GiBAnonMs !== undefined) {
     lines.push(`kernel: fork of a process with 1 GiB of written anonymous memory ${k.fork1GiBAnonMs.toFixed(2)} ms (measured)${sim.forkMs ? `; simulator ${sim.forkMs.toFixed(2)} ms (measured; the kernel takes ${(k.fork1GiBAnonMs / sim.forkMs).toFixed(1)}x as long)` : ''}`);
   }
-  if (k.shmemPopulatePagesPerSec !== undefined) lines.push(`kernel: ${(k.shmemPopulatePagesPerSec / 1e6).toFixed(2)} M shmem pages/s mapped by MAP_POPULATE (measured, 32 processes x 1 GiB)`);
+  if (k.shmemPopulatePagesPerSec !== undefined) lines.push(`kernel: ${(k.shmemPopulatePagesPerSec / 1e6).toFixed(2)} M shmem pages/s write-faulted by MADV_POPULATE_WRITE (measured, 32 processes x 1 GiB)`);
   if (sim.file) lines.push(`(simulator figures from ${sim.file})`);
   return lines.length ? lines.join('\n') : 'no kernel rates recorded (the anonymous-memory scenarios did not run)';
 }

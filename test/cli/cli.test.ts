@@ -294,3 +294,20 @@ test('ptbench validate picks the profile from the running kernel, says why, and 
   // Without it, (512 + 1 + 1) x 4,096 B. (On this machine's 6.18 kernel the measurement agreed: 8 KiB.)
   assert.equal(s.predictedBytes, j.profile.ptReclaim ? 2 * 4096 : 514 * 4096);
 });
+
+test('ptbench validate: the child\'s VmPTE after fork, private and shared, agrees with the running kernel (or skips)', () => {
+  const dir = tempDir('ptbench-validate-');
+  const out = join(dir, 'v.json');
+  const r = ptbench(['validate', '--only', 'VmPTE', '--reps', '1', '--out', out]);
+  assert.ok(r.status === 0 || r.status === 1, r.stderr);
+  const j = JSON.parse(readFileSync(out, 'utf8')) as { scenarios: Array<{ name: string; status: string; reason?: string; predictedBytes?: number; medianBytes?: number; agrees?: boolean }> };
+  assert.deepEqual(j.scenarios.map((s) => s.name), ["anon 1024 MiB, fork: the child's VmPTE", "shmem 1024 MiB, fork: the child's VmPTE"]);
+  for (const s of j.scenarios) {
+    if (s.status === 'skipped') {
+      assert.ok(s.reason);
+      continue;
+    }
+    // Both rules hold on every kernel since copy_page_range() learned to skip shared mappings.
+    assert.equal(s.agrees, true, `${s.name}: predicted ${s.predictedBytes}, measured ${s.medianBytes}`);
+  }
+});

@@ -25,6 +25,16 @@ export function statRefresh(): string | null {
   }
 }
 
+/** VmPTE of process `pid` in bytes (/proc/PID/status, kB), or NaN when it is gone. */
+export function vmPTEOf(pid: number): number {
+  try {
+    const m = /^VmPTE:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** PageTables in bytes, after stat_refresh. */
 export function pageTablesBytes(): number {
   statRefresh();

@@ -22,7 +22,8 @@ export interface ScenarioRecord {
   /** Measured: each repetition's differential, and their median. */
   measuredBytes?: number[];
   medianBytes?: number;
-  errorPct?: number;
+  /** (median - predicted) / predicted in %; null when 0 B was predicted and something else measured. */
+  errorPct?: number | null;
   agrees?: boolean;
 }
 
@@ -56,6 +57,16 @@ export async function measureOnce(sc: ValidateScenario, path: string, anonRuns: 
     if (sc.kind === 'shmem' && sc.procs === 32 && sc.size === 2 ** 30) rates.populate.push((sc.procs * sc.size / 4096) / (r.touchNs / 1e9));
     return r.mapped - r.idle;
   }
+  if (sc.kind === 'hugetlb-mprotect') {
+    const r = await measureRun(() => new ProbeRun(path, ['hugeprot', String(sc.procs), String(sc.size), String(sc.offset)]), false, false, true);
+    return r.mprotected! - r.mapped;
+  }
+  if (sc.kind === 'shared-fork-child') {
+    // The child's VmPTE less that of a child forked from a run that mapped nothing (its own tables).
+    const s = await measureRun(() => new ProbeRun(path, ['sharedfork', '1', String(sc.size), '0']), true);
+    const z = await measureRun(() => new ProbeRun(path, ['sharedfork', '1', '0', '0']), true);
+    return s.childVmPTE! - z.childVmPTE!;
+  }
   if (sc.kind === 'anon-dontneed') {
     // What the mapping's tables leave behind after MADV_DONTNEED of all of it.
     const r = await measureRun(() => new ProbeRun(path, ['anon', '2', String(sc.size), '0']), false, true);
@@ -71,6 +82,7 @@ export async function measureOnce(sc: ValidateScenario, path: string, anonRuns: 
   }
   const { s, z } = anonRuns[rep]!;
   if (sc.kind === 'anon-before-fork') return s.mapped - s.idle;
+  if (sc.kind === 'anon-fork-child') return s.childVmPTE! - z.childVmPTE!;
   return (s.forked! - s.idle) - (z.forked! - z.idle);
 }
 
@@ -84,7 +96,8 @@ export async function runValidate(scenarios: ValidateScenario[], reps: number, t
   const refresh = statRefresh();
   if (refresh !== null) notes.push(refresh);
   const thp = readSetting('/sys/kernel/mm/transparent_hugepage/shmem_enabled');
-  if (!/\[(never|deny)\]/.test(thp)) notes.push(`shmem THP is '${thp}': shmem may be mapped with 2 MiB pages, which the shmem scenarios do not model`);
+  // The probe marks its regions MADV_NOHUGEPAGE; only 'force' may still give shmem 2 MiB pages.
+  if (/\[force\]/.test(thp)) notes.push(`shmem THP is '${thp}': shmem may be mapped with 2 MiB pages despite MADV_NOHUGEPAGE, which the shmem scenarios do not model`);
   say(`ptbench validate: the simulator's page-table memory against Linux ${release()} on this machine`);
   say('predicted = simulated (exact); measured = PageTables differential in /proc/meminfo between stages of the same probe processes');
   const detected = detectKernel();
@@ -129,8 +142,9 @@ export async function runValidate(scenarios: ValidateScenario[], reps: number, t
         for (let i = 0; i < reps; i++) measured.push(await measureOnce(sc, probe.path, anonRuns, i, { faultRates, forkMs, populate }));
         const predicted = sc.predicted(detected.config);
         const med = median(measured);
-        const errorPct = ((med - predicted) / predicted) * 100;
-        record.scenarios.push({ name: sc.name, model: sc.model, status: 'ran', predictedBytes: predicted, measuredBytes: measured, medianBytes: med, errorPct, agrees: Math.abs(errorPct) <= tolerance });
+        // A prediction of 0 B agrees only with exactly 0 B (no percentage of nothing).
+        const errorPct = predicted === 0 ? (med === 0 ? 0 : null) : ((med - predicted) / predicted) * 100;
+        record.scenarios.push({ name: sc.name, model: sc.model, status: 'ran', predictedBytes: predicted, measuredBytes: measured, medianBytes: med, errorPct, agrees: errorPct !== null && Math.abs(errorPct) <= tolerance });
       } finally {
         if (restore !== null) restoreHugepages(restore);
       }

@@ -6,12 +6,12 @@
  * simulator predicts (its tables for the mapping, less the PGD every process already has).
  */
 import { countScenario } from '../../workload/pgtable_count.js';
-import { machineAccounting } from '../../mm/accounting.js';
+import { machineAccounting, mmAccounting } from '../../mm/accounting.js';
 import { Machine } from '../../mm/machine.js';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../mm/mmap.js';
 import { designByName } from '../../share/index.js';
 import type { Scenario } from '../../workload/scenario.js';
-import { pageTablesBytes } from './procfs.js';
+import { pageTablesBytes, vmPTEOf } from './procfs.js';
 import type { ProbeRun } from './probe.js';
 import type { KernelConfig } from '../../mm/kernel_profile.js';
 
@@ -20,13 +20,17 @@ export const PROBE_BASE = 16 * 2 ** 40;
 
 export interface ValidateScenario {
   name: string;
-  kind: 'shmem' | 'hugetlb' | 'anon-before-fork' | 'anon-after-fork' | 'anon-dontneed';
+  kind: 'shmem' | 'hugetlb' | 'anon-before-fork' | 'anon-after-fork' | 'anon-dontneed' | 'anon-fork-child' | 'shared-fork-child' | 'hugetlb-mprotect';
   procs: number;
   size: number;
   offset: number;
   /** 2 MiB hugepages the scenario needs reserved. */
   hugepages: number;
-  /** Simulated page-table bytes the mapping adds (the PGD excluded), for the kernel `k`. */
+  /**
+   * Simulated bytes for the kernel `k`: the page tables the mapping adds (the PGD excluded), or for
+   * the fork-child kinds the child's VmPTE for the mapping, or for hugetlb-mprotect the tables the
+   * mprotect and refault add.
+   */
   predicted(k: KernelConfig): number;
   /** What the simulator models it with. */
   model: string;
@@ -60,6 +64,41 @@ function anonPrediction(size: number, then: 'nothing' | 'fork' | 'dontneed', ker
   return acc.pageTableBytes - acc.tables.pgd * kernel.pgdBytes;
 }
 
+/**
+ * The child's VmPTE for a written 1 GiB region after fork: copy_page_range() copies the tables of a
+ * private anonymous VMA (it has an anon_vma) and none of a MAP_SHARED one (vma_needs_copy() false).
+ */
+function forkChildPrediction(size: number, shared: boolean, kernel: KernelConfig): number {
+  const m = new Machine({ ptPages: 2 * (size / 2 ** 21 + 16), frames: size / 4096 + 64, kernel });
+  const mm = m.mm_alloc();
+  const file = shared ? m.memfd_create('probe', size) : null;
+  m.mmap(mm, { addr: PROBE_BASE, length: size, prot: PROT_READ | PROT_WRITE, flags: (shared ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_FIXED, ...(file ? { file } : {}) });
+  for (let a = PROBE_BASE; a < PROBE_BASE + size; a += 4096) m.touch(mm, a, true);
+  return mmAccounting(m, m.fork(mm)).vmPTEBytes;
+}
+
+/**
+ * `procs` processes share a 2 GiB hugetlb mapping (PMD tables shared per GiB); the first mprotects
+ * its first 2 MiB PROT_READ (hugetlb_split unshares that GiB for it) and reads every 2 MiB page of
+ * the first GiB again. The table bytes that adds machine-wide.
+ */
+function hugetlbMprotectPrediction(procs: number, size: number, kernel: KernelConfig): number {
+  const H = 2 * MiB;
+  const m = new Machine({ design: designByName('hugetlb-pmd'), ptPages: 64 + 8 * procs, frames: size / 4096 + 64, kernel });
+  const file = m.hugetlbfs_create('probe', size, '2M');
+  const mms = [];
+  for (let i = 0; i < procs; i++) {
+    const mm = m.mm_alloc();
+    m.mmap(mm, { addr: PROBE_BASE, length: size, prot: PROT_READ | PROT_WRITE, flags: MAP_SHARED | MAP_FIXED, file });
+    for (let a = PROBE_BASE; a < PROBE_BASE + size; a += H) m.touch(mm, a, true);
+    mms.push(mm);
+  }
+  const before = machineAccounting(m).pageTableBytes;
+  m.mprotect(mms[0]!, PROBE_BASE, H, PROT_READ);
+  for (let a = PROBE_BASE; a < PROBE_BASE + Math.min(GiB, size); a += H) m.touch(mms[0]!, a, false);
+  return machineAccounting(m).pageTableBytes - before;
+}
+
 export function defaultScenarios(): ValidateScenario[] {
   const out: ValidateScenario[] = [];
   for (const size of [256 * MiB, GiB]) {
@@ -76,6 +115,8 @@ export function defaultScenarios(): ValidateScenario[] {
   });
   out.push({ name: 'anon 1024 MiB, before fork', kind: 'anon-before-fork', procs: 1, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: (k) => anonPrediction(GiB, 'nothing', k) });
   out.push({ name: 'anon 1024 MiB, after fork', kind: 'anon-after-fork', procs: 2, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: (k) => anonPrediction(GiB, 'fork', k) });
+  out.push({ name: 'anon 1024 MiB, fork: the child\'s VmPTE', kind: 'anon-fork-child', procs: 2, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: (k) => forkChildPrediction(GiB, false, k) });
+  out.push({ name: 'shmem 1024 MiB, fork: the child\'s VmPTE', kind: 'shared-fork-child', procs: 2, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: (k) => forkChildPrediction(GiB, true, k) });
   out.push({ name: 'anon 1024 MiB, after MADV_DONTNEED', kind: 'anon-dontneed', procs: 1, size: GiB, offset: 0, hugepages: 0, model: 'private', predicted: (k) => anonPrediction(GiB, 'dontneed', k) });
   for (const offset of [0, 2 * MiB]) {
     out.push({
@@ -83,6 +124,10 @@ export function defaultScenarios(): ValidateScenario[] {
       predicted: () => sharedPrediction('hugetlb', 8, 2 * GiB, offset, 'hugetlb-pmd'),
     });
   }
+  out.push({
+    name: 'hugetlb 2048 MiB x8, one mprotects 2 MiB and refaults', kind: 'hugetlb-mprotect', procs: 8, size: 2 * GiB, offset: 0, hugepages: 1024, model: 'hugetlb-pmd',
+    predicted: (k) => hugetlbMprotectPrediction(8, 2 * GiB, k),
+  });
   return out;
 }
 
@@ -111,13 +156,16 @@ export interface StageReadings {
   idle: number;
   mapped: number;
   forked?: number;
+  /** The forked child's VmPTE (bytes) at the forked stage. */
+  childVmPTE?: number;
   dontneed?: number;
+  mprotected?: number;
   touchNs: number;
   forkNs?: number;
 }
 
 /** Step one probe run through its stages, reading PageTables at each. */
-export async function measureRun(start: () => ProbeRun, withFork: boolean, withDontneed = false): Promise<StageReadings> {
+export async function measureRun(start: () => ProbeRun, withFork: boolean, withDontneed = false, withMprotect = false): Promise<StageReadings> {
   await settledPageTables(); // the previous run's tables are gone before this one starts
   const p = start();
   await p.expect('idle');
@@ -131,11 +179,17 @@ export async function measureRun(start: () => ProbeRun, withFork: boolean, withD
     const f = await p.expect('forked');
     r.forked = await settledPageTables();
     r.forkNs = f.fork_ns!;
+    if (f.child !== undefined) r.childVmPTE = vmPTEOf(f.child);
   }
   if (withDontneed) {
     p.next();
     await p.expect('dontneed');
     r.dontneed = await settledPageTables();
+  }
+  if (withMprotect) {
+    p.next();
+    await p.expect('mprotected');
+    r.mprotected = await settledPageTables();
   }
   await p.close();
   return r;
