@@ -23,6 +23,10 @@ export const VM_UFFD_MISSING = 0x200;
 export const VM_PFNMAP = 0x400;
 export const VM_UFFD_WP = 0x1000;
 export const VM_LOCKED = 0x2000;
+/** mlock2(MLOCK_ONFAULT); nothing in the model sets it yet. */
+export const VM_LOCKONFAULT = 0x80000;
+/** include/linux/mm.h: the flags mlock sets, ignored where VMAs are compared (VM_LOCKED_MASK). */
+export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 export const VM_DONTCOPY = 0x20000;
 export const VM_DONTEXPAND = 0x40000;
 export const VM_ACCOUNT = 0x100000;

@@ -7,7 +7,7 @@
  * - Only when the whole PUD-aligned window lies inside the VMA (vma_shareable / range_in_vma), and only
  *   when the PUD entry is still empty (first fault in that GiB).
  * - huge_pmd_share walks the file's i_mmap for another VMA mapping the same file page at the same
- *   offset within 1 GiB (pmd_index equal), with equal vm_flags (VM_LOCKED ignored), itself covering its
+ *   offset within 1 GiB (pmd_index equal), with equal vm_flags (VM_LOCKED_MASK ignored), itself covering its
  *   whole window; the first whose mm already has a PMD table there wins: pt_share_count + 1, and the
  *   faulting mm's PUD entry points at it. The same virtual address is not required.
  * - Unsharing (huge_pmd_unshare) drops this mm's PUD entry and one share count; the whole GiB leaves
@@ -19,7 +19,7 @@
 import { PUD_SIZE } from '../arch/pgtable_64_types.js';
 import type { MachineState } from '../mm/machine_types.js';
 import { entry_of_table, table_of } from '../mm/pagewalk.js';
-import { VM_LOCKED, VM_MAYSHARE, VM_UFFD_WP, is_vm_hugetlb_page, type VmAreaStruct } from '../mm/vma.js';
+import { VM_LOCKED_MASK, VM_MAYSHARE, VM_UFFD_WP, is_vm_hugetlb_page, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range, unshare_table } from '../mm/zap.js';
 import { privateRoutes, routeWindows, type PtShareDesign } from '../mm/pt_share.js';
 
@@ -37,14 +37,14 @@ function shareable(vma: VmAreaStruct, addr: number): boolean {
 /** huge_pmd_share: find a sharer's PMD table for `addr`; -1 if none (the caller allocates one). */
 function huge_pmd_share(m: MachineState, vma: VmAreaStruct, addr: number): number {
   const idx = (addr - vma.vm_start) / 4096 + vma.vm_pgoff;
-  const flags = vma.vm_flags & ~VM_LOCKED;
+  const flags = vma.vm_flags & ~VM_LOCKED_MASK;
   for (const svma of vma.vm_file!.i_mmap) {
     if (svma === vma || svma.vm_mm.dead) continue;
     if (idx < svma.vm_pgoff || idx >= svma.vm_pgoff + svma.pages) continue;
     const saddr = svma.vm_start + (idx - svma.vm_pgoff) * 4096;
     // page_table_shareable: same position in the GiB, same flags, svma covers its whole window.
     if (Math.floor(saddr / 2 ** 21) % 512 !== Math.floor(addr / 2 ** 21) % 512) continue;
-    if ((svma.vm_flags & ~VM_LOCKED) !== flags) continue;
+    if ((svma.vm_flags & ~VM_LOCKED_MASK) !== flags) continue;
     if (!shareable(svma, saddr)) continue;
     const t = table_of(m, svma.vm_mm, saddr, LEVEL_PMD);
     if (t < 0) continue;

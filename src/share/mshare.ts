@@ -20,12 +20,12 @@ import { __handle_mm_fault } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { do_mmap, MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
-import { table_of } from '../mm/pagewalk.js';
+import { entry_table } from '../mm/pagewalk.js';
 import { VM_MSHARE, VM_READ, VM_WRITE } from '../mm/vma.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { UsageError } from '../lib/errors.js';
-import { FAULT_FLAG_WRITE, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, VM_FAULT_ERROR } from '../mm/vm_fault.js';
-import { link_shared_table } from '../mm/pgalloc.js';
+import { FAULT_FLAG_WRITE, VM_FAULT_NOPAGE, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from '../mm/vm_fault.js';
+import { link_shared_table, walk_alloc } from '../mm/pgalloc.js';
 
 /**
  * Where the host mm maps a region: any 512 GiB-aligned address of its own address space will do; the
@@ -79,6 +79,9 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       ? 'mshare with the 2022/23 semantics: a protection change by one process applies to every sharer (global TLB flush)'
       : 'mshare (2025 v3): a host mm per 512 GiB region, processes link the host PUD table; mprotect inside refused',
     mmPerProcess: true,
+    // set_p4d() of the host's entry does not call mm_inc_nr_puds(): the process's VmPTE leaves the
+    // linked PUD table (and everything under it) out.
+    linksInVmPTE: false,
     protectSharedInPlace: true,
     shareTable: () => -1,
 
@@ -122,13 +125,22 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       // the series' fault path does once it has found it).
       if (hvma === null) return VM_FAULT_SIGBUS;
       if ((flags & FAULT_FLAG_WRITE) !== 0 ? (hvma.vm_flags & VM_WRITE) === 0 : (hvma.vm_flags & (VM_READ | VM_WRITE)) === 0) return VM_FAULT_SIGSEGV;
+      // find_shared_vma() (v3, mm/mshare.c): walk_to_p4d() in both mms. When the process's entry is
+      // not the host's, set_p4d() copies it (the host's PUD table, ptdesc_pud_pts_inc) and the fault
+      // returns VM_FAULT_NOPAGE: the access retries. Otherwise the fault runs in the host.
+      const ent = m.pool.entries;
+      m.vmf.address = haddr;
+      const hostOff = walk_alloc(m, hvma, LEVEL_PUD);
+      m.vmf.address = addr;
+      const guestOff = walk_alloc(m, vma, LEVEL_PUD);
+      if (ent[guestOff] !== ent[hostOff] || ent[guestOff + 1] !== ent[hostOff + 1]) {
+        const t = entry_table(ent, hostOff);
+        if (t >= 0) link_shared_table(m, vma, LEVEL_PUD, t);
+        return VM_FAULT_NOPAGE;
+      }
       m.vmf.address = haddr;
       const res = __handle_mm_fault(m, hvma, flags);
       m.vmf.address = addr;
-      if ((res & VM_FAULT_ERROR) !== 0) return res;
-      // Link: the process's top-level entry points at the host's PUD table.
-      const t = table_of(m, r.host, haddr, LEVEL_PUD);
-      if (t >= 0) link_shared_table(m, vma, LEVEL_PUD, t);
       return res;
     },
 

@@ -8,6 +8,7 @@ import { machineAccounting, mmAccounting } from '../../src/mm/accounting.js';
 import type { Machine } from '../../src/mm/machine.js';
 import type { MmStruct } from '../../src/mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, PROT_READ } from '../../src/mm/mmap.js';
+import { VM_DONTDUMP, VM_LOCKED, VM_LOCKONFAULT } from '../../src/mm/vma.js';
 import { table_of } from '../../src/mm/pagewalk.js';
 import { hugetlbPmdDesign } from '../../src/share/hugetlb_pmd.js';
 import { assertClean, BASE, folioAt, GiB, machine, MiB, RW, touchAll } from '../helpers.js';
@@ -188,4 +189,24 @@ test('clear_refs (soft-dirty) clears VM_SOFTDIRTY on hugetlb VMAs too, and pagem
   assert.equal(m.pagemap(a!, BASE).softDirty, false);
   assert.equal(m.read(a!, BASE), 9);
   teardown(m, [a!], file);
+});
+
+test('sharing compares vm_flags without VM_LOCKED_MASK: an mlocked (on fault) sharer still shares, another flag does not', () => {
+  // want_pmd_share() -> page_table_shareable() (mm/hugetlb.c): vm_flags & ~VM_LOCKED_MASK must be
+  // equal, VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT (include/linux/mm.h).
+  const m = machine({ design: hugetlbPmdDesign });
+  const file = m.hugetlbfs_create('sga', GiB, '2M');
+  const mms: MmStruct[] = [];
+  for (const extra of [0, VM_LOCKED | VM_LOCKONFAULT, VM_DONTDUMP]) {
+    const mm = m.mm_alloc();
+    m.mmap(mm, { addr: BASE, length: GiB, prot: RW, flags: MAP_SHARED | MAP_FIXED, file });
+    mm.vmas[0]!.vm_flags |= extra;
+    touchAll(m, mm, BASE, GiB, true, H);
+    mms.push(mm);
+  }
+  const t = table_of(m, mms[0]!, BASE, 1);
+  assert.equal(table_of(m, mms[1]!, BASE, 1), t, 'VM_LOCKED | VM_LOCKONFAULT ignored: shared');
+  assert.notEqual(table_of(m, mms[2]!, BASE, 1), t, 'VM_DONTDUMP differs: a PMD table of its own');
+  assert.equal(m.pool.shareCount[t], 1);
+  teardown(m, mms, file);
 });

@@ -45,8 +45,12 @@ test('16 processes attach a 512 GiB region holding 1 GiB of shmem: one PUD table
   assert.deepEqual(machineAccounting(m).tables, { pgd: 17, p4d: 0, pud: 1, pmd: 1, pte: 512 });
   assert.equal(m.pool.shareCount[table_of(m, mms[3]!, BASE, 2)], 16);
   assert.deepEqual(mmAccounting(m, mms[3]!).tables, { pgd: 1, p4d: 0, pud: 1, pmd: 0, pte: 0 });
-  // The first process faults every page in; each later one faults once, to link the PUD table.
-  assert.equal(m.events.pgfault, 262_144 + 15);
+  // find_shared_vma() (v3): the first process's first fault runs in the host (both top-level entries
+  // empty), its second copies the host's entry (VM_FAULT_NOPAGE); then every page faults once in the
+  // host. Each later process faults once, to copy the entry: 262,144 + 1 + 15.
+  assert.equal(m.events.pgfault, 262_144 + 1 + 15);
+  // set_p4d() does not call mm_inc_nr_puds(): the linked PUD table is not in the process's VmPTE.
+  assert.equal(mmAccounting(m, mms[3]!).vmPTEBytes, 0);
   m.touch(mms[0]!, BASE + 5 * MiB, true, 99);
   assert.equal(m.read(mms[15]!, BASE + 5 * MiB), 99);
   // A hole in the region is SIGBUS (nothing mapped there in the host).

@@ -156,6 +156,8 @@ test('the mshare figure: 1,500 processes x 300 GB of shmem with private tables n
   assert.deepEqual(countScenario(sga('ptshare').scenario).processes.map((p) => [p.count, p.vmPTEBytes]), [[1, (1 + 279) * 4096], [1499, (1 + 280) * 4096]]);
   // mshare: one host (1 + 1 + 280 + 143,052) + per process only its PGD (its entry links the host PUD).
   assert.deepEqual(pages('mshare'), { pgd: 1501, p4d: 0, pud: 1, pmd: 280, pte: 143_052 });
+  // ...and its VmPTE is 0: v3's set_p4d() of the host entry does not call mm_inc_nr_puds().
+  assert.deepEqual(countScenario(sga('mshare').scenario).processes.map((p) => [p.count, p.vmPTEBytes]), [[1500, 0]]);
   // file-pt: each process links 279 whole GiB (host PMD tables), then the last 426,033,152 B =
   // 203 whole 2 MiB windows (host PTE tables) + 0.15 of one, faulted privately: own PGD, PUD, one
   // PMD and one PTE table per process. The cache host holds PGD, PUD, 280 PMD and 143,051 PTE
