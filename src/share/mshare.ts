@@ -125,7 +125,7 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       // the series' fault path does once it has found it).
       if (hvma === null) return VM_FAULT_SIGBUS;
       if ((flags & FAULT_FLAG_WRITE) !== 0 ? (hvma.vm_flags & VM_WRITE) === 0 : (hvma.vm_flags & (VM_READ | VM_WRITE)) === 0) return VM_FAULT_SIGSEGV;
-      // find_shared_vma() (v3, mm/mshare.c): walk_to_p4d() in both mms. When the process's entry is
+      // find_shared_vma() (v3 patch 13/22, mm/mshare.c): walk_to_p4d() in both mms. When the process's entry is
       // not the host's, set_p4d() copies it (the host's PUD table, ptdesc_pud_pts_inc) and the fault
       // returns VM_FAULT_NOPAGE: the access retries. Otherwise the fault runs in the host.
       const ent = m.pool.entries;
