@@ -9,6 +9,7 @@ const HELP = `usage: ptbench <command> [options]
 
 commands:
   mem      page-table memory of a scenario (simulated, exact)
+  run      your own workload: a scenario file's timeline under every design (simulated, exact)
   bench    timing suites (measured) and memory scenarios (simulated), written to results/
   compare  two runs side by side: timings with statistics, deterministic counts exactly
   sweep    page-table memory over process counts x sizes for every design (counting engine)
@@ -54,6 +55,10 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'mem':
       return memMain(rest);
+    case 'run': {
+      const { runMain } = await import('./run.js');
+      return runMain(rest);
+    }
     case 'bench': {
       const { benchMain } = await import('./bench.js');
       return benchMain(rest);
@@ -119,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, bench, compare, sweep, chart, export, matrix, validate, tlb, reclaim, smp, covary (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, run, bench, compare, sweep, chart, export, matrix, validate, tlb, reclaim, smp, covary (see ptbench --help)\n`);
       return 2;
   }
 }

@@ -15,7 +15,8 @@ export const SCHEMA_VERSION = 1;
 type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
 const validators = new Map<string, Validator>();
 
-function validate(name: string, x: unknown): string | null {
+/** Check `x` against the shipped schema `name` (schema/NAME.schema.json): null, or the first problem as "/path message". */
+export function validate(name: string, x: unknown): string | null {
   let v = validators.get(name);
   if (v === undefined) {
     const Ajv = (Ajv2020 as unknown as { default?: typeof Ajv2020 }).default ?? Ajv2020;
@@ -29,7 +30,8 @@ function validate(name: string, x: unknown): string | null {
   return e ? `${e.instancePath || '/'} ${e.message ?? 'is invalid'}` : 'is invalid';
 }
 
-function readJson(path: string, what: string): unknown {
+/** Read and parse a JSON file; UsageError (one line naming the file) when it cannot. */
+export function readJson(path: string, what: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -33,7 +33,7 @@ import type { AddressSpace } from '../mm/address_space.js';
 import type { MachineState } from '../mm/machine_types.js';
 import { __handle_mm_fault } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import { do_mmap, MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from '../mm/mmap.js';
+import { do_mmap, MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
 import { VM_ACCESS_FLAGS, VM_EXEC, VM_READ, VM_SHARED_PT, VM_WRITE, vma_set_page_prot, type VmAreaStruct } from '../mm/vma.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
@@ -83,7 +83,7 @@ export const ptshareDesign: PtShareDesign = {
   countRoutes(map, first, creator) {
     const whole: [number, number] = [map.start, map.end];
     // do_mmap: shared only at the creator's start and length, PMD-aligned (offset: see the header).
-    if (map.start % PMD_SIZE !== 0 || map.end % PMD_SIZE !== 0 || first.start !== map.start || first.end !== map.end || first.offset !== map.offset) {
+    if (map.kind === 'hugetlb' || map.start % PMD_SIZE !== 0 || map.end % PMD_SIZE !== 0 || first.start !== map.start || first.end !== map.end || first.offset !== map.offset) {
       return { footprint: whole, routes: privateRoutes(map) };
     }
     const host = `ptshare:${map.object}`;
@@ -99,8 +99,12 @@ export const ptshareDesign: PtShareDesign = {
 
   mmapPrepare(m, _mm, addr, len, flags, file, pgoff) {
     if ((flags & MAP_SHARED_PT) === 0) return 0;
+    // MAP_SHARED | MAP_ANONYMOUS: do_mmap has no file when it checks (shmem_zero_setup comes later),
+    // so the mapping keeps private tables.
+    if ((flags & MAP_ANONYMOUS) !== 0 && (flags & MAP_TYPE) !== 0x02) return 0;
     if (file === null || (flags & MAP_TYPE) === 0x02) fail('EINVAL', 'flags', 'ptshare: MAP_SHARED_PT needs a MAP_SHARED mapping of a file');
-    if (addr % PMD_SIZE !== 0 || len % PMD_SIZE !== 0) return 0;
+    // do_mmap shares only a PMD-aligned mapping of a file that is not hugetlbfs (is_file_hugepages).
+    if (addr % PMD_SIZE !== 0 || len % PMD_SIZE !== 0 || file.kind === 'hugetlbfs') return 0;
     const h = hosts(m).get(file);
     if (h && (h.start !== addr || h.end !== addr + len || h.pgoff !== pgoff)) return 0;
     return VM_SHARED_PT;

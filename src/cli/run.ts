@@ -1,0 +1,93 @@
+/** `ptbench run FILE`: a user's workload from a scenario file, every design, one table per snapshot. */
+import { parseOptions } from '../lib/cli_args.js';
+import { UsageError } from '../lib/errors.js';
+import { bytesIEC, iec, int, plainTable } from '../lib/format.js';
+import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp, type KernelConfig } from '../mm/kernel_profile.js';
+import { DESIGNS, designsByList } from '../share/index.js';
+import { loadScenarioFile } from '../harness/scenario_file.js';
+import { runTimeline, type DesignRun, type DesignSnapshot } from '../workload/timeline.js';
+
+export const RUN_HELP = `usage: ptbench run FILE [options]    (npm run ptbench -- run FILE ...)
+
+Runs the timeline of a scenario file (docs/scenarios.md; examples in scenarios/) under every design:
+named groups of processes spawn, mmap, touch, fork, mprotect, munmap, madvise, register uffd-wp and
+exit; each snapshot prints the page tables machine-wide and every process's VmPTE. Every figure is
+simulated and exact. A timeline of spawn, mmap, whole sequential touches and one final snapshot is
+counted without building the tables (the counting engine), so thousands of processes take a moment.
+
+  --design NAME|all    designs, comma-separated, or all (default; threads is left out: a timeline's
+                       processes have their own mms)
+${kernelHelp()}
+  --json               machine-readable output
+`;
+
+export interface RunReport {
+  tool: 'ptbench run';
+  figures: 'simulated';
+  file: string;
+  description?: string;
+  source?: string;
+  kernel: KernelConfig;
+  engines: Record<string, DesignRun['engine']>;
+  snapshots: Array<{ label: string; designs: Record<string, DesignSnapshot> }>;
+}
+
+function range(xs: number[]): string {
+  if (xs.length === 0) return '-';
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  if (lo === hi) return iec(lo);
+  return iec(lo) === iec(hi) ? `${int(lo)}..${int(hi)} B` : `${iec(lo)}..${iec(hi)}`;
+}
+
+export function renderRun(r: RunReport): string {
+  const out: string[] = [`ptbench run ${r.file}: page tables per snapshot (simulated, exact)`];
+  if (r.description) out.push(r.description);
+  out.push(`kernel ${describeKernel(r.kernel)}`);
+  for (const s of r.snapshots) {
+    out.push('', `snapshot "${s.label}"`);
+    const t = plainTable(['design', 'engine', 'page tables', 'pgd', 'pud', 'pmd', 'pte', 'processes', 'VmPTE per process', 'faults', 'TLB flushes', 'IPIs', 'refused steps'],
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right']);
+    for (const [name, d] of Object.entries(s.designs)) {
+      const opt = (n: number | null) => (n === null ? 'n/a' : int(n));
+      t.push([name, r.engines[name]!, bytesIEC(d.pageTableBytes), int(d.tables.pgd), int(d.tables.pud), int(d.tables.pmd), int(d.tables.pte), int(d.processes.length),
+        range(d.processes.map((p) => p.vmpteBytes)), opt(d.faults), opt(d.tlbFlushes), opt(d.ipis), int(d.refused.length)]);
+    }
+    out.push(t.toString());
+    for (const [name, d] of Object.entries(s.designs)) {
+      for (const x of d.refused) out.push(`refused  ${name}: step ${x.step} (${x.op}${x.proc ? ` ${x.proc}` : ''}): ${x.errno}: ${x.message}`);
+    }
+  }
+  out.push('', 'faults, TLB flushes and IPIs count from the start of the run; n/a under the counting engine, which counts tables, not events');
+  return out.join('\n');
+}
+
+export async function runMain(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions({
+    args: argv, strict: true, allowPositionals: true,
+    options: { design: { type: 'string', default: 'all' }, json: { type: 'boolean', default: false }, ...KERNEL_OPTIONS, help: { type: 'boolean', short: 'h', default: false } },
+  });
+  if (values.help) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`run: give one scenario file (got ${positionals.length}); e.g. ptbench run scenarios/postgres.json`);
+  const kernel = kernelFromOptions(values);
+  const designs = values.design === 'all' ? DESIGNS.filter((d) => d.mmPerProcess) : designsByList(values.design);
+  for (const d of designs) {
+    if (!d.mmPerProcess) throw new UsageError(`--design ${d.name}: its processes are threads of one mm, which a timeline of spawns and forks does not describe; use it with mem or sweep`);
+  }
+  const file = positionals[0]!;
+  const t = loadScenarioFile(file);
+  const report: RunReport = { tool: 'ptbench run', figures: 'simulated', file, ...(t.description ? { description: t.description } : {}), ...(t.source ? { source: t.source } : {}), kernel, engines: {}, snapshots: [] };
+  for (const d of designs) {
+    const run = runTimeline(t, d, kernel);
+    report.engines[d.name] = run.engine;
+    run.snapshots.forEach((s, i) => {
+      report.snapshots[i] ??= { label: s.label, designs: {} };
+      report.snapshots[i]!.designs[d.name] = s.figures;
+    });
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${renderRun(report)}\n`);
+  return 0;
+}

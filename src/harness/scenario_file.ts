@@ -1,0 +1,67 @@
+/**
+ * Reading a scenario file for `ptbench run`: JSON checked against schema/ptbench-scenario-1.schema.json
+ * (ajv), then units and names resolved into a Timeline. Every problem is one line with the JSON path
+ * and what was expected.
+ */
+import { readJson, validate } from './load.js';
+import { parseSize } from '../lib/size.js';
+import { UsageError } from '../lib/errors.js';
+import { checkTimeline, type Prot, type Timeline, type TimelineObject, type TimelineStep } from '../workload/timeline.js';
+
+type Raw = Record<string, unknown>;
+
+function bytes(v: unknown, at: string): number {
+  return typeof v === 'number' ? v : parseSize(String(v), at);
+}
+
+function address(v: unknown, at: string): number {
+  const n = typeof v === 'number' ? v : Number(String(v));
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${at}: '${String(v)}' is not an address below 2^53`);
+  return n;
+}
+
+/** Turn a schema-valid file into a Timeline (sizes and addresses as numbers, defaults filled in). */
+export function toTimeline(raw: Raw, file: string): Timeline {
+  const at = (path: string) => `${file}: ${path}`;
+  const objects: Record<string, TimelineObject> = {};
+  for (const [name, o] of Object.entries(raw.objects as Record<string, Raw>)) {
+    const kind = o.kind === 'memfd' ? 'shmem' : (o.kind as TimelineObject['kind']);
+    const page = kind !== 'hugetlb' ? '4k' : o.pagesize === '1GiB' ? '1g' : '2m';
+    if (kind !== 'hugetlb' && o.pagesize !== undefined) throw new UsageError(`${at(`/objects/${name}/pagesize`)}: only a hugetlb object has a page size`);
+    objects[name] = { kind, page, size: bytes(o.size, at(`/objects/${name}/size`)) };
+  }
+  const timeline = (raw.timeline as Raw[]).map((s, i): TimelineStep => {
+    const p = (k: string) => at(`/timeline/${i}/${k}`);
+    const range = () => ({ proc: s.proc as string, addr: address(s.addr, p('addr')), length: bytes(s.length, p('length')) });
+    switch (s.op) {
+      case 'spawn': return { op: 'spawn', name: s.name as string, count: s.count as number };
+      case 'mmap': return { op: 'mmap', ...range(), ...(s.object === undefined ? {} : { object: s.object as string }), offset: s.offset === undefined ? 0 : bytes(s.offset, p('offset')), shared: s.flags === 'shared', prot: (s.prot ?? 'rw') as Prot };
+      case 'touch': return { op: 'touch', ...range(), write: s.write === true, pattern: (s.pattern ?? 'sequential') as 'sequential', fraction: (s.fraction as number | undefined) ?? 1, seed: (s.seed as number | undefined) ?? 1, s: (s.s as number | undefined) ?? 0.99 };
+      case 'fork': return { op: 'fork', proc: s.proc as string, name: s.name as string, count: (s.count as number | undefined) ?? 1 };
+      case 'mprotect': return { op: 'mprotect', ...range(), prot: s.prot as Prot };
+      case 'munmap': return { op: 'munmap', ...range() };
+      case 'madvise': return { op: 'madvise', ...range(), advice: s.advice as 'dontneed' };
+      case 'uffd-wp': return { op: 'uffd-wp', ...range() };
+      case 'exit': return { op: 'exit', proc: s.proc as string };
+      default: return { op: 'snapshot', label: s.label as string };
+    }
+  });
+  const t: Timeline = { objects, timeline };
+  if (typeof raw.description === 'string') t.description = raw.description;
+  if (typeof raw.source === 'string') t.source = raw.source;
+  try {
+    checkTimeline(t);
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`${file}: ${e.message.replace(/^[A-Z]+: /, '')}`);
+    throw e;
+  }
+  return t;
+}
+
+/** Load a scenario file; throws UsageError (exit 2) with one line. */
+export function loadScenarioFile(path: string): Timeline {
+  const raw = readJson(path, 'scenario file');
+  const err = validate('ptbench-scenario-1', raw);
+  if (err !== null) throw new UsageError(`scenario file ${path}: ${err}`);
+  return toTimeline(raw as Raw, `scenario file ${path}`);
+}

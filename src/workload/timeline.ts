@@ -1,0 +1,367 @@
+/**
+ * A user's workload as a timeline of operations (`ptbench run`): named groups of processes spawn,
+ * mmap, touch, fork, mprotect, munmap, madvise, register uffd-wp and exit, and snapshots record the
+ * page tables of every live process. Every operation applies to every process of the group it names.
+ *
+ * Each design runs the same timeline on its own simulated machine. A step a design refuses (the
+ * kernel call fails) is recorded with its errno and the run goes on. A timeline of spawn, mmap,
+ * sequential whole-range touches and snapshots only is counted by the counting engine
+ * (pgtable_count.ts), which gives the same tables without building them; anything else is
+ * materialized. Every figure is simulated and exact: the same timeline gives the same counts.
+ */
+import { ZipfSampler } from './tlb/stream.js';
+import { countScenario } from './pgtable_count.js';
+import { planScenario, type Scenario, type ScenarioGroup, type ScenarioMapping } from './scenario.js';
+import { MATERIALIZE_LIMIT_BYTES } from './sga.js';
+import { machineAccounting, mmAccounting, type TableCounts } from '../mm/accounting.js';
+import { KernelError } from '../mm/errno.js';
+import type { KernelConfig } from '../mm/kernel_profile.js';
+import { Machine } from '../mm/machine.js';
+import type { AddressSpace } from '../mm/address_space.js';
+import type { MmStruct } from '../mm/mm_types.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import type { PtShareDesign } from '../mm/pt_share.js';
+import { VM_SHARED } from '../mm/vma.js';
+import { permutation } from '../lib/permutation.js';
+import { UsageError } from '../lib/errors.js';
+import { xoroshiro128plus, unsafeUniformIntDistribution } from 'pure-rand';
+
+export type Prot = 'none' | 'r' | 'rw' | 'rx' | 'rwx';
+
+export interface TimelineObject {
+  kind: 'shmem' | 'file' | 'hugetlb';
+  size: number;
+  /** Page size: 4 KiB, or hugetlb's 2 MiB / 1 GiB. */
+  page: '4k' | '2m' | '1g';
+}
+
+interface Ranged { proc: string; addr: number; length: number }
+export type TimelineStep =
+  | { op: 'spawn'; name: string; count: number }
+  | (Ranged & { op: 'mmap'; object?: string; offset: number; shared: boolean; prot: Prot })
+  | (Ranged & { op: 'touch'; write: boolean; pattern: 'sequential' | 'random' | 'zipf'; fraction: number; seed: number; s: number })
+  | { op: 'fork'; proc: string; name: string; count: number }
+  | (Ranged & { op: 'mprotect'; prot: Prot })
+  | (Ranged & { op: 'munmap' })
+  | (Ranged & { op: 'madvise'; advice: 'dontneed' | 'pageout' })
+  | (Ranged & { op: 'uffd-wp' })
+  | { op: 'exit'; proc: string }
+  | { op: 'snapshot'; label: string };
+
+export interface Timeline {
+  description?: string;
+  source?: string;
+  objects: Record<string, TimelineObject>;
+  timeline: TimelineStep[];
+}
+
+export interface Refusal { step: number; op: string; proc?: string; errno: string; message: string }
+
+/** One design's figures at one snapshot (simulated, exact). */
+export interface DesignSnapshot {
+  tables: TableCounts;
+  pageTableBytes: number;
+  /**
+   * Every live process: its group name, index in the group, VmPTE and RSS in bytes. RSS is null under
+   * the counting engine where a host mm holds the pages (which process they are charged to depends on
+   * each fault there).
+   */
+  processes: Array<{ name: string; index: number; vmpteBytes: number; rssBytes: number | null }>;
+  /** Since the run began; null under the counting engine, which counts tables, not events. */
+  faults: number | null;
+  tlbFlushes: number | null;
+  ipis: number | null;
+  /** Steps since the previous snapshot that this design refused. */
+  refused: Refusal[];
+}
+
+export interface DesignRun {
+  engine: 'count' | 'materialize';
+  snapshots: Array<{ label: string; figures: DesignSnapshot }>;
+}
+
+const PROT: Record<Prot, number> = { none: 0, r: PROT_READ, rw: PROT_READ | PROT_WRITE, rx: PROT_READ | PROT_EXEC, rwx: PROT_READ | PROT_WRITE | PROT_EXEC };
+const PAGE: Record<TimelineObject['page'], number> = { '4k': 4096, '2m': 2 ** 21, '1g': 2 ** 30 };
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** Names, objects and ranges that must hold before a run (throws UsageError naming the step). */
+export function checkTimeline(t: Timeline): void {
+  const live = new Map<string, number>();
+  const ever = new Set<string>();
+  t.timeline.forEach((s, i) => {
+    const at = `/timeline/${i} (${s.op})`;
+    if ('proc' in s && !live.has(s.proc)) throw new UsageError(`${at}: no live process group '${s.proc}'${ever.has(s.proc) ? ' (it exited)' : ''}; spawn or fork it first`);
+    if (s.op === 'spawn' || s.op === 'fork') {
+      if (ever.has(s.name)) throw new UsageError(`${at}: the process group name '${s.name}' is taken; names are used once`);
+      ever.add(s.name);
+      live.set(s.name, s.count);
+    }
+    if (s.op === 'exit') live.delete(s.proc);
+    if ('addr' in s) {
+      if (s.addr % 4096 !== 0 || s.length === 0) throw new UsageError(`${at}: addr ${hex(s.addr)} must be a multiple of 4096 and the length > 0`);
+      // As the kernel does (PAGE_ALIGN(len) in mmap, munmap, mprotect, madvise), lengths round up to pages.
+      s.length = Math.ceil(s.length / 4096) * 4096;
+    }
+    if (s.op === 'mmap' && s.object !== undefined) {
+      const o = t.objects[s.object];
+      if (o === undefined) throw new UsageError(`${at}: no object '${s.object}'; objects: ${Object.keys(t.objects).join(', ') || 'none'}`);
+      const pb = PAGE[o.page];
+      if (s.addr % pb !== 0 || s.length % pb !== 0 || s.offset % pb !== 0) throw new UsageError(`${at}: a mapping of '${s.object}' (${o.page} pages) needs addr, length and offset in multiples of ${pb} bytes`);
+      if (!s.shared && o.kind === 'hugetlb') throw new UsageError(`${at}: a MAP_PRIVATE hugetlb mapping is not modelled; use "flags": "shared"`);
+    }
+  });
+  let processes = 0;
+  for (const s of t.timeline) if (s.op === 'spawn' || s.op === 'fork') processes += s.count;
+  if (processes > 1_000_000) throw new UsageError(`/timeline: ${processes} processes in all; at most 1,000,000`);
+}
+
+/**
+ * The timeline as a counting-engine scenario, when it is only spawn, whole-range sequential touches
+ * of mappings, mmap and snapshot (one snapshot, last): null otherwise.
+ */
+export function countableScenario(t: Timeline, design: PtShareDesign, levels: 4 | 5, kernel: KernelConfig): Scenario | null {
+  const names = Object.keys(t.objects);
+  const groups = new Map<string, ScenarioGroup>();
+  const steps = t.timeline;
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i]!;
+    if (s.op === 'snapshot') {
+      if (i !== steps.length - 1) return null;
+      continue;
+    }
+    if (s.op === 'spawn') groups.set(s.name, { count: s.count, maps: [] });
+    else if (s.op === 'mmap') {
+      if (!s.shared && s.object !== undefined) return null;
+      if (s.shared && s.object === undefined) return null;
+      if (s.prot !== 'rw') return null;
+      groups.get(s.proc)!.maps.push({ object: s.object === undefined ? -1 : names.indexOf(s.object), addr: s.addr, len: s.length, offset: s.offset, touch: [], write: false });
+    } else if (s.op === 'touch') {
+      if (s.pattern !== 'sequential' || s.fraction !== 1) return null;
+      const mp = groups.get(s.proc)!.maps.find((x: ScenarioMapping) => x.addr === s.addr && x.len === s.length);
+      if (mp === undefined || mp.touch.length > 0) return null;
+      mp.touch.push([0, s.length]);
+      mp.write = s.write;
+    } else return null;
+  }
+  return {
+    design, levels, kernel,
+    objects: names.map((n) => ({ kind: t.objects[n]!.kind, page: t.objects[n]!.page, size: t.objects[n]!.size })),
+    groups: [...groups.values()],
+  };
+}
+
+function countRun(sc: Scenario, label: string, t: Timeline): DesignRun {
+  const c = countScenario(sc);
+  const spawned = t.timeline.filter((s): s is Extract<TimelineStep, { op: 'spawn' }> => s.op === 'spawn');
+  const processes: DesignSnapshot['processes'] = [];
+  // The engine reports runs of identical processes, group by group (a group may come as two runs).
+  let gi = 0;
+  let inGroup = 0;
+  for (const run of c.processes) {
+    for (let k = 0; k < run.count; k++) {
+      while (inGroup >= spawned[gi]!.count) { gi++; inGroup = 0; }
+      processes.push({ name: spawned[gi]!.name, index: inGroup++, vmpteBytes: run.vmPTEBytes, rssBytes: Number.NaN });
+    }
+  }
+  // RSS: the pages each process touched (shared pages count in every mapper's RSS, as in the kernel),
+  // unless a host mm holds them.
+  const hosted = planScenario(sc).groups.some((g) => g.touches.some((x) => x.route.link >= 0 && x.route.holder === 'mm'));
+  const rssOf = new Map<string, number | null>();
+  for (const g of sc.groups) {
+    let bytes = 0;
+    for (const mp of g.maps) for (const [s, e] of mp.touch) bytes += mp.object >= 0 || mp.write ? e - s : 0;
+    rssOf.set(spawned[sc.groups.indexOf(g)]!.name, hosted ? null : bytes);
+  }
+  for (const p of processes) p.rssBytes = rssOf.get(p.name)!;
+  return { engine: 'count', snapshots: [{ label, figures: { tables: c.tables, pageTableBytes: c.pageTableBytes, processes, faults: null, tlbFlushes: null, ipis: null, refused: [] } }] };
+}
+
+/** Upper bounds of the tables and pages a materialized run can need, for sizing its machine. */
+function bounds(t: Timeline): { tablePages: number; frames: number } {
+  const perProc = new Map<string, { mapped: number; maps: number; anon: number }>();
+  let procs = 0;
+  let tables = 64;
+  let frames = 64;
+  for (const o of Object.values(t.objects)) frames += Math.ceil(o.size / 4096);
+  for (const s of t.timeline) {
+    if (s.op === 'spawn') { perProc.set(s.name, { mapped: 0, maps: 0, anon: 0 }); procs += s.count; }
+    if (s.op === 'fork') { perProc.set(s.name, { ...perProc.get(s.proc)! }); procs += s.count; }
+    if (s.op === 'mmap') {
+      const p = perProc.get(s.proc)!;
+      p.mapped += s.length;
+      p.maps++;
+      if (s.object === undefined) p.anon += s.length;
+    }
+  }
+  let worst = { mapped: 0, maps: 0, anon: 0 };
+  for (const p of perProc.values()) if (p.mapped > worst.mapped) worst = p;
+  // Per mm: one PTE table per 2 MiB mapped, one PMD per GiB, one PUD per 512 GiB, plus each
+  // mapping's ragged edges and the root; hosts add one more such set per object.
+  const perMm = Math.ceil(worst.mapped / 2 ** 21) + Math.ceil(worst.mapped / 2 ** 30) + 4 * worst.maps + 8;
+  tables += (procs + Object.keys(t.objects).length + 1) * perMm;
+  frames += procs * Math.ceil(worst.anon / 4096) + Math.ceil(worst.anon / 4096);
+  return { tablePages: tables, frames };
+}
+
+/**
+ * The pages a touch step makes, in order, for process `index` of its group: the first `fraction` of
+ * the range (sequential), that many pages in a random order (random), or that many draws from a Zipf
+ * distribution over the range's pages, hot pages scattered (zipf). Random and Zipf use seed + index,
+ * so the processes of a group touch different pages, the same ones on every run.
+ */
+function touchPages(s: Extract<TimelineStep, { op: 'touch' }>, page: number, index: number, visit: (addr: number) => void): void {
+  const seed = s.seed + index;
+  const n = s.length / page;
+  const count = Math.max(1, Math.round(n * s.fraction));
+  if (s.pattern === 'sequential') {
+    for (let i = 0; i < count; i++) visit(s.addr + i * page);
+  } else if (s.pattern === 'random') {
+    const p = permutation(n, seed);
+    for (let i = 0; i < count; i++) visit(s.addr + p[i]! * page);
+  } else {
+    const z = new ZipfSampler(n, s.s);
+    const rng = xoroshiro128plus(seed);
+    const src = { nextDouble: () => unsafeUniformIntDistribution(0, 2 ** 30 - 1, rng) / 2 ** 30 };
+    const scatter = permutation(n, seed ^ 0x5bd1e995);
+    for (let i = 0; i < count; i++) visit(s.addr + scatter[z.sample(src) - 1]! * page);
+  }
+}
+
+/** Run the timeline under one design on a materialized machine. */
+function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kernel: KernelConfig): DesignRun {
+  const need = bounds(t);
+  const bytes = need.tablePages * 4096 + need.frames * 45;
+  if (bytes > MATERIALIZE_LIMIT_BYTES) {
+    throw new UsageError(`too large to materialize: up to ${need.tablePages} table pages and ${need.frames} pages need ${(bytes / 2 ** 30).toFixed(1)} GiB of simulator memory (limit ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB); the counting engine takes only spawn, mmap, whole sequential touches and one final snapshot`);
+  }
+  const m = new Machine({ design, levels, kernel, ptPages: need.tablePages, frames: need.frames });
+  const files = new Map<string, AddressSpace>();
+  for (const [name, o] of Object.entries(t.objects)) {
+    files.set(name, o.kind === 'shmem' ? m.memfd_create(name, o.size) : o.kind === 'file' ? m.open_file(name, o.size) : m.hugetlbfs_create(name, o.size, o.page === '1g' ? '1G' : '2M'));
+  }
+  const groups = new Map<string, MmStruct[]>();
+  const order: string[] = [];
+  const snapshots: DesignRun['snapshots'] = [];
+  let refused: Refusal[] = [];
+  const pageOf = (mm: MmStruct, addr: number) => {
+    const v = mm.find_vma(addr);
+    const f = v?.vm_file;
+    return f !== null && f !== undefined ? 2 ** f.pageShift : 4096;
+  };
+  t.timeline.forEach((s, i) => {
+    const attempt = (proc: string | undefined, fn: () => void): void => {
+      try {
+        fn();
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        if (!refused.some((r) => r.step === i)) refused.push({ step: i, op: s.op, ...(proc === undefined ? {} : { proc }), errno: e.code, message: e.message.replace(/^[A-Z]+: /, '') });
+      }
+    };
+    switch (s.op) {
+      case 'spawn':
+        groups.set(s.name, Array.from({ length: s.count }, () => m.mm_alloc()));
+        order.push(s.name);
+        break;
+      case 'mmap':
+        for (const mm of groups.get(s.proc)!) {
+          attempt(s.proc, () => {
+            const prot = PROT[s.prot];
+            if (s.object === undefined) {
+              m.mmap(mm, { addr: s.addr, length: s.length, prot, flags: (s.shared ? MAP_SHARED | (design.mmapFlags ?? 0) : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED });
+            } else if (!s.shared) {
+              m.mmap(mm, { addr: s.addr, length: s.length, prot, flags: MAP_PRIVATE | MAP_FIXED, file: files.get(s.object)!, offset: s.offset });
+            } else if (design.mapShared !== undefined) {
+              design.mapShared(m, mm, files.get(s.object)!, s.addr, s.length, prot, s.offset);
+            } else {
+              m.mmap(mm, { addr: s.addr, length: s.length, prot, flags: MAP_SHARED | MAP_FIXED | (design.mmapFlags ?? 0), file: files.get(s.object)!, offset: s.offset });
+            }
+          });
+        }
+        break;
+      case 'touch':
+        groups.get(s.proc)!.forEach((mm, index) => {
+          touchPages(s, pageOf(mm, s.addr), index, (a) => {
+            const r = m.touch(mm, a, s.write);
+            if (r !== 0 && !refused.some((x) => x.step === i)) refused.push({ step: i, op: s.op, proc: s.proc, errno: r & 2 ? 'SIGBUS' : 'SIGSEGV', message: `access to ${hex(a)} raised ${r & 2 ? 'SIGBUS' : 'SIGSEGV'}` });
+          });
+        });
+        break;
+      case 'fork': {
+        const parents = groups.get(s.proc)!;
+        const kids: MmStruct[] = [];
+        for (let k = 0; k < s.count; k++) kids.push(m.fork(parents[0]!));
+        groups.set(s.name, kids);
+        order.push(s.name);
+        break;
+      }
+      case 'mprotect':
+        for (const mm of groups.get(s.proc)!) attempt(s.proc, () => m.mprotect(mm, s.addr, s.length, PROT[s.prot]));
+        break;
+      case 'munmap':
+        for (const mm of groups.get(s.proc)!) attempt(s.proc, () => m.munmap(mm, s.addr, s.length));
+        break;
+      case 'madvise':
+        for (const mm of groups.get(s.proc)!) {
+          attempt(s.proc, () => {
+            if (s.advice === 'dontneed') {
+              m.madvise_dontneed(mm, s.addr, s.length);
+              return;
+            }
+            // MADV_PAGEOUT: reclaim of the range's shmem pages (anonymous swap is not modelled).
+            for (let a = s.addr; a < s.addr + s.length; a += 4096) {
+              const v = mm.find_vma(a);
+              if (v === null || v.vm_file === null || v.vm_file.kind !== 'shmem' || (v.vm_flags & VM_SHARED) === 0) {
+                throw new KernelError('EINVAL', 'advice', `MADV_PAGEOUT is modelled for MAP_SHARED shmem only (anonymous swap is not modelled); ${hex(a)} is not`);
+              }
+              const pgoff = v.vm_pgoff + (a - v.vm_start) / 4096;
+              if (v.vm_file.pages[pgoff] !== 0) m.reclaim_shmem_page(v.vm_file, pgoff);
+            }
+          });
+        }
+        break;
+      case 'uffd-wp':
+        for (const mm of groups.get(s.proc)!) {
+          attempt(s.proc, () => {
+            m.uffd_register_wp(mm, s.addr, s.length);
+            m.uffd_writeprotect(mm, s.addr, s.length, true);
+          });
+        }
+        break;
+      case 'exit':
+        for (const mm of groups.get(s.proc)!) m.exit(mm);
+        groups.delete(s.proc);
+        order.splice(order.indexOf(s.proc), 1);
+        break;
+      case 'snapshot': {
+        const acc = machineAccounting(m);
+        const processes: DesignSnapshot['processes'] = [];
+        for (const name of order) {
+          groups.get(name)!.forEach((mm, index) => {
+            const a = mmAccounting(m, mm);
+            processes.push({ name, index, vmpteBytes: a.vmPTEBytes, rssBytes: (a.rss.file + a.rss.anon + a.rss.shmem) * 4096 });
+          });
+        }
+        snapshots.push({ label: s.label, figures: { tables: acc.tables, pageTableBytes: acc.pageTableBytes, processes, faults: m.events.pgfault, tlbFlushes: m.events.tlbFlushes, ipis: m.events.tlbIpis, refused } });
+        refused = [];
+        break;
+      }
+    }
+  });
+  return { engine: 'materialize', snapshots };
+}
+
+/** Run `t` under `design`: counted when the timeline allows it (engine 'auto'), else materialized. */
+export function runTimeline(t: Timeline, design: PtShareDesign, kernel: KernelConfig, engine: 'auto' | 'materialize' = 'auto', levels: 4 | 5 = 4): DesignRun {
+  if (!design.mmPerProcess) throw new UsageError(`--design ${design.name}: its processes are threads of one mm, which a timeline of spawns and forks does not describe; use it with mem or sweep`);
+  const sc = engine === 'auto' ? countableScenario(t, design, levels, kernel) : null;
+  const last = t.timeline[t.timeline.length - 1]!;
+  if (sc !== null && last.op === 'snapshot') {
+    try {
+      return countRun(sc, last.label, t);
+    } catch (e) {
+      // A layout the engine's routes refuse (e.g. a design's alignment rule): the machine says why, step by step.
+      if (!(e instanceof UsageError)) throw e;
+    }
+  }
+  return materializeRun(t, design, levels, kernel);
+}
