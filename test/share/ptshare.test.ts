@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { KernelError } from '../../src/mm/errno.js';
 import { machineAccounting, mmAccounting } from '../../src/mm/accounting.js';
 import type { MmStruct } from '../../src/mm/mm_types.js';
-import { MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, PROT_READ } from '../../src/mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, MAP_SHARED_PT, PROT_READ } from '../../src/mm/mmap.js';
 import { table_of } from '../../src/mm/pagewalk.js';
 import { ptshareDesign } from '../../src/share/ptshare.js';
 import { assertClean, BASE, folioAt, GiB, machine, MiB, RW, touchAll } from '../helpers.js';
@@ -135,5 +135,18 @@ test('a sharer that unmaps or exits unlinks; fork copies no entry, the child cop
   assert.equal(m.pool.shareCount[t], 1);
   for (const mm of [...mms, child]) m.exit(mm);
   m.close(file);
+  assertClean(m);
+});
+
+test('hugetlbfs and MAP_SHARED | MAP_ANONYMOUS mappings keep private tables (do_mmap: file && !is_file_hugepages)', () => {
+  const m = machine({ design: ptshareDesign });
+  const mm = m.mm_alloc();
+  const huge = m.hugetlbfs_create('h', 4 * MiB, '2M');
+  m.mmap(mm, { addr: BASE, length: 4 * MiB, prot: RW, flags: PT, file: huge });
+  // The anonymous shared mapping has no file when the RFC's do_mmap checks (shmem_zero_setup is later).
+  m.mmap(mm, { addr: BASE + GiB, length: 4 * MiB, prot: RW, flags: PT | MAP_ANONYMOUS });
+  assert.deepEqual(mm.vmas.map((v) => v.vm_flags & VM_SHARED_PT), [0, 0]);
+  m.exit(mm);
+  m.close(huge);
   assertClean(m);
 });
