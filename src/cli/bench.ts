@@ -10,7 +10,7 @@ import { runEnvironment } from '../harness/env.js';
 import { checkWritable, removePendingTemp, writeJsonAtomic } from '../harness/write.js';
 import { DESIGNS, designsByList } from '../share/index.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
-import { memScenarios, type MemScenarioResult } from '../harness/memory_scenarios.js';
+import { libraryScenarios, memScenarios, type MemScenarioResult } from '../harness/memory_scenarios.js';
 import { UsageError } from '../lib/errors.js';
 import { RESULTS_SCHEMA, SUITES, type Suite, type TaskResultRecord, type ResultsFile } from '../harness/types.js';
 import { defaultResultsPath, Interrupted, runTaskInProcesses, scalingRows, suiteTasks } from '../harness/runner.js';
@@ -110,6 +110,8 @@ export async function benchMain(argv: string[]): Promise<number> {
     }
     if (suite === 'default' || suite === 'mem') {
       memory = memScenarios(designs, quick, (line) => say(`  ${line}`), kernel);
+      // The library's workloads (scenarios/): each file's last snapshot, per design.
+      memory.push(...libraryScenarios(designs, quick, (line) => say(`  ${line}`), kernel));
     }
   } catch (e) {
     if (e instanceof Interrupted || ac.signal.aborted) {

@@ -9,6 +9,11 @@ import { privateDesign } from '../share/private.js';
 import { countScenario } from '../workload/pgtable_count.js';
 import { runSga, sgaScenario, teardownSga, type PageSize, type RegionKind } from '../workload/sga.js';
 import { kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { repoFile } from '../lib/repo_file.js';
+import { loadScenarioFile } from './scenario_file.js';
+import { countableScenario, runTimeline } from '../workload/timeline.js';
 
 export interface MemScenarioResult {
   scenario: string;
@@ -66,6 +71,42 @@ export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, 
         out.push(rec);
         log(`${`${scenario} x${procs} [${d.name}]`.padEnd(42)} ${int(totalTables(acc.tables)).padStart(11)} tables  ${bytesIEC(acc.pageTableBytes)}  saving ${(rec.savingVsPrivate * 100).toFixed(1)}% vs private (simulated${shape.engine === 'count' ? ', counting engine' : ''})`);
       }
+    }
+  }
+  return out;
+}
+
+/**
+ * The library's scenario files (scenarios/*.json) as memory scenarios: each file's last snapshot under
+ * every design whose processes have their own mms, with the saving against private (simulated,
+ * exact). `quick` keeps the files the counting engine takes (they cost milliseconds).
+ */
+export function libraryScenarios(designs: readonly PtShareDesign[], quick: boolean, log: (s: string) => void, kernel: KernelConfig = kernelConfig()): MemScenarioResult[] {
+  const dir = repoFile('scenarios');
+  const out: MemScenarioResult[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+    const t = loadScenarioFile(join(dir, f));
+    if (quick && countableScenario(t, privateDesign, 4, kernel) === null) continue;
+    const runOf = (d: PtShareDesign) => {
+      const r = runTimeline(t, d, kernel);
+      return { engine: r.engine, f: r.snapshots[r.snapshots.length - 1]!.figures };
+    };
+    const base = runOf(privateDesign);
+    const procs = base.f.processes.length;
+    if (procs === 0) continue;
+    const objects = Object.values(t.objects);
+    const first = objects[0];
+    const scenario = `run/${basename(f, '.json')}`;
+    for (const d of designs) {
+      if (!d.mmPerProcess) continue;
+      const r = d === privateDesign ? base : runOf(d);
+      const rec: MemScenarioResult = {
+        scenario, design: d.name, procs, kind: first?.kind ?? 'anon', page: first?.page ?? '4k', bytes: objects.reduce((n, o) => n + o.size, 0),
+        engine: r.engine, tables: r.f.tables, pageTableBytes: r.f.pageTableBytes, sharedTables: r.f.sharedTables,
+        privateBytes: base.f.pageTableBytes, savingVsPrivate: 1 - r.f.pageTableBytes / base.f.pageTableBytes,
+      };
+      out.push(rec);
+      log(`${`${scenario} x${procs} [${d.name}]`.padEnd(42)} ${int(totalTables(r.f.tables)).padStart(11)} tables  ${bytesIEC(r.f.pageTableBytes)}  saving ${(rec.savingVsPrivate * 100).toFixed(1)}% vs private (simulated${r.engine === 'count' ? ', counting engine' : ''})`);
     }
   }
   return out;

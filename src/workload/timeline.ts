@@ -61,6 +61,8 @@ export interface Refusal { step: number; op: string; proc?: string; errno: strin
 export interface DesignSnapshot {
   tables: TableCounts;
   pageTableBytes: number;
+  /** Table pages with pt_share_count > 0. */
+  sharedTables: number;
   /**
    * Every live process: its group name, index in the group, VmPTE and RSS in bytes. RSS is null under
    * the counting engine where a host mm holds the pages (which process they are charged to depends on
@@ -173,7 +175,7 @@ function countRun(sc: Scenario, label: string, t: Timeline): DesignRun {
     rssOf.set(spawned[sc.groups.indexOf(g)]!.name, hosted ? null : bytes);
   }
   for (const p of processes) p.rssBytes = rssOf.get(p.name)!;
-  return { engine: 'count', snapshots: [{ label, figures: { tables: c.tables, pageTableBytes: c.pageTableBytes, processes, faults: null, tlbFlushes: null, ipis: null, refused: [] } }] };
+  return { engine: 'count', snapshots: [{ label, figures: { tables: c.tables, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables, processes, faults: null, tlbFlushes: null, ipis: null, refused: [] } }] };
 }
 
 /** Upper bounds of the tables and pages a materialized run can need, for sizing its machine. */
@@ -341,7 +343,7 @@ function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kerne
             processes.push({ name, index, vmpteBytes: a.vmPTEBytes, rssBytes: (a.rss.file + a.rss.anon + a.rss.shmem) * 4096 });
           });
         }
-        snapshots.push({ label: s.label, figures: { tables: acc.tables, pageTableBytes: acc.pageTableBytes, processes, faults: m.events.pgfault, tlbFlushes: m.events.tlbFlushes, ipis: m.events.tlbIpis, refused } });
+        snapshots.push({ label: s.label, figures: { tables: acc.tables, pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, processes, faults: m.events.pgfault, tlbFlushes: m.events.tlbFlushes, ipis: m.events.tlbIpis, refused } });
         refused = [];
         break;
       }

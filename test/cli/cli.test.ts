@@ -149,6 +149,12 @@ test('ptbench bench --suite mem --quick writes a complete results file', () => {
   // threads: one mm's 515 tables instead of 16 x 515: saving 15/16 = 93.75 %.
   assert.equal(threads16.pageTableBytes, 515 * 4096);
   assert.equal(threads16.savingVsPrivate, 15 / 16);
+  // The library's counted scenario (scenarios/oracle-sga.json), per design: 1,500 x (1 PGD + 1 PUD +
+  // 280 PMD + 143,052 PTE) private tables; mshare: the host's 1 + 1 + 280 + 143,052 + 1,500 PGDs.
+  const sga = (d: string) => j.memory.find((x) => x.scenario === 'run/oracle-sga' && x.design === d)!;
+  assert.equal(sga('private').pageTableBytes, 1500 * (1 + 1 + 280 + 143_052) * 4096);
+  assert.equal(sga('mshare').pageTableBytes, (1 + 1 + 280 + 143_052 + 1500) * 4096);
+  assert.equal(sga('mshare').procs, 1500);
   assert.deepEqual(readdirSync(dir), ['r.json'], 'no temporary file left');
 });
 
