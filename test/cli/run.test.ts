@@ -17,7 +17,7 @@ test('the example file runs as written; --json has the documented shape', () => 
   assert.equal(j.kernel.profile, '6.18');
   assert.deepEqual(j.snapshots.map((s) => s.label), ['touched', 'forked', 'after dontneed']);
   const d = j.snapshots[1]!.designs.private!;
-  assert.deepEqual(Object.keys(d).sort(), ['faults', 'ipis', 'pageTableBytes', 'processes', 'refused', 'tables', 'tlbFlushes']);
+  assert.deepEqual(Object.keys(d).sort(), ['faults', 'ipis', 'pageTableBytes', 'processes', 'refused', 'sharedTables', 'tables', 'tlbFlushes']);
   assert.deepEqual(d.processes.map((p) => [p.name, p.index]), [['db', 0], ['child', 0]]);
   assert.equal(j.snapshots[2]!.designs.mshare!.refused.length, 1);
 });
