@@ -14,7 +14,6 @@ import { flush_tlb_range } from './tlbflush.js';
 
 export function dup_mmap(m: MachineState, oldmm: MmStruct): MmStruct {
   const mm = m.mm_alloc();
-  const copied0 = m.events.forkPtesCopied;
   for (const vma of oldmm.vmas) {
     if ((vma.vm_flags & VM_DONTCOPY) !== 0) continue;
     const tmp = vma.dup(mm);
@@ -27,7 +26,8 @@ export function dup_mmap(m: MachineState, oldmm: MmStruct): MmStruct {
     mm.vmas.push(tmp);
     if ((vma.vm_flags & VM_WIPEONFORK) === 0) copy_page_range(m, tmp, vma);
   }
-  // dup_mmap ends with flush_tlb_mm(oldmm) when it write-protected the parent's PTEs.
-  if (m.events.forkPtesCopied > copied0) flush_tlb_range(m, oldmm, [oldmm], 0, 0, Infinity);
+  // dup_mmap ends with flush_tlb_mm(oldmm), whatever it copied (kernel/fork.c, every version
+  // modelled): the parent's write-protected PTEs must leave every TLB that caches them.
+  flush_tlb_range(m, oldmm, [oldmm], 0, 0, Infinity);
   return mm;
 }

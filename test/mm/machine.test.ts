@@ -138,8 +138,11 @@ test('fork with 1 GiB MAP_SHARED copies no PTE; the child refaults with fault-ar
   const parent = m.mm_alloc();
   mapShared(m, parent, f, BASE, GiB);
   touchAll(m, parent, BASE, GiB, true);
+  const flushes = m.events.tlbFlushes;
   const child = m.fork(parent);
   assert.equal(m.events.forkPtesCopied, 0);
+  // dup_mmap() ends with flush_tlb_mm(oldmm) even when it copied nothing (kernel/fork.c): one flush.
+  assert.equal(m.events.tlbFlushes - flushes, 1);
   // No anon_vma on a shared mapping: only the child's PGD exists.
   assert.deepEqual(mmAccounting(m, child).tables, { pgd: 1, p4d: 0, pud: 0, pmd: 0, pte: 0 });
   const faults = m.events.pgfault;
