@@ -86,6 +86,20 @@ export function flush_vma_range(m: MachineState, vma: VmAreaStruct, start: numbe
   return r;
 }
 
+/**
+ * arch_tlbbatch_flush: the flush reclaim deferred (TTU_BATCH_FLUSH; arch_tlbbatch_add_pending
+ * collected the CPUs of every mm it unmapped from) as one flush_tlb_multi to `cpus`, made on CPU
+ * `self`: a full flush of each target CPU, one IPI per CPU but `self`.
+ */
+export function flush_tlb_batch(m: MachineState, self: number, cpus: number, mms: Iterable<MmStruct>): FlushRecord {
+  const r = record(m, { kind: 'full', cpus, entries: 0, ipis: popcount(cpus & ~(1 << self)) });
+  for (const t of mms) {
+    t.tlb_gen++;
+    m.tlbSink?.flushMm(t, 0, 0, true);
+  }
+  return r;
+}
+
 /** flush_tlb_all: every CPU, every PCID. */
 export function flush_tlb_all(m: MachineState, by: MmStruct): FlushRecord {
   const cpus = m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;

@@ -1,10 +1,19 @@
 /**
  * Reclaim of one shmem page, after mm/vmscan.c shrink_folio_list -> try_to_unmap (mm/rmap.c
  * try_to_unmap_one over the file's i_mmap) -> shmem_writeout: every mapping's entry for the page is
- * cleared with ptep_clear_flush (each clear flushes the TLBs that may cache it: the mm's, every
- * sharer's for a shared table, every CPU's for mshare), then the page leaves the page cache for swap
- * and a later fault swaps it back in (a major fault). A uffd-wp-protected entry is replaced by a PTE
- * marker so the protection survives (Peter Xu, 5.19).
+ * cleared, then the page leaves the page cache for swap and a later fault swaps it back in (a major
+ * fault). A uffd-wp-protected entry is replaced by a PTE marker so the protection survives (Peter Xu,
+ * 5.19).
+ *
+ * The TLB flushes follow try_to_unmap_one with TTU_BATCH_FLUSH (since 4.3) as shrink_folio_list
+ * calls it. Reclaim runs on RECLAIM_CPU (kswapd's, or the allocating task's). An entry whose mm may
+ * be cached by another CPU (should_defer_flush) is not flushed at once: arch_tlbbatch_add_pending
+ * adds the CPUs of its mm, or of every sharer of a shared table, to a batch. An entry whose mm only
+ * the reclaiming CPU may cache is flushed there at once (ptep_clear_flush, no IPI). A written page
+ * is dirty, so try_to_unmap_flush_dirty sends the batch before the page is written out: one
+ * flush_tlb_multi per page, one IPI per target CPU but the reclaiming one. (A clean page's batch
+ * would wait for the rest of its folio list; the model reclaims one folio per call.) mshare's host
+ * tables flush every CPU through its MMU notifier (flush_tlb_all).
  *
  * What it counts (VmEvents): rmapVmasVisited (VMAs the rmap walk looked at), rmapEntriesCleared
  * (entries cleared: one per mapping with private tables, one per shared table with sharing), plus
@@ -18,7 +27,11 @@
  */
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
-import { flush_vma_range } from './tlbflush.js';
+import { flush_tlb_all, flush_tlb_batch, flush_vma_range } from './tlbflush.js';
+import type { MmStruct } from './mm_types.js';
+
+/** The CPU reclaim runs on in the model (kswapd's, or the allocating task's). */
+export const RECLAIM_CPU = 0;
 import type { AddressSpace } from './address_space.js';
 import { PG_dirty } from './folio.js';
 import type { MachineState } from './machine_types.js';
@@ -57,6 +70,8 @@ export function shrink_shmem_folio(m: MachineState, file: AddressSpace, pgoff: n
   let markers = 0;
   const tables: number[] = [];
   const pageout = m.shmemSwapReport === 'pte-marker' ? pgtable_types.PTE_MARKER_PAGEOUT : 0;
+  let batchCpus = 0;
+  const batchMms = new Set<MmStruct>();
   // try_to_unmap: rmap walk over every VMA mapping the page's offset.
   for (const vma of file.i_mmap) {
     if (pgoff < vma.vm_pgoff || pgoff >= vma.vm_pgoff + (vma.vm_end - vma.vm_start) / 4096) continue;
@@ -86,8 +101,23 @@ export function shrink_shmem_folio(m: MachineState, file: AddressSpace, pgoff: n
     (m.design.rssOwner?.(m, vma, addr, off) ?? mm).rss[mm_counters.MM_SHMEMPAGES]!--;
     fo.mapcount[f]!--;
     fo.put(f);
-    flush_vma_range(m, vma, addr, addr + 4096, 1);
+    const targets = m.design.flushTargets?.(m, vma) ?? [vma];
+    if (targets === 'all') {
+      flush_tlb_all(m, mm);
+      continue;
+    }
+    let cpus = 0;
+    for (const t of targets) cpus |= t.vm_mm.cpumask;
+    if ((cpus & ~(1 << RECLAIM_CPU)) !== 0) {
+      // should_defer_flush: another CPU may cache it; arch_tlbbatch_add_pending.
+      batchCpus |= cpus;
+      for (const t of targets) batchMms.add(t.vm_mm);
+    } else {
+      flush_vma_range(m, vma, addr, addr + 4096, 1);
+    }
   }
+  // try_to_unmap_flush_dirty before the dirty page is written out (try_to_unmap_flush otherwise).
+  if (batchCpus !== 0) flush_tlb_batch(m, RECLAIM_CPU, batchCpus, batchMms);
   if (fo.mapcount[f]! !== 0) throw new Error(`BUG: page ${pgoff} of ${file.name} still mapped ${fo.mapcount[f]} time(s) after try_to_unmap`);
   // shmem_writeout: the page cache slot now holds the swap entry; the folio is freed.
   file.swapOut(fo, pgoff, m.nextSwapSlot++);

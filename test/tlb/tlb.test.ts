@@ -289,7 +289,9 @@ describe('the database workload under the TLB model', () => {
     const priv = run('private');
     assert.equal(priv.probes!.reclaim.entriesCleared, 8);
     assert.equal(priv.probes!.reclaim.vmasVisited, 8);
-    assert.equal(priv.probes!.reclaim.flushes, 8); // ptep_clear_flush per mapping
+    // The 4 mms only the reclaiming CPU 0 may cache are flushed there at once; the other 4 are
+    // deferred into one batched flush (TTU_BATCH_FLUSH): 4 + 1.
+    assert.equal(priv.probes!.reclaim.flushes, 4 + 1);
     const pt = run('ptshare');
     assert.equal(pt.probes!.reclaim.entriesCleared, 1); // one entry in the one shared PTE table
     assert.equal(pt.probes!.reclaim.flushes, 1); // ... flushed on every sharer's CPUs
