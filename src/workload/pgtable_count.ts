@@ -16,6 +16,7 @@
 import { TABLE_SPAN } from '../arch/pgtable_64_types.js';
 import { countsFromLevels, mmCountsOf, tableBytes, totalTables } from '../mm/accounting.js';
 import { kernelConfig } from '../mm/kernel_profile.js';
+import type { CountRoute } from '../mm/pt_share.js';
 import { pageBytes, planScenario, pushRun, type Scenario, type ScenarioCounts, type ScenarioPlan } from './scenario.js';
 
 type Interval = [number, number];
@@ -84,8 +85,8 @@ interface Holder {
   kind: 'mm' | 'sharers';
   exists: boolean;
   link: number;
-  /** Touched ranges in the holder's address space, each with the lowest level it has tables at. */
-  ranges: Array<[number, number, number]>;
+  /** Touched ranges in the holder's address space, by the lowest level they have tables at. */
+  rangesFrom: Interval[][];
   /** Per linked level: weighted window runs (weight = mms linking). */
   links: Map<number, Array<[number, number, number]>>;
 }
@@ -102,7 +103,7 @@ export function countPlan(plan: ScenarioPlan): ScenarioCounts {
   const holders = new Map<string, Holder>();
   const holder = (name: string, kind: Holder['kind']): Holder => {
     let h = holders.get(name);
-    if (!h) holders.set(name, (h = { kind, exists: false, link: 0, ranges: [], links: new Map() }));
+    if (!h) holders.set(name, (h = { kind, exists: false, link: 0, rangesFrom: [], links: new Map() }));
     return h;
   };
   const objectRanges = new Map<number, Interval[]>();
@@ -120,25 +121,24 @@ export function countPlan(plan: ScenarioPlan): ScenarioCounts {
     // Linked tables: once per window in this mm; the tables themselves belong to their holders. A
     // link made at mmap stands as a one-byte touch at the route's start whose holder has tables from
     // the linked level up only.
-    const linking = [
-      ...g.touches.filter((t) => t.route.link >= 0).map((t) => ({ s: t.s, e: t.e, route: t.route, from: t.leaf })),
-      ...g.mmapLinks.map((r) => ({ s: r.start, e: r.start + 1, route: r, from: r.link })),
-    ];
     const perVma = new Map<string, { h: Holder; link: number; ranges: Interval[] }>();
-    for (const t of linking) {
-      const r = t.route;
+    const byLink: Interval[][] = Array.from({ length: root }, () => []);
+    const link = (s: number, e: number, r: CountRoute, from: number): void => {
       const h = holder(r.host, r.holder);
       h.exists = true;
       h.link = r.link;
-      h.ranges.push([t.s + r.delta, t.e + r.delta, t.from]);
+      (h.rangesFrom[from] ??= []).push([s + r.delta, e + r.delta]);
+      byLink[r.link]!.push([s, e]);
       const key = `${r.host}@${r.start}`;
       let v = perVma.get(key);
       if (!v) perVma.set(key, (v = { h, link: r.link, ranges: [] }));
-      v.ranges.push([t.s + r.delta, t.e + r.delta]);
-    }
+      v.ranges.push([s + r.delta, e + r.delta]);
+    };
+    for (const t of g.touches) if (t.route.link >= 0) link(t.s, t.e, t.route, t.leaf);
+    for (const r of g.mmapLinks) link(r.start, r.start + 1, r, r.link);
     let linked = 0;
     for (let l = 0; l < root; l++) {
-      const n = windowsMet(linking.filter((t) => t.route.link === l).map((t) => [t.s, t.e]), TABLE_SPAN[l]!);
+      const n = byLink[l]!.length === 0 ? 0 : windowsMet(byLink[l]!, TABLE_SPAN[l]!);
       nr[l]! += n;
       if (l <= 2) linked += n;
     }
@@ -167,9 +167,15 @@ export function countPlan(plan: ScenarioPlan): ScenarioCounts {
     if (h.kind === 'mm') {
       if (!h.exists) continue;
       machineNr[root]! += 1;
-      for (let l = 0; l < root; l++) machineNr[l]! += windowsMet(h.ranges.filter((x) => x[2] <= l).map(([s, e]) => [s, e]), TABLE_SPAN[l]!);
+      // A table at level l exists over every range whose tables reach down to l or below.
+      let upTo: Interval[] = [];
+      for (let l = 0; l < root; l++) {
+        const at = h.rangesFrom[l];
+        if (at !== undefined) upTo = upTo.length === 0 ? at : upTo.concat(at);
+        if (upTo.length > 0) machineNr[l]! += windowsMet(upTo, TABLE_SPAN[l]!);
+      }
     } else {
-      machineNr[h.link]! += windowsMet(h.ranges.map(([s, e]) => [s, e]), TABLE_SPAN[h.link]!);
+      machineNr[h.link]! += windowsMet(h.rangesFrom.flatMap((x) => x ?? []), TABLE_SPAN[h.link]!);
     }
     // pt_share_count > 0: a host's table linked by any mm; a sharers' table linked by a second one.
     for (const runs of h.links.values()) shared += windowsWeighted(runs, h.kind === 'mm' ? 1 : 2);
