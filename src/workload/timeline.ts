@@ -86,7 +86,10 @@ const PROT: Record<Prot, number> = { none: 0, r: PROT_READ, rw: PROT_READ | PROT
 const PAGE: Record<TimelineObject['page'], number> = { '4k': 4096, '2m': 2 ** 21, '1g': 2 ** 30 };
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** Names, objects and ranges that must hold before a run (throws UsageError naming the step). */
+/**
+ * Names, objects and ranges that must hold before a run (throws UsageError naming the step); rounds
+ * every length up to whole pages, as the kernel does.
+ */
 export function checkTimeline(t: Timeline): void {
   const live = new Map<string, number>();
   const ever = new Set<string>();
