@@ -12,7 +12,7 @@ import { type ResultsFile } from './types.js';
 
 export const SCHEMA_VERSION = 1;
 
-type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
+type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string; params?: { additionalProperty?: string; allowedValues?: unknown[] } }> | null };
 const validators = new Map<string, Validator>();
 
 /** Check `x` against the shipped schema `name` (schema/NAME.schema.json): null, or the first problem as "/path message". */
@@ -27,7 +27,11 @@ export function validate(name: string, x: unknown): string | null {
   }
   if (v(x)) return null;
   const e = v.errors?.[0];
-  return e ? `${e.instancePath || '/'} ${e.message ?? 'is invalid'}` : 'is invalid';
+  if (!e) return 'is invalid';
+  // Name the offending key, or the values allowed, so the line says what would be right.
+  const extra = e.params?.additionalProperty !== undefined ? ` ('${e.params.additionalProperty}')`
+    : e.params?.allowedValues !== undefined ? `: ${e.params.allowedValues.map((x) => JSON.stringify(x)).join(', ')}` : '';
+  return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${extra}`;
 }
 
 /** Read and parse a JSON file; UsageError (one line naming the file) when it cannot. */
