@@ -128,6 +128,7 @@ export function countableScenario(t: Timeline, design: PtShareDesign, levels: 4 
   const names = Object.keys(t.objects);
   const groups = new Map<string, ScenarioGroup>();
   const steps = t.timeline;
+  let touched = false;
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;
     if (s.op === 'snapshot') {
@@ -136,11 +137,15 @@ export function countableScenario(t: Timeline, design: PtShareDesign, levels: 4 
     }
     if (s.op === 'spawn') groups.set(s.name, { count: s.count, maps: [] });
     else if (s.op === 'mmap') {
+      // The engine maps everything before touching anything (tables that exist at an mmap can
+      // change what a design links there, e.g. ptshare_copy_pmd()).
+      if (touched) return null;
       if (!s.shared && s.object !== undefined) return null;
       if (s.shared && s.object === undefined) return null;
       if (s.prot !== 'rw') return null;
       groups.get(s.proc)!.maps.push({ object: s.object === undefined ? -1 : names.indexOf(s.object), addr: s.addr, len: s.length, offset: s.offset, touch: [], write: false });
     } else if (s.op === 'touch') {
+      touched = true;
       if (s.pattern !== 'sequential' || s.fraction !== 1) return null;
       const mp = groups.get(s.proc)!.maps.find((x: ScenarioMapping) => x.addr === s.addr && x.len === s.length);
       if (mp === undefined || mp.touch.length > 0) return null;

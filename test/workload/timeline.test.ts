@@ -111,3 +111,22 @@ test('the same file gives the same figures twice (deterministic)', () => {
   const t = loadScenarioFile(FIXTURE);
   assert.deepEqual(JSON.stringify(run(t, 'file-pt')), JSON.stringify(run(loadScenarioFile(FIXTURE), 'file-pt')));
 });
+
+test('an mmap after a touch goes to the machine: tables present at mmap change what ptshare links', () => {
+  // The creator's PUD entry at the mapping's start is linked to the host's PMD table only when it is
+  // empty (ptshare_copy_pmd()); a touch before the mmap may have filled it, which only the machine knows.
+  const t: Timeline = { objects: { shm: { kind: 'shmem', size: 2 ** 21, page: '4k' } }, timeline: [
+    { op: 'spawn', name: 'p', count: 2 },
+    { op: 'mmap', proc: 'p', addr: BASE, length: 2 ** 21, offset: 0, shared: false, prot: 'rw' },
+    { op: 'touch', proc: 'p', addr: BASE, length: 2 ** 21, write: true, pattern: 'sequential', fraction: 1, seed: 1, s: 0.99 },
+    { op: 'mmap', proc: 'p', object: 'shm', addr: BASE + 2 ** 21, length: 2 ** 21, offset: 0, shared: true, prot: 'rw' },
+    { op: 'touch', proc: 'p', addr: BASE + 2 ** 21, length: 2 ** 21, write: true, pattern: 'sequential', fraction: 1, seed: 1, s: 0.99 },
+    { op: 'snapshot', label: 'end' },
+  ] };
+  const r = run(t, 'ptshare');
+  assert.equal(r.engine, 'materialize');
+  // The creator's PUD entry already held its own PMD table (the anonymous 2 MiB), so nothing was
+  // linked at mmap: both processes copy the host's PMD entry. Each: PGD + PUD + PMD + its anonymous
+  // PTE table, with the host's PTE table linked; the host: PGD + PUD + PMD + PTE. 2 x 4 + 4 = 12.
+  assert.equal(r.snapshots[0]!.figures.pageTableBytes, 12 * T);
+});
