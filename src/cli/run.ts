@@ -1,5 +1,6 @@
 /** `ptbench run FILE`: a user's workload from a scenario file, every design, one table per snapshot. */
 import { parseOptions } from '../lib/cli_args.js';
+import { progressLine } from '../lib/progress.js';
 import { UsageError } from '../lib/errors.js';
 import { bytesIEC, iec, int, plainTable } from '../lib/format.js';
 import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp, type KernelConfig } from '../mm/kernel_profile.js';
@@ -80,7 +81,9 @@ export async function runMain(argv: string[]): Promise<number> {
   const file = positionals[0]!;
   const t = loadScenarioFile(file);
   const report: RunReport = { tool: 'ptbench run', figures: 'simulated', file, ...(t.description ? { description: t.description } : {}), ...(t.source ? { source: t.source } : {}), kernel, engines: {}, snapshots: [] };
-  for (const d of designs) {
+  const progress = progressLine('ptbench run', designs.length);
+  for (const [i, d] of designs.entries()) {
+    progress.update(i, d.name);
     const run = runTimeline(t, d, kernel);
     report.engines[d.name] = run.engine;
     run.snapshots.forEach((s, i) => {
@@ -88,6 +91,7 @@ export async function runMain(argv: string[]): Promise<number> {
       report.snapshots[i]!.designs[d.name] = s.figures;
     });
   }
+  progress.end();
   process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${renderRun(report)}\n`);
   return 0;
 }
