@@ -12,6 +12,7 @@ import { VmFault } from './vm_fault.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import * as spinlock from './spinlock.js';
+import { entry_table } from './pagewalk.js';
 
 // Module-local copies of imported constants: V8 folds module-local consts into compiled code
 // but reloads imported bindings on every use (see memory.ts).
@@ -137,6 +138,29 @@ export function link_shared_table(m: MachineState, vma: VmAreaStruct, level: num
     mm.linked[level]!++;
   }
   ptl_unlock(m, mm, off, level + 1);
+}
+
+/**
+ * find_shared_vma() of the host-mm series (ptshare's RFC at the PMD entry, mshare v3 at the entry
+ * above the PUD table): walk the sharer's mm at m.vmf.address and the host's at `hostAddr` to the
+ * entry that points at the table of `level`, allocating missing tables in each. When the entries
+ * differ, the host's is copied into the sharer (its table linked, not counted in the sharer's
+ * mm_pgtables_bytes) and the caller returns VM_FAULT_NOPAGE, so the access retries: true. When they
+ * agree the fault runs in the host: false. m.vmf.address is left at the sharer's address.
+ */
+export function copy_host_entry(m: MachineState, vma: VmAreaStruct, hvma: VmAreaStruct, hostAddr: number, level: number): boolean {
+  const ent = m.pool.entries;
+  const addr = m.vmf.address;
+  m.vmf.address = hostAddr;
+  const hostOff = walk_alloc(m, hvma, level);
+  m.vmf.address = addr;
+  const guestOff = walk_alloc(m, vma, level);
+  if (ent[guestOff] === ent[hostOff] && ent[guestOff + 1] === ent[hostOff + 1]) return false;
+  // The host never unlinks a table while sharers exist, so the entry only ever goes from empty to
+  // the host's table; link_shared_table takes the sharer's lock for it.
+  const t = entry_table(ent, hostOff);
+  if (t >= 0) link_shared_table(m, vma, level, t);
+  return true;
 }
 
 /** pte_alloc: install the PTE table under the empty PMD entry of this fault. */

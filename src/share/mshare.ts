@@ -20,12 +20,11 @@ import { __handle_mm_fault } from '../mm/memory.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { do_mmap, MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { do_mprotect } from '../mm/mprotect.js';
-import { entry_table } from '../mm/pagewalk.js';
 import { VM_MSHARE, VM_READ, VM_WRITE } from '../mm/vma.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { UsageError } from '../lib/errors.js';
 import { FAULT_FLAG_WRITE, VM_FAULT_NOPAGE, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from '../mm/vm_fault.js';
-import { link_shared_table, walk_alloc } from '../mm/pgalloc.js';
+import { copy_host_entry } from '../mm/pgalloc.js';
 
 /**
  * Where the host mm maps a region: any 512 GiB-aligned address of its own address space will do; the
@@ -128,16 +127,7 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       // find_shared_vma() (v3 patch 13/22, mm/mshare.c): walk_to_p4d() in both mms. When the process's entry is
       // not the host's, set_p4d() copies it (the host's PUD table, ptdesc_pud_pts_inc) and the fault
       // returns VM_FAULT_NOPAGE: the access retries. Otherwise the fault runs in the host.
-      const ent = m.pool.entries;
-      m.vmf.address = haddr;
-      const hostOff = walk_alloc(m, hvma, LEVEL_PUD);
-      m.vmf.address = addr;
-      const guestOff = walk_alloc(m, vma, LEVEL_PUD);
-      if (ent[guestOff] !== ent[hostOff] || ent[guestOff + 1] !== ent[hostOff + 1]) {
-        const t = entry_table(ent, hostOff);
-        if (t >= 0) link_shared_table(m, vma, LEVEL_PUD, t);
-        return VM_FAULT_NOPAGE;
-      }
+      if (copy_host_entry(m, vma, hvma, haddr, LEVEL_PUD)) return VM_FAULT_NOPAGE;
       m.vmf.address = haddr;
       const res = __handle_mm_fault(m, hvma, flags);
       m.vmf.address = addr;

@@ -39,7 +39,7 @@ import { VM_ACCESS_FLAGS, VM_EXEC, VM_READ, VM_SHARED_PT, VM_WRITE, vma_set_page
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { entry_table } from '../mm/pagewalk.js';
 import { VM_FAULT_NOPAGE } from '../mm/vm_fault.js';
-import { link_shared_table, pgtable_alloc, pte_none, walk_alloc } from '../mm/pgalloc.js';
+import { copy_host_entry, link_shared_table, pgtable_alloc, pte_none, walk_alloc } from '../mm/pgalloc.js';
 import { privateRoutes } from '../mm/pt_share.js';
 
 interface Host {
@@ -138,19 +138,8 @@ export const ptshareDesign: PtShareDesign = {
     const h = hosts(m).get(vma.vm_file!)!;
     const addr = m.vmf.address;
     const hvma = h.mm.find_vma(addr)!;
-    // find_shared_vma(): get_pmd() in both mms, allocating missing upper tables in each.
-    const ent = m.pool.entries;
-    const hostPmd = walk_alloc(m, hvma, 0);
-    const guestPmd = walk_alloc(m, vma, 0);
-    if (guestPmd !== hostPmd && (ent[guestPmd] !== ent[hostPmd] || ent[guestPmd + 1] !== ent[hostPmd + 1])) {
-      // set_pmd(guest_pmd, *host_pmd): the sharer's own PMD entry now points at the host's PTE
-      // table (or is emptied with it); VM_FAULT_NOPAGE, and the access is retried.
-      // (The host never unlinks a PTE table while sharers exist, so the entry only ever goes from
-      // empty to the host's table; link_shared_table takes the sharer's PMD lock.)
-      const t = entry_table(ent, hostPmd);
-      if (t >= 0) link_shared_table(m, vma, 0, t);
-      return VM_FAULT_NOPAGE;
-    }
+    // find_shared_vma(): get_pmd() in both mms; set_pmd(guest_pmd, *host_pmd) when they differ.
+    if (copy_host_entry(m, vma, hvma, addr, 0)) return VM_FAULT_NOPAGE;
     const r = __handle_mm_fault(m, hvma, flags);
     m.vmf.address = addr;
     return r;
