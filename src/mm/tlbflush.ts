@@ -70,10 +70,25 @@ export function flush_tlb_range(m: MachineState, by: MmStruct, targets: readonly
  */
 export function flush_vma_range(m: MachineState, vma: VmAreaStruct, start: number, end: number, pages: number): FlushRecord | null {
   if (pages <= 0 || vma.vm_mm.exiting) return null;
-  const targets = m.design.flushTargets?.(m, vma) ?? [vma];
+  const targets = flush_targets(m, vma);
   if (targets === 'all') return flush_tlb_all(m, vma.vm_mm);
+  return flush_targets_range(m, vma, targets, targets_cpus(targets), start, end, pages);
+}
+
+/** The VMAs a change to `vma`'s tables must be flushed in (the design's sharers), or every CPU. */
+export function flush_targets(m: MachineState, vma: VmAreaStruct): readonly VmAreaStruct[] | 'all' {
+  return m.design.flushTargets?.(m, vma) ?? [vma];
+}
+
+/** The CPUs that may cache translations of the target VMAs' mms (their mm_cpumasks). */
+export function targets_cpus(targets: readonly VmAreaStruct[]): number {
   let cpus = 0;
   for (const t of targets) cpus |= t.vm_mm.cpumask;
+  return cpus;
+}
+
+/** flush_vma_range once its targets and their CPUs are known. */
+export function flush_targets_range(m: MachineState, vma: VmAreaStruct, targets: readonly VmAreaStruct[], cpus: number, start: number, end: number, pages: number): FlushRecord {
   const r = recordMmFlush(m, vma.vm_mm, cpus, pages);
   const full = r.kind === 'full';
   for (const t of targets) {

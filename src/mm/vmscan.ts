@@ -27,7 +27,7 @@
  */
 import * as pgtable_types from '../arch/pgtable_types.js';
 import { fail } from './errno.js';
-import { flush_tlb_all, flush_tlb_batch, flush_vma_range } from './tlbflush.js';
+import { flush_targets, flush_targets_range, flush_tlb_all, flush_tlb_batch, targets_cpus } from './tlbflush.js';
 import type { MmStruct } from './mm_types.js';
 
 /** The CPU reclaim runs on in the model (kswapd's, or the allocating task's). */
@@ -101,19 +101,18 @@ export function shrink_shmem_folio(m: MachineState, file: AddressSpace, pgoff: n
     (m.design.rssOwner?.(m, vma, addr, off) ?? mm).rss[mm_counters.MM_SHMEMPAGES]!--;
     fo.mapcount[f]!--;
     fo.put(f);
-    const targets = m.design.flushTargets?.(m, vma) ?? [vma];
+    const targets = flush_targets(m, vma);
     if (targets === 'all') {
       flush_tlb_all(m, mm);
       continue;
     }
-    let cpus = 0;
-    for (const t of targets) cpus |= t.vm_mm.cpumask;
+    const cpus = targets_cpus(targets);
     if ((cpus & ~(1 << RECLAIM_CPU)) !== 0) {
       // should_defer_flush: another CPU may cache it; arch_tlbbatch_add_pending.
       batchCpus |= cpus;
       for (const t of targets) batchMms.add(t.vm_mm);
     } else {
-      flush_vma_range(m, vma, addr, addr + 4096, 1);
+      flush_targets_range(m, vma, targets, cpus, addr, addr + 4096, 1);
     }
   }
   // try_to_unmap_flush_dirty before the dirty page is written out (try_to_unmap_flush otherwise).
