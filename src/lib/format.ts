@@ -24,6 +24,11 @@ export function rate(x: number): string {
   return x.toFixed(2);
 }
 
+/** An address or a flag word in hex: "0x7f0000000000". */
+export function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
 export function int(n: number): string {
   return n.toLocaleString('en-US');
 }

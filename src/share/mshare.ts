@@ -25,6 +25,7 @@ import type { PtShareDesign } from '../mm/pt_share.js';
 import { UsageError } from '../lib/errors.js';
 import { FAULT_FLAG_WRITE, VM_FAULT_NOPAGE, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV } from '../mm/vm_fault.js';
 import { copy_host_entry } from '../mm/pgalloc.js';
+import { hex } from '../lib/format.js';
 
 /**
  * Where the host mm maps a region: any 512 GiB-aligned address of its own address space will do; the
@@ -58,7 +59,6 @@ function region(m: MachineState, file: AddressSpace): Region {
   return r;
 }
 
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
  * MSHAREFS_CREATE_MAPPING: map `len` bytes of `file` (from `fileOffset`) at `offset` inside the region,

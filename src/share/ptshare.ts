@@ -41,6 +41,7 @@ import { entry_table } from '../mm/pagewalk.js';
 import { VM_FAULT_NOPAGE } from '../mm/vm_fault.js';
 import { copy_host_entry, link_shared_table, pgtable_alloc, pte_none, walk_alloc } from '../mm/pgalloc.js';
 import { privateRoutes } from '../mm/pt_share.js';
+import { hex } from '../lib/format.js';
 
 interface Host {
   mm: MmStruct;
@@ -57,7 +58,6 @@ function hosts(m: MachineState): Map<AddressSpace, Host> {
   return h;
 }
 
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 function guests(file: AddressSpace): VmAreaStruct[] {
   return file.i_mmap.filter((v) => (v.vm_flags & VM_SHARED_PT) !== 0 && !v.vm_mm.dead);

@@ -15,6 +15,7 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRIT
 import { privateRoutes, type CountMapping, type CountRoute, type PtShareDesign } from '../mm/pt_share.js';
 import { UsageError } from '../lib/errors.js';
 import type { KernelConfig } from '../mm/kernel_profile.js';
+import { hex } from '../lib/format.js';
 
 export type RegionKind = 'shmem' | 'anon' | 'file' | 'hugetlb';
 export type PageSize = '4k' | '2m' | '1g';
@@ -98,7 +99,6 @@ export interface ScenarioPlan {
   groups: PlannedMmGroup[];
 }
 
-const hex = (n: number): string => `0x${n.toString(16)}`;
 
 function objectPage(o: ScenarioObject): number {
   return pageBytes(o.page);
