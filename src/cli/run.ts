@@ -6,7 +6,7 @@ import { bytesIEC, iec, int, plainTable } from '../lib/format.js';
 import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp, type KernelConfig } from '../mm/kernel_profile.js';
 import { DESIGNS, designsByList } from '../share/index.js';
 import { loadScenarioFile } from '../harness/scenario_file.js';
-import { runTimeline, type DesignRun, type DesignSnapshot } from '../workload/timeline.js';
+import { checkTimelineDesign, runTimeline, type DesignRun, type DesignSnapshot } from '../workload/timeline.js';
 
 export const RUN_HELP = `usage: ptbench run FILE [options]    (npm run ptbench -- run FILE ...)
 
@@ -75,9 +75,7 @@ export async function runMain(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`run: give one scenario file (got ${positionals.length}); e.g. ptbench run scenarios/postgres.json`);
   const kernel = kernelFromOptions(values);
   const designs = values.design === 'all' ? DESIGNS.filter((d) => d.mmPerProcess) : designsByList(values.design);
-  for (const d of designs) {
-    if (!d.mmPerProcess) throw new UsageError(`--design ${d.name}: its processes are threads of one mm, which a timeline of spawns and forks does not describe; use it with mem or sweep`);
-  }
+  designs.forEach(checkTimelineDesign);
   const file = positionals[0]!;
   const t = loadScenarioFile(file);
   const report: RunReport = { tool: 'ptbench run', figures: 'simulated', file, ...(t.description ? { description: t.description } : {}), ...(t.source ? { source: t.source } : {}), kernel, engines: {}, snapshots: [] };

@@ -10,8 +10,8 @@
  * materialized. Every figure is simulated and exact: the same timeline gives the same counts.
  */
 import { ZipfSampler } from './tlb/stream.js';
-import { countScenario } from './pgtable_count.js';
-import { planScenario, type Scenario, type ScenarioGroup, type ScenarioMapping } from './scenario.js';
+import { countPlan } from './pgtable_count.js';
+import { pageBytes, planScenario, type Scenario, type ScenarioGroup, type ScenarioMapping } from './scenario.js';
 import { MATERIALIZE_LIMIT_BYTES } from './sga.js';
 import { machineAccounting, mmAccounting, type TableCounts } from '../mm/accounting.js';
 import { KernelError } from '../mm/errno.js';
@@ -25,6 +25,7 @@ import { VM_SHARED } from '../mm/vma.js';
 import { permutation } from '../lib/permutation.js';
 import { UsageError } from '../lib/errors.js';
 import { xoroshiro128plus, unsafeUniformIntDistribution } from 'pure-rand';
+import { hex } from '../lib/format.js';
 
 export type Prot = 'none' | 'r' | 'rw' | 'rx' | 'rwx';
 
@@ -83,8 +84,6 @@ export interface DesignRun {
 }
 
 const PROT: Record<Prot, number> = { none: 0, r: PROT_READ, rw: PROT_READ | PROT_WRITE, rx: PROT_READ | PROT_EXEC, rwx: PROT_READ | PROT_WRITE | PROT_EXEC };
-const PAGE: Record<TimelineObject['page'], number> = { '4k': 4096, '2m': 2 ** 21, '1g': 2 ** 30 };
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
  * Names, objects and ranges that must hold before a run (throws UsageError naming the step); rounds
@@ -110,7 +109,7 @@ export function checkTimeline(t: Timeline): void {
     if (s.op === 'mmap' && s.object !== undefined) {
       const o = t.objects[s.object];
       if (o === undefined) throw new UsageError(`${at}: no object '${s.object}'; objects: ${Object.keys(t.objects).join(', ') || 'none'}`);
-      const pb = PAGE[o.page];
+      const pb = pageBytes(o.page);
       if (s.addr % pb !== 0 || s.length % pb !== 0 || s.offset % pb !== 0) throw new UsageError(`${at}: a mapping of '${s.object}' (${o.page} pages) needs addr, length and offset in multiples of ${pb} bytes`);
       if (!s.shared && o.kind === 'hugetlb') throw new UsageError(`${at}: a MAP_PRIVATE hugetlb mapping is not modelled; use "flags": "shared"`);
     }
@@ -169,28 +168,27 @@ export function countableScenario(t: Timeline, design: PtShareDesign, levels: 4 
 }
 
 function countRun(sc: Scenario, label: string, t: Timeline): DesignRun {
-  const c = countScenario(sc);
+  const plan = planScenario(sc);
+  const c = countPlan(plan);
   const spawned = t.timeline.filter((s): s is Extract<TimelineStep, { op: 'spawn' }> => s.op === 'spawn');
-  const processes: DesignSnapshot['processes'] = [];
+  // RSS per group: the pages each process touched (shared pages count in every mapper's RSS, as in
+  // the kernel), unless a host mm holds them. sc.groups are the spawns, in order.
+  const hosted = plan.groups.some((g) => g.touches.some((x) => x.route.link >= 0 && x.route.holder === 'mm'));
+  const rss = sc.groups.map((g) => {
+    let bytes = 0;
+    for (const mp of g.maps) for (const [s, e] of mp.touch) bytes += mp.object >= 0 || mp.write ? e - s : 0;
+    return hosted ? null : bytes;
+  });
   // The engine reports runs of identical processes, group by group (a group may come as two runs).
+  const processes: DesignSnapshot['processes'] = [];
   let gi = 0;
   let inGroup = 0;
   for (const run of c.processes) {
     for (let k = 0; k < run.count; k++) {
       while (inGroup >= spawned[gi]!.count) { gi++; inGroup = 0; }
-      processes.push({ name: spawned[gi]!.name, index: inGroup++, vmpteBytes: run.vmPTEBytes, rssBytes: Number.NaN });
+      processes.push({ name: spawned[gi]!.name, index: inGroup++, vmpteBytes: run.vmPTEBytes, rssBytes: rss[gi]! });
     }
   }
-  // RSS: the pages each process touched (shared pages count in every mapper's RSS, as in the kernel),
-  // unless a host mm holds them.
-  const hosted = planScenario(sc).groups.some((g) => g.touches.some((x) => x.route.link >= 0 && x.route.holder === 'mm'));
-  const rssOf = new Map<string, number | null>();
-  for (const g of sc.groups) {
-    let bytes = 0;
-    for (const mp of g.maps) for (const [s, e] of mp.touch) bytes += mp.object >= 0 || mp.write ? e - s : 0;
-    rssOf.set(spawned[sc.groups.indexOf(g)]!.name, hosted ? null : bytes);
-  }
-  for (const p of processes) p.rssBytes = rssOf.get(p.name)!;
   return { engine: 'count', snapshots: [{ label, figures: { tables: c.tables, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables, processes, faults: null, tlbFlushes: null, ipis: null, refused: [] } }] };
 }
 
@@ -368,9 +366,14 @@ function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kerne
   return { engine: 'materialize', snapshots };
 }
 
+/** A design a timeline can run under: one whose processes have their own mms (not `threads`). */
+export function checkTimelineDesign(design: PtShareDesign): void {
+  if (!design.mmPerProcess) throw new UsageError(`--design ${design.name}: its processes are threads of one mm, which a timeline of spawns and forks does not describe; use it with mem or sweep`);
+}
+
 /** Run `t` under `design`: counted when the timeline allows it (engine 'auto'), else materialized. */
 export function runTimeline(t: Timeline, design: PtShareDesign, kernel: KernelConfig, engine: 'auto' | 'materialize' = 'auto', levels: 4 | 5 = 4): DesignRun {
-  if (!design.mmPerProcess) throw new UsageError(`--design ${design.name}: its processes are threads of one mm, which a timeline of spawns and forks does not describe; use it with mem or sweep`);
+  checkTimelineDesign(design);
   const sc = engine === 'auto' ? countableScenario(t, design, levels, kernel) : null;
   const last = t.timeline[t.timeline.length - 1]!;
   if (sc !== null && last.op === 'snapshot') {
