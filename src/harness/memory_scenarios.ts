@@ -45,7 +45,7 @@ export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, 
   const out: MemScenarioResult[] = [];
   for (const shape of shapes) {
     for (const procs of shape.procs) {
-      const run = (design: PtShareDesign): { tables: TableCounts; pageTableBytes: number; sharedTables: number } => {
+      const run = (design: PtShareDesign): Figures => {
         const s = { design, procs, size: shape.bytes, kind: shape.kind, page: shape.page, offset: 0, touch: 'all' as const, write: true, levels: 4 as const, kernel };
         if (shape.engine === 'count') return countScenario(sgaScenario(s).scenario);
         const r = runSga(s);
@@ -62,18 +62,24 @@ export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, 
           log(`${`${scenario} x${procs} [${d.name}]`.padEnd(42)} not applicable: ${refusal}`);
           continue;
         }
-        const acc = d === privateDesign ? base : run(d);
-        const rec: MemScenarioResult = {
-          scenario, design: d.name, procs, kind: shape.kind, page: shape.page, bytes: shape.bytes, engine: shape.engine,
-          tables: acc.tables, pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables,
-          privateBytes: base.pageTableBytes, savingVsPrivate: 1 - acc.pageTableBytes / base.pageTableBytes,
-        };
-        out.push(rec);
-        log(`${`${scenario} x${procs} [${d.name}]`.padEnd(42)} ${int(totalTables(acc.tables)).padStart(11)} tables  ${bytesIEC(acc.pageTableBytes)}  saving ${(rec.savingVsPrivate * 100).toFixed(1)}% vs private (simulated${shape.engine === 'count' ? ', counting engine' : ''})`);
+        const what = { scenario, procs, kind: shape.kind, page: shape.page, bytes: shape.bytes, engine: shape.engine };
+        out.push(record(what, d, d === privateDesign ? base : run(d), base, log));
       }
     }
   }
   return out;
+}
+
+type Figures = { tables: TableCounts; pageTableBytes: number; sharedTables: number };
+
+/** One design's memory record for a scenario, with its saving against private, logged as one line. */
+function record(what: Pick<MemScenarioResult, 'scenario' | 'procs' | 'kind' | 'page' | 'bytes' | 'engine'>, d: PtShareDesign, acc: Figures, base: Figures, log: (s: string) => void): MemScenarioResult {
+  const rec: MemScenarioResult = {
+    ...what, design: d.name, tables: acc.tables, pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables,
+    privateBytes: base.pageTableBytes, savingVsPrivate: 1 - acc.pageTableBytes / base.pageTableBytes,
+  };
+  log(`${`${what.scenario} x${what.procs} [${d.name}]`.padEnd(42)} ${int(totalTables(acc.tables)).padStart(11)} tables  ${bytesIEC(acc.pageTableBytes)}  saving ${(rec.savingVsPrivate * 100).toFixed(1)}% vs private (simulated${what.engine === 'count' ? ', counting engine' : ''})`);
+  return rec;
 }
 
 /**
@@ -95,18 +101,14 @@ export function libraryScenarios(designs: readonly PtShareDesign[], quick: boole
     const procs = base.f.processes.length;
     if (procs === 0) continue;
     const objects = Object.values(t.objects);
-    const first = objects[0];
+    const kind = objects[0]?.kind ?? 'anon';
+    const page = objects[0]?.page ?? '4k';
+    const bytes = objects.reduce((n, o) => n + o.size, 0);
     const scenario = `run/${basename(f, '.json')}`;
     for (const d of designs) {
       if (!d.mmPerProcess) continue;
       const r = d === privateDesign ? base : runOf(d);
-      const rec: MemScenarioResult = {
-        scenario, design: d.name, procs, kind: first?.kind ?? 'anon', page: first?.page ?? '4k', bytes: objects.reduce((n, o) => n + o.size, 0),
-        engine: r.engine, tables: r.f.tables, pageTableBytes: r.f.pageTableBytes, sharedTables: r.f.sharedTables,
-        privateBytes: base.f.pageTableBytes, savingVsPrivate: 1 - r.f.pageTableBytes / base.f.pageTableBytes,
-      };
-      out.push(rec);
-      log(`${`${scenario} x${procs} [${d.name}]`.padEnd(42)} ${int(totalTables(r.f.tables)).padStart(11)} tables  ${bytesIEC(r.f.pageTableBytes)}  saving ${(rec.savingVsPrivate * 100).toFixed(1)}% vs private (simulated${r.engine === 'count' ? ', counting engine' : ''})`);
+      out.push(record({ scenario, procs, kind, page, bytes, engine: r.engine }, d, r.f, base.f, log));
     }
   }
   return out;
