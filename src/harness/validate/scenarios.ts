@@ -8,6 +8,7 @@
 import { countScenario } from '../../workload/pgtable_count.js';
 import { machineAccounting, mmAccounting } from '../../mm/accounting.js';
 import { Machine } from '../../mm/machine.js';
+import type { MmStruct } from '../../mm/mm_types.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../mm/mmap.js';
 import { designByName } from '../../share/index.js';
 import type { Scenario } from '../../workload/scenario.js';
@@ -49,15 +50,22 @@ function sharedPrediction(kind: 'shmem' | 'hugetlb', procs: number, size: number
   return (c.tablePages - c.tables.pgd) * 4096;
 }
 
+/** One process that mapped `size` bytes at the probe's base, private anonymous or a shared memfd, and wrote every page. */
+function writtenRegion(size: number, shared: boolean, kernel: KernelConfig): { m: Machine; mm: MmStruct } {
+  const m = new Machine({ ptPages: 2 * (size / 2 ** 21 + 16), frames: size / 4096 + 64, kernel });
+  const mm = m.mm_alloc();
+  const file = shared ? m.memfd_create('probe', size) : null;
+  m.mmap(mm, { addr: PROBE_BASE, length: size, prot: PROT_READ | PROT_WRITE, flags: (shared ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_FIXED, ...(file ? { file } : {}) });
+  for (let a = PROBE_BASE; a < PROBE_BASE + size; a += 4096) m.touch(mm, a, true);
+  return { m, mm };
+}
+
 /**
  * Private anonymous memory written all over, then forked (the child copies the tables) or
  * MADV_DONTNEEDed whole (PT_RECLAIM, where the kernel has it, frees the emptied PTE tables).
  */
 function anonPrediction(size: number, then: 'nothing' | 'fork' | 'dontneed', kernel: KernelConfig): number {
-  const m = new Machine({ ptPages: 2 * (size / 2 ** 21 + 16), frames: size / 4096 + 64, kernel });
-  const mm = m.mm_alloc();
-  m.mmap(mm, { addr: PROBE_BASE, length: size, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
-  for (let a = PROBE_BASE; a < PROBE_BASE + size; a += 4096) m.touch(mm, a, true);
+  const { m, mm } = writtenRegion(size, false, kernel);
   if (then === 'fork') m.fork(mm);
   if (then === 'dontneed') m.madvise_dontneed(mm, PROBE_BASE, size);
   const acc = machineAccounting(m);
@@ -69,11 +77,7 @@ function anonPrediction(size: number, then: 'nothing' | 'fork' | 'dontneed', ker
  * private anonymous VMA (it has an anon_vma) and none of a MAP_SHARED one (vma_needs_copy() false).
  */
 function forkChildPrediction(size: number, shared: boolean, kernel: KernelConfig): number {
-  const m = new Machine({ ptPages: 2 * (size / 2 ** 21 + 16), frames: size / 4096 + 64, kernel });
-  const mm = m.mm_alloc();
-  const file = shared ? m.memfd_create('probe', size) : null;
-  m.mmap(mm, { addr: PROBE_BASE, length: size, prot: PROT_READ | PROT_WRITE, flags: (shared ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_FIXED, ...(file ? { file } : {}) });
-  for (let a = PROBE_BASE; a < PROBE_BASE + size; a += 4096) m.touch(mm, a, true);
+  const { m, mm } = writtenRegion(size, shared, kernel);
   return mmAccounting(m, m.fork(mm)).vmPTEBytes;
 }
 
