@@ -15,6 +15,7 @@ import { pageBytes, planScenario, type Scenario, type ScenarioGroup, type Scenar
 import { MATERIALIZE_LIMIT_BYTES } from './sga.js';
 import { machineAccounting, mmAccounting, type TableCounts } from '../mm/accounting.js';
 import { KernelError } from '../mm/errno.js';
+import { VM_FAULT_SIGBUS } from '../mm/vm_fault.js';
 import type { KernelConfig } from '../mm/kernel_profile.js';
 import { Machine } from '../mm/machine.js';
 import type { AddressSpace } from '../mm/address_space.js';
@@ -265,12 +266,16 @@ function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kerne
     return f !== null && f !== undefined ? 2 ** f.pageShift : 4096;
   };
   t.timeline.forEach((s, i) => {
-    const attempt = (proc: string | undefined, fn: () => void): void => {
+    // A step is listed once, with the first process's reason, however many of its processes failed.
+    const refuse = (proc: string, errno: string, message: string): void => {
+      if (!refused.some((r) => r.step === i)) refused.push({ step: i, op: s.op, proc, errno, message });
+    };
+    const attempt = (proc: string, fn: () => void): void => {
       try {
         fn();
       } catch (e) {
         if (!(e instanceof KernelError)) throw e;
-        if (!refused.some((r) => r.step === i)) refused.push({ step: i, op: s.op, ...(proc === undefined ? {} : { proc }), errno: e.code, message: e.message.replace(/^[A-Z]+: /, '') });
+        refuse(proc, e.code, e.message.replace(/^[A-Z]+: /, ''));
       }
     };
     switch (s.op) {
@@ -298,7 +303,9 @@ function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kerne
         groups.get(s.proc)!.forEach((mm, index) => {
           touchPages(s, pageOf(mm, s.addr), index, (a) => {
             const r = m.touch(mm, a, s.write);
-            if (r !== 0 && !refused.some((x) => x.step === i)) refused.push({ step: i, op: s.op, proc: s.proc, errno: r & 2 ? 'SIGBUS' : 'SIGSEGV', message: `access to ${hex(a)} raised ${r & 2 ? 'SIGBUS' : 'SIGSEGV'}` });
+            if (r === 0) return;
+            const sig = (r & VM_FAULT_SIGBUS) !== 0 ? 'SIGBUS' : 'SIGSEGV';
+            refuse(s.proc, sig, `access to ${hex(a)} raised ${sig}`);
           });
         });
         break;
