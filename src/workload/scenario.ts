@@ -5,7 +5,7 @@
  * table counts by interval arithmetic. `planScenario` validates it and asks the design how every
  * mapping gets its tables (PtShareDesign.countRoutes), so both engines refuse the same layouts.
  */
-import { type PagingLevels, pagingMode } from '../arch/pgtable_64_types.js';
+import { type PagingLevels, pagingMode, TABLE_SPAN } from '../arch/pgtable_64_types.js';
 import { machineAccounting, mmAccounting, totalTables, type MmCounts, type TableCounts } from '../mm/accounting.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine } from '../mm/machine.js';
@@ -181,6 +181,15 @@ export function planScenario(sc: Scenario): ScenarioPlan {
       if (footprints[i]![0] < footprints[i - 1]![1]) {
         throw new UsageError(`process group ${gi}: mappings overlap at ${hex(footprints[i]![0])} (${hex(footprints[i - 1]![0])}-${hex(footprints[i - 1]![1])} and ${hex(footprints[i]![0])}-${hex(footprints[i]![1])})${d.name.startsWith('mshare') ? '; under mshare each object takes a whole 512 GiB-aligned region' : ''}`);
       }
+    }
+    // A link made at mmap goes into an empty entry only (ptshare_copy_pmd()); another mapping of the
+    // same mm in that table's span may fill it first or fault through the linked table, which only
+    // the materialized machine follows.
+    for (const r of mmapLinks) {
+      const span = TABLE_SPAN[r.link]!;
+      const w = Math.floor(r.start / span);
+      const others = footprints.filter(([s, e]) => Math.floor(s / span) <= w && Math.floor((e - 1) / span) >= w);
+      if (others.length > 1) throw new UsageError(`process group ${gi}: another mapping shares the ${span / 2 ** 30} GiB at ${hex(w * span)} where --design ${d.name} links a table at mmap; the counting engine cannot follow that layout (materialize it)`);
     }
     return { touches, hostsAtMmap, mmapLinks };
   };

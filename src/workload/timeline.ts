@@ -153,14 +153,6 @@ export function countableScenario(t: Timeline, design: PtShareDesign, levels: 4 
       mp.write = s.write;
     } else return null;
   }
-  // A first mapper's link at mmap depends on the other mappings in its first GiB (ptshare): only
-  // the machine follows that, so two mappings of a group within one GiB go there.
-  if (design.creatorRoutes === true) {
-    for (const g of groups.values()) {
-      const spans = g.maps.map((x) => [Math.floor(x.addr / 2 ** 30), Math.floor((x.addr + x.len - 1) / 2 ** 30)] as const);
-      for (let i = 0; i < spans.length; i++) for (let j = i + 1; j < spans.length; j++) if (spans[i]![0] <= spans[j]![1] && spans[j]![0] <= spans[i]![1]) return null;
-    }
-  }
   return {
     design, levels, kernel,
     objects: names.map((n) => ({ kind: t.objects[n]!.kind, page: t.objects[n]!.page, size: t.objects[n]!.size })),

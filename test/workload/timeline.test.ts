@@ -130,3 +130,27 @@ test('an mmap after a touch goes to the machine: tables present at mmap change w
   // PTE table, with the host's PTE table linked; the host: PGD + PUD + PMD + PTE. 2 x 4 + 4 = 12.
   assert.equal(r.snapshots[0]!.figures.pageTableBytes, 12 * T);
 });
+
+test('a mapping beside ptshare\'s first GiB link goes to the machine, whose tables are counted by hand', () => {
+  // The creator maps 2 MiB of anonymous memory, then 2 MiB of shmem in the same GiB; both are written.
+  // At the shmem mmap its PUD entry is empty, so ptshare_copy_pmd() links the host's PMD table there,
+  // and the anonymous fault then allocates its PTE table under that linked table. The planner refuses
+  // the layout to the counting engine, and the run falls back to the machine.
+  const t: Timeline = { objects: { shm: { kind: 'shmem', size: 2 ** 21, page: '4k' } }, timeline: [
+    { op: 'spawn', name: 'p', count: 2 },
+    { op: 'mmap', proc: 'p', addr: BASE, length: 2 ** 21, offset: 0, shared: false, prot: 'rw' },
+    { op: 'mmap', proc: 'p', object: 'shm', addr: BASE + 2 ** 21, length: 2 ** 21, offset: 0, shared: true, prot: 'rw' },
+    { op: 'touch', proc: 'p', addr: BASE, length: 2 ** 21, write: true, pattern: 'sequential', fraction: 1, seed: 1, s: 0.99 },
+    { op: 'touch', proc: 'p', addr: BASE + 2 ** 21, length: 2 ** 21, write: true, pattern: 'sequential', fraction: 1, seed: 1, s: 0.99 },
+    { op: 'snapshot', label: 'end' },
+  ] };
+  const r = run(t, 'ptshare');
+  assert.equal(r.engine, 'materialize');
+  // Host: PGD, PUD, PMD, the shmem PTE table. Creator: PGD, PUD, its anonymous PTE table (in the
+  // host's PMD table). The other: PGD, PUD, PMD, its anonymous PTE table. 4 + 3 + 4 = 11 pages.
+  const f = r.snapshots[0]!.figures;
+  assert.equal(f.pageTableBytes, 11 * T);
+  // VmPTE: the creator's PUD and PTE table (the linked PMD table not counted); the other's PUD, PMD
+  // and PTE table (the copied PMD entry's table not counted).
+  assert.deepEqual(f.processes.map((p) => p.vmpteBytes), [2 * T, 3 * T]);
+});
