@@ -28,7 +28,8 @@ export function toTimeline(raw: Raw, file: string): Timeline {
     const kind = o.kind === 'memfd' ? 'shmem' : (o.kind as TimelineObject['kind']);
     const page = kind !== 'hugetlb' ? '4k' : o.pagesize === '1GiB' ? '1g' : '2m';
     if (kind !== 'hugetlb' && o.pagesize !== undefined) throw new UsageError(`${at(`/objects/${name}/pagesize`)}: only a hugetlb object has a page size`);
-    objects[name] = { kind, page, size: bytes(o.size, at(`/objects/${name}/size`)) };
+    if (o.anonymous === true && kind !== 'shmem') throw new UsageError(`${at(`/objects/${name}/anonymous`)}: only a shmem object backs MAP_SHARED | MAP_ANONYMOUS memory`);
+    objects[name] = { kind, page, size: bytes(o.size, at(`/objects/${name}/size`)), ...(o.anonymous === true ? { anonymous: true } : {}) };
   }
   const timeline = (raw.timeline as Raw[]).map((s, i): TimelineStep => {
     const p = (k: string) => at(`/timeline/${i}/${k}`);
@@ -36,7 +37,7 @@ export function toTimeline(raw: Raw, file: string): Timeline {
     switch (s.op) {
       case 'spawn': return { op: 'spawn', name: s.name as string, count: s.count as number };
       case 'mmap': return { op: 'mmap', ...range(), ...(s.object === undefined ? {} : { object: s.object as string }), offset: s.offset === undefined ? 0 : bytes(s.offset, p('offset')), shared: s.flags === 'shared', prot: (s.prot ?? 'rw') as Prot };
-      case 'touch': return { op: 'touch', ...range(), write: s.write === true, pattern: (s.pattern ?? 'sequential') as 'sequential', fraction: (s.fraction as number | undefined) ?? 1, seed: (s.seed as number | undefined) ?? 1, s: (s.s as number | undefined) ?? 0.99 };
+      case 'touch': return { op: 'touch', ...range(), write: s.write === true, pattern: (s.pattern ?? 'sequential') as 'sequential', fraction: (s.fraction as number | undefined) ?? 1, seed: (s.seed as number | undefined) ?? 1, s: (s.s as number | undefined) ?? 0.99, ...(s.pages === undefined ? {} : { pages: s.pages as Array<[number, number]> }) };
       case 'fork': return { op: 'fork', proc: s.proc as string, name: s.name as string, count: (s.count as number | undefined) ?? 1 };
       case 'mprotect': return { op: 'mprotect', ...range(), prot: s.prot as Prot };
       case 'munmap': return { op: 'munmap', ...range() };
@@ -49,6 +50,7 @@ export function toTimeline(raw: Raw, file: string): Timeline {
   const t: Timeline = { objects, timeline };
   if (typeof raw.description === 'string') t.description = raw.description;
   if (typeof raw.source === 'string') t.source = raw.source;
+  if (raw.captured !== undefined) t.captured = raw.captured as Timeline['captured'];
   try {
     checkTimeline(t);
   } catch (e) {

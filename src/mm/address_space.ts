@@ -49,6 +49,11 @@ export class AddressSpace {
   swapped: Map<number, SwapSlot> | null = null;
   /** Open descriptor + one per mapping VMA. */
   refs = 1;
+  /**
+   * The shmem object of a MAP_SHARED | MAP_ANONYMOUS mapping (shmem_zero_setup()): other processes
+   * map it only by inheriting the VMA through fork.
+   */
+  anonShared = false;
   /** i_pages' xa_lock: one word, taken for page-cache insertion by simulated CPUs in worker threads. */
   readonly xa_lock: Int32Array;
 

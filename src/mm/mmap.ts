@@ -151,6 +151,7 @@ export function do_mmap(m: MachineState, mm: MmStruct, a: MmapArgs): number {
   } else if (anonymous && shared) {
     file = m.memfd_create('dev/zero', len);
     file.refs--;
+    file.anonShared = true;
   }
 
   let vm_flags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_SOFTDIRTY;

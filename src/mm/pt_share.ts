@@ -188,6 +188,12 @@ export interface PtShareDesign {
    * Returns the address mapped. Optional: otherwise a plain MAP_SHARED | MAP_FIXED mmap.
    */
   mapShared?(m: MachineState, mm: MmStruct, file: AddressSpace, addr: number, len: number, prot: number, offset: number): number;
+  /**
+   * Where a shared object must sit to be shared under this design: a region of its own at an address
+   * aligned to this many bytes (mshare: 512 GiB). A workload written for another design is moved
+   * there before it runs under this one (ptbench capture). Absent: anywhere.
+   */
+  readonly sharedRegionAlign?: number;
 
   // --- Concurrent CPUs in worker threads (src/smp) ---
   /**

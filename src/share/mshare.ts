@@ -186,6 +186,8 @@ function makeMshare(protectAll: boolean): PtShareDesign {
       mmput(m, r.host);
     },
 
+    sharedRegionAlign: P4D_SIZE,
+
     mapShared(m, mm, file, addr, len, prot, fileOffset) {
       let placed = objectRegionOf.get(m)?.get(file);
       const attach = Math.floor(addr / P4D_SIZE) * P4D_SIZE;

@@ -100,8 +100,10 @@ export const ptshareDesign: PtShareDesign = {
   mmapPrepare(m, _mm, addr, len, flags, file, pgoff) {
     if ((flags & MAP_SHARED_PT) === 0) return 0;
     // MAP_SHARED | MAP_ANONYMOUS: do_mmap has no file when it checks (shmem_zero_setup comes later),
-    // so the mapping keeps private tables.
+    // so the mapping keeps private tables, and so do the copies of its VMA that fork gives children
+    // (a replayed capture maps such an object in each process: anonShared).
     if ((flags & MAP_ANONYMOUS) !== 0 && (flags & MAP_TYPE) !== 0x02) return 0;
+    if (file?.anonShared === true) return 0;
     if (file === null || (flags & MAP_TYPE) === 0x02) fail('EINVAL', 'flags', 'ptshare: MAP_SHARED_PT needs a MAP_SHARED mapping of a file');
     // do_mmap shares only a PMD-aligned mapping of a file that is not hugetlbfs (is_file_hugepages).
     if (addr % PMD_SIZE !== 0 || len % PMD_SIZE !== 0 || file.kind === 'hugetlbfs') return 0;

@@ -35,13 +35,15 @@ export interface TimelineObject {
   size: number;
   /** Page size: 4 KiB, or hugetlb's 2 MiB / 1 GiB. */
   page: '4k' | '2m' | '1g';
+  /** shmem only: the object of MAP_SHARED | MAP_ANONYMOUS mappings, inherited through fork (AddressSpace.anonShared). */
+  anonymous?: boolean;
 }
 
 interface Ranged { proc: string; addr: number; length: number }
 export type TimelineStep =
   | { op: 'spawn'; name: string; count: number }
   | (Ranged & { op: 'mmap'; object?: string; offset: number; shared: boolean; prot: Prot })
-  | (Ranged & { op: 'touch'; write: boolean; pattern: 'sequential' | 'random' | 'zipf'; fraction: number; seed: number; s: number })
+  | (Ranged & { op: 'touch'; write: boolean; pattern: 'sequential' | 'random' | 'zipf' | 'pages'; fraction: number; seed: number; s: number; pages?: Array<[number, number]> })
   | { op: 'fork'; proc: string; name: string; count: number }
   | (Ranged & { op: 'mprotect'; prot: Prot })
   | (Ranged & { op: 'munmap' })
@@ -50,9 +52,17 @@ export type TimelineStep =
   | { op: 'exit'; proc: string }
   | { op: 'snapshot'; label: string };
 
+/** Where a captured timeline came from (ptbench capture). */
+export interface CaptureOrigin {
+  kernel: string;
+  date: string;
+  pids: number[];
+}
+
 export interface Timeline {
   description?: string;
   source?: string;
+  captured?: CaptureOrigin;
   objects: Record<string, TimelineObject>;
   timeline: TimelineStep[];
 }
@@ -93,6 +103,8 @@ const PROT: Record<Prot, number> = { none: 0, r: PROT_READ, rw: PROT_READ | PROT
 export function checkTimeline(t: Timeline): void {
   const live = new Map<string, number>();
   const ever = new Set<string>();
+  // Each group's mappings with their page size, to check a touch's page runs.
+  const maps = new Map<string, Array<{ addr: number; end: number; page: number }>>();
   t.timeline.forEach((s, i) => {
     const at = `/timeline/${i} (${s.op})`;
     if ('proc' in s && !live.has(s.proc)) throw new UsageError(`${at}: no live process group '${s.proc}'${ever.has(s.proc) ? ' (it exited)' : ''}; spawn or fork it first`);
@@ -100,6 +112,7 @@ export function checkTimeline(t: Timeline): void {
       if (ever.has(s.name)) throw new UsageError(`${at}: the process group name '${s.name}' is taken; names are used once`);
       ever.add(s.name);
       live.set(s.name, s.count);
+      maps.set(s.name, s.op === 'fork' ? [...maps.get(s.proc)!] : []);
     }
     if (s.op === 'exit') live.delete(s.proc);
     if ('addr' in s) {
@@ -114,6 +127,15 @@ export function checkTimeline(t: Timeline): void {
       if (s.addr % pb !== 0 || s.length % pb !== 0 || s.offset % pb !== 0) throw new UsageError(`${at}: a mapping of '${s.object}' (${o.page} pages) needs addr, length and offset in multiples of ${pb} bytes`);
       if (!s.shared && o.kind === 'hugetlb') throw new UsageError(`${at}: a MAP_PRIVATE hugetlb mapping is not modelled; use "flags": "shared"`);
     }
+    if (s.op === 'mmap') maps.get(s.proc)!.push({ addr: s.addr, end: s.addr + s.length, page: s.object === undefined ? 4096 : pageBytes(t.objects[s.object]!.page) });
+    if (s.op === 'touch' && s.pattern === 'pages') {
+      const page = maps.get(s.proc)!.findLast((x) => x.addr <= s.addr && s.addr < x.end)?.page ?? 4096;
+      let next = 0;
+      for (const [first, n] of s.pages ?? []) {
+        if (first < next || (first + n) * page > s.length) throw new UsageError(`${at}: page runs must ascend without overlap and stay inside the ${s.length}-byte range (pages of ${page} bytes); [${first}, ${n}] does not`);
+        next = first + n;
+      }
+    }
   });
   let processes = 0;
   for (const s of t.timeline) if (s.op === 'spawn' || s.op === 'fork') processes += s.count;
@@ -126,6 +148,8 @@ export function checkTimeline(t: Timeline): void {
  */
 export function countableScenario(t: Timeline, design: PtShareDesign, levels: 4 | 5, kernel: KernelConfig): Scenario | null {
   const names = Object.keys(t.objects);
+  // The engine's routes take mmap's word for a shared mapping; an inherited one only the machine follows.
+  if (names.some((n) => t.objects[n]!.anonymous === true)) return null;
   const groups = new Map<string, ScenarioGroup>();
   const steps = t.timeline;
   let touched = false;
@@ -146,10 +170,12 @@ export function countableScenario(t: Timeline, design: PtShareDesign, levels: 4 
       groups.get(s.proc)!.maps.push({ object: s.object === undefined ? -1 : names.indexOf(s.object), addr: s.addr, len: s.length, offset: s.offset, touch: [], write: false });
     } else if (s.op === 'touch') {
       touched = true;
-      if (s.pattern !== 'sequential' || s.fraction !== 1) return null;
+      if (s.pattern !== 'pages' && (s.pattern !== 'sequential' || s.fraction !== 1)) return null;
       const mp = groups.get(s.proc)!.maps.find((x: ScenarioMapping) => x.addr === s.addr && x.len === s.length);
       if (mp === undefined || mp.touch.length > 0) return null;
-      mp.touch.push([0, s.length]);
+      const pb = mp.object < 0 ? 4096 : pageBytes(t.objects[names[mp.object]!]!.page);
+      if (s.pattern === 'pages') for (const [first, n] of s.pages!) mp.touch.push([first * pb, (first + n) * pb]);
+      else mp.touch.push([0, s.length]);
       mp.write = s.write;
     } else return null;
   }
@@ -185,44 +211,65 @@ function countRun(sc: Scenario, label: string, t: Timeline): DesignRun {
   return { engine: 'count', snapshots: [{ label, figures: { tables: c.tables, pageTableBytes: c.pageTableBytes, sharedTables: c.sharedTables, processes, faults: null, tlbFlushes: null, ipis: null, refused: [] } }] };
 }
 
-/** Upper bounds of the tables and pages a materialized run can need, for sizing its machine. */
+/** Tables a range of `len` bytes can need at each level below the root, ragged edges included. */
+function tablesFor(len: number): number {
+  return Math.ceil(len / 2 ** 21) + Math.ceil(len / 2 ** 30) + Math.ceil(len / 2 ** 39) + Math.ceil(len / 2 ** 48) + 8;
+}
+
+/**
+ * Upper bounds of the tables and pages a materialized run can need, for sizing its machine: tables
+ * for what each process touches or write-protects (not for what it only maps, so a captured process
+ * with large reservations stays small), for each mapping's edges and root, and for every object's
+ * host; a page per touched page per process and per object page.
+ */
 function bounds(t: Timeline): { tablePages: number; frames: number } {
-  const perProc = new Map<string, { mapped: number; maps: number; anon: number }>();
-  let procs = 0;
+  const per = new Map<string, { tables: number; count: number }>();
   let tables = 64;
   let frames = 64;
-  for (const o of Object.values(t.objects)) frames += Math.ceil(o.size / 4096);
+  for (const o of Object.values(t.objects)) {
+    frames += Math.ceil(o.size / 4096);
+    tables += 2 * tablesFor(o.size);
+  }
   for (const s of t.timeline) {
-    if (s.op === 'spawn') { perProc.set(s.name, { mapped: 0, maps: 0, anon: 0 }); procs += s.count; }
-    if (s.op === 'fork') { perProc.set(s.name, { ...perProc.get(s.proc)! }); procs += s.count; }
-    if (s.op === 'mmap') {
-      const p = perProc.get(s.proc)!;
-      p.mapped += s.length;
-      p.maps++;
-      if (s.object === undefined) p.anon += s.length;
+    if (s.op === 'spawn') per.set(s.name, { tables: 8, count: s.count });
+    else if (s.op === 'fork') per.set(s.name, { tables: per.get(s.proc)!.tables, count: s.count });
+    else if (s.op === 'mmap') per.get(s.proc)!.tables += 8;
+    else if (s.op === 'uffd-wp') per.get(s.proc)!.tables += tablesFor(s.length);
+    else if (s.op === 'touch') {
+      const p = per.get(s.proc)!;
+      if (s.pattern === 'pages') {
+        let pages = 0;
+        for (const [, n] of s.pages!) {
+          p.tables += tablesFor(n * 4096);
+          pages += n;
+        }
+        // A hugetlb run's pages are the object's (counted above); a table bound in 4 KiB units covers
+        // its PMD tables too.
+        frames += p.count * pages;
+      } else {
+        p.tables += tablesFor(s.length * s.fraction);
+        frames += p.count * Math.ceil((s.length * s.fraction) / 4096);
+      }
     }
   }
-  let worst = { mapped: 0, maps: 0, anon: 0 };
-  for (const p of perProc.values()) if (p.mapped > worst.mapped) worst = p;
-  // Per mm: one PTE table per 2 MiB mapped, one PMD per GiB, one PUD per 512 GiB, plus each
-  // mapping's ragged edges and the root; hosts add one more such set per object.
-  const perMm = Math.ceil(worst.mapped / 2 ** 21) + Math.ceil(worst.mapped / 2 ** 30) + 4 * worst.maps + 8;
-  tables += (procs + Object.keys(t.objects).length + 1) * perMm;
-  frames += procs * Math.ceil(worst.anon / 4096) + Math.ceil(worst.anon / 4096);
+  for (const p of per.values()) tables += p.count * p.tables;
   return { tablePages: tables, frames };
 }
 
 /**
  * The pages a touch step makes, in order, for process `index` of its group: the first `fraction` of
  * the range (sequential), that many pages in a random order (random), or that many draws from a Zipf
- * distribution over the range's pages, hot pages scattered (zipf). Random and Zipf use seed + index,
+ * distribution over the range's pages, hot pages scattered (zipf), or the listed runs (pages, as
+ * `ptbench capture` writes them). Random and Zipf use seed + index,
  * so the processes of a group touch different pages, the same ones on every run.
  */
 function touchPages(s: Extract<TimelineStep, { op: 'touch' }>, page: number, index: number, visit: (addr: number) => void): void {
   const seed = s.seed + index;
   const n = s.length / page;
   const count = Math.max(1, Math.round(n * s.fraction));
-  if (s.pattern === 'sequential') {
+  if (s.pattern === 'pages') {
+    for (const [first, k] of s.pages!) for (let i = first; i < first + k; i++) visit(s.addr + i * page);
+  } else if (s.pattern === 'sequential') {
     for (let i = 0; i < count; i++) visit(s.addr + i * page);
   } else if (s.pattern === 'random') {
     const p = permutation(n, seed);
@@ -246,7 +293,9 @@ function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kerne
   const m = new Machine({ design, levels, kernel, ptPages: need.tablePages, frames: need.frames });
   const files = new Map<string, AddressSpace>();
   for (const [name, o] of Object.entries(t.objects)) {
-    files.set(name, o.kind === 'shmem' ? m.memfd_create(name, o.size) : o.kind === 'file' ? m.open_file(name, o.size) : m.hugetlbfs_create(name, o.size, o.page === '1g' ? '1G' : '2M'));
+    const f = o.kind === 'shmem' ? m.memfd_create(name, o.size) : o.kind === 'file' ? m.open_file(name, o.size) : m.hugetlbfs_create(name, o.size, o.page === '1g' ? '1G' : '2M');
+    f.anonShared = o.anonymous === true;
+    files.set(name, f);
   }
   const groups = new Map<string, MmStruct[]>();
   const order: string[] = [];
