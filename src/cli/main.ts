@@ -10,6 +10,7 @@ const HELP = `usage: ptbench <command> [options]
 commands:
   mem      page-table memory of a scenario (simulated, exact)
   run      your own workload: a scenario file's timeline under every design (simulated, exact)
+  capture  a live process (tree) from /proc: its VmPTE predicted vs the kernel's, and under every design
   bench    timing suites (measured) and memory scenarios (simulated), written to results/
   compare  two runs side by side: timings with statistics, deterministic counts exactly
   sweep    page-table memory over process counts x sizes for every design (counting engine)
@@ -58,6 +59,10 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const { runMain } = await import('./run.js');
       return runMain(rest);
+    }
+    case 'capture': {
+      const { captureMain } = await import('./capture.js');
+      return captureMain(rest);
     }
     case 'bench': {
       const { benchMain } = await import('./bench.js');
