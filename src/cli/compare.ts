@@ -3,7 +3,8 @@
  *   ptbench compare                 your latest run vs your previous one (or the newest reference run)
  *   ptbench compare A.json B.json   any two files (B is the newer side)
  *   ptbench compare --base REF      run the suite on REF (a git worktree) and on the current tree,
- *                                   interleaved over --rounds rounds, each run a fresh process
+ *                                   interleaved over --rounds rounds, each run a fresh process,
+ *                                   analysed as pairs (one per round)
  */
 
 import { compareResults, configDifferences, DEFAULT_COMPARE, describeRun, kernelDifferences, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
@@ -22,7 +23,8 @@ geometric-mean row; deterministic counts exactly, listing every change.
                      against the newest reference run in results/reference/)
   A.json [B.json]    these files (B defaults to your latest run in results/)
   --base REF         run the suite on git REF and on the current tree, interleaved
-  --rounds N         rounds for --base (default 5; each round runs both sides once)
+  --rounds N         rounds for --base (default 6; each round runs both sides once, and the rounds
+                     are analysed as pairs: a signed-rank test needs 6 to reach p < 0.05)
   --suite, --design, --quick   passed to the benchmark runs of --base
   --alpha P          significance level (default 0.05)
   --noise F          noise floor as a fraction (default 0.02 = 2 %)
@@ -36,7 +38,7 @@ export async function compareMain(argv: string[]): Promise<number> {
     args: argv, strict: true, allowPositionals: true,
     options: {
       base: { type: 'string' },
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '6' },
       suite: { type: 'string', default: 'default' },
       design: { type: 'string', multiple: true },
       quick: { type: 'boolean', default: false },
@@ -103,7 +105,7 @@ export async function compareMain(argv: string[]): Promise<number> {
   if (kernels.length > 0 && !values.force) {
     throw new UsageError(`refusing to compare counts simulated for different kernels: ${kernels.join('; ')} (use --force)`);
   }
-  const c = compareResults(A, B, { alpha, noise, judge: !(againstReference && diffs.length > 0) });
+  const c = compareResults(A, B, { alpha, noise, judge: !(againstReference && diffs.length > 0), paired: values.base !== undefined });
   const configs = configDifferences(A, B);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ a: aLabel, b: bLabel, alpha, noise, machineDifferences: diffs, configDifferences: configs, ...c }, null, 2)}\n`);

@@ -4,8 +4,9 @@
  * Timings are measured; counts are simulated and must not change unless the model did.
  */
 import { geometricMean } from 'simple-statistics';
-import { median, medianRatioCI } from './stats/bootstrap.js';
+import { median, medianRatioCI, pairedRatioCI } from './stats/bootstrap.js';
 import { mannWhitneyU } from './stats/mann_whitney.js';
+import { minSignedRankP, signedRank } from './stats/signed_rank.js';
 import { type ResultsFile, type TaskResultRecord } from './types.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -23,6 +24,11 @@ export interface CompareOptions {
   noise: number;
   /** false: timings are shown but never judged (runs from different machines). Default true. */
   judge?: boolean;
+  /**
+   * The samples are paired by index (compare --base: sample i of each side is round i's median), so
+   * each pair's ratio is the unit: Wilcoxon signed-rank test and a bootstrap over the pairs.
+   */
+  paired?: boolean;
 }
 
 export const DEFAULT_COMPARE: CompareOptions = { alpha: 0.05, noise: 0.02 };
@@ -40,14 +46,16 @@ export interface TimingRow {
   p: number;
   nA: number;
   nB: number;
-  /** What a sample is: one process's median call, or one call. */
-  unitOfSample: 'process' | 'call';
+  /** What a sample is: one process's median call, one call, or one round's median (paired). */
+  unitOfSample: 'process' | 'call' | 'round';
+  test: 'mann-whitney' | 'signed-rank';
   /**
    * 'faster'/'slower': significant and above the noise floor; '~': not; 'too few processes': a side ran
-   * the task in fewer than 3 processes, too few to judge; 'not judged': the runs are from different
-   * machines, shown for reference only.
+   * the task in fewer than 3 processes, too few to judge; 'too few rounds': paired rounds too few for
+   * the signed-rank test to reach the significance level at all; 'not judged': the runs are from
+   * different machines, shown for reference only.
    */
-  verdict: 'faster' | 'slower' | '~' | 'too few processes' | 'not judged';
+  verdict: 'faster' | 'slower' | '~' | 'too few processes' | 'too few rounds' | 'not judged';
 }
 
 export interface CountChange {
@@ -104,16 +112,19 @@ export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOpti
   for (const [key, ta] of aTasks) {
     const tb = bTasks.get(key);
     if (!tb) continue;
-    const perProcess = usesProcessMedians(ta, tb);
+    const paired = opts.paired === true && ta.processMediansMs !== undefined && ta.processMediansMs.length === tb.processMediansMs?.length;
+    const perProcess = paired || usesProcessMedians(ta, tb);
     const sa = opsSamples(ta, perProcess);
     const sb = opsSamples(tb, perProcess);
-    const mw = mannWhitneyU(sa, sb);
-    const ci = medianRatioCI(sa, sb);
-    const significant = mw.p < opts.alpha && Math.abs(ci.ratio - 1) > opts.noise;
-    const verdict: TimingRow['verdict'] = opts.judge === false ? 'not judged' : tooFewProcesses(ta, tb) ? 'too few processes' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~';
+    const p = paired ? signedRank(sa.map((x, i) => Math.log(sb[i]! / x))).p : mannWhitneyU(sa, sb).p;
+    const ci = paired ? pairedRatioCI(sa, sb) : medianRatioCI(sa, sb);
+    const significant = p < opts.alpha && Math.abs(ci.ratio - 1) > opts.noise;
+    const verdict: TimingRow['verdict'] = opts.judge === false ? 'not judged'
+      : paired ? (minSignedRankP(sa.length) >= opts.alpha ? 'too few rounds' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~')
+        : tooFewProcesses(ta, tb) ? 'too few processes' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~';
     rows.push({
-      key, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p: mw.p,
-      nA: sa.length, nB: sb.length, unitOfSample: perProcess ? 'process' : 'call', verdict,
+      key, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p,
+      nA: sa.length, nB: sb.length, unitOfSample: paired ? 'round' : perProcess ? 'process' : 'call', test: paired ? 'signed-rank' : 'mann-whitney', verdict,
     });
     noteCounts(key, ta.counts, tb.counts);
   }
@@ -184,13 +195,18 @@ export function describeRun(label: string, path: string, r: ResultsFile): string
 
 export function renderComparison(c: Comparison, alpha: number, noise: number): string {
   const out: string[] = [];
-  out.push(`timings (measured): B/A of median operations/s, 95 % bootstrap CI; Mann-Whitney U p over n samples (per-process medians when both sides ran >= 3 processes, else calls); '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
+  if (c.rows.some((r) => r.test === 'signed-rank')) {
+    out.push(`timings (measured), paired by round: B/A = geometric mean of each round's ratio of median operations/s, 95 % bootstrap CI over the rounds; Wilcoxon signed-rank p over the n rounds; '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
+  } else {
+    out.push(`timings (measured): B/A of median operations/s, 95 % bootstrap CI; Mann-Whitney U p over n samples (per-process medians when both sides ran >= 3 processes, else calls); '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
+  }
   const t = plainTable(['task', 'A', 'B', 'B/A [95% CI]', 'p', 'n', ''], ['left', 'right', 'right', 'right', 'right', 'right', 'left']);
   for (const r of c.rows) {
-    t.push([r.key, `${rate(r.a)} ${r.unit}/s`, `${rate(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
+    t.push([r.key, `${rate(r.a)} ${r.unit}/s`, `${rate(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), r.unitOfSample === 'round' ? `${r.nA} rounds` : `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
   }
   if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '', '']);
   out.push(t.toString());
+  if (c.rows.some((r) => r.verdict === 'too few rounds')) out.push(`too few rounds: with n rounds the signed-rank test cannot give p below 2/2^n (${minSignedRankP(c.rows[0]!.nA).toFixed(4)} here), so nothing can be judged at alpha ${alpha}; use --rounds 6 or more`);
   if (c.rows.some((r) => r.verdict === 'too few processes')) out.push("too few processes: a side ran the task in fewer than 3 processes (bench --quick runs 1); its timings are shown, not judged faster or slower (run 'npm run bench' without --quick, or with --processes 3 or more)");
   if (c.changes.length === 0) {
     out.push(`deterministic counts (simulated): identical (${int(c.countsCompared)} values compared)`);
@@ -255,7 +271,8 @@ export async function runBase(repo: string, o: BaseOptions): Promise<{ A: Result
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.on('SIGINT', onSig);
-  const say = (s: string) => process.stdout.write(`${s}\n`);
+  // Progress goes to stderr, so --json leaves stdout to the JSON.
+  const say = (s: string) => process.stderr.write(`${s}\n`);
   try {
     git(['worktree', 'add', '--detach', '--quiet', wt, sha], repo);
     const lockNow = readFileSync(join(repo, 'package-lock.json'), 'utf8');

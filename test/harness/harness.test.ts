@@ -295,3 +295,44 @@ test('compare refuses counts simulated for different kernel profiles unless --fo
   assert.equal(forced.status, 0, forced.stderr);
   assert.match(forced.stdout, /warning: counts simulated for different kernels \(--force\): kernel 6.12 vs 6.18/);
 });
+
+test('compare --base pairs its rounds: host drift between rounds cancels in each round\'s ratio', () => {
+  // Six rounds on a host whose speed swings by up to 40 % from round to round; within a round both
+  // sides see the same host. Per round one call time (its median) per side.
+  const drift = [1.0, 1.3, 0.8, 1.4, 0.9, 1.2];
+  const round = (ms: number) => results([task('fork/x', 'private', [ms])]);
+  const side = (f: (d: number, i: number) => number) => mergeRounds(drift.map((d, i) => round(f(d, i))));
+  // A/A: identical code, the two sides a quarter of a percent apart either way.
+  const aa = compareResults(side((d) => d), side((d, i) => d * (i % 2 ? 1.0025 : 0.9975)), { alpha: 0.05, noise: 0.02, paired: true }).rows[0]!;
+  assert.equal(aa.test, 'signed-rank');
+  assert.equal(aa.unitOfSample, 'round');
+  assert.equal(aa.verdict, '~');
+  assert.ok(aa.lo <= 1 && aa.hi >= 1, `[${aa.lo}, ${aa.hi}]`);
+  // B 3 % faster in every round: all six ratios above 1, p = 2/64 = 0.03125 < 0.05, and 3 % > the 2 % floor.
+  const faster = compareResults(side((d) => d), side((d) => d / 1.03), { alpha: 0.05, noise: 0.02, paired: true }).rows[0]!;
+  assert.equal(faster.p, 2 / 64);
+  assert.ok(Math.abs(faster.ratio - 1.03) < 1e-9);
+  assert.equal(faster.verdict, 'faster');
+  // The same rounds analysed unpaired: the drift swamps the 3 % (Mann-Whitney sees two overlapping samples).
+  assert.equal(compareResults(side((d) => d), side((d) => d / 1.03)).rows[0]!.verdict, '~');
+  // Five rounds can never reach p < 0.05 (2/32 = 0.0625): said so, not '~'.
+  const five = (f: (d: number) => number) => mergeRounds(drift.slice(0, 5).map((d) => round(f(d))));
+  const r5 = compareResults(five((d) => d), five((d) => d / 1.03), { alpha: 0.05, noise: 0.02, paired: true });
+  assert.equal(r5.rows[0]!.verdict, 'too few rounds');
+  assert.match(renderComparison(r5, 0.05, 0.02), /too few rounds: with n rounds the signed-rank test cannot give p below 2\/2\^n \(0\.0625 here\)/);
+});
+
+test('compare --base HEAD (A/A, real runs): --json stdout is only JSON, and identical code is no change', () => {
+  // The fork suite with --quick takes under a second a run; 8 rounds of both sides, paired.
+  const r = spawnSync(process.execPath, [...CLI, 'compare', '--base', 'HEAD', '--suite', 'fork', '--quick', '--rounds', '8', '--json'], { encoding: 'utf8', timeout: 300_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { rows: Array<{ key: string; test: string; verdict: string; ratio: number; lo: number; hi: number }> };
+  // Progress went to stderr.
+  assert.match(r.stderr, /round 8\/8/);
+  assert.ok(j.rows.length > 0);
+  for (const row of j.rows) {
+    assert.equal(row.test, 'signed-rank');
+    // Identical code (HEAD against a clean tree; in a dirty tree, against the uncommitted change).
+    assert.ok(row.verdict === '~', `${row.key}: ${row.verdict} (B/A ${row.ratio.toFixed(3)} [${row.lo.toFixed(3)}, ${row.hi.toFixed(3)}])`);
+  }
+});

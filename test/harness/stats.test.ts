@@ -1,6 +1,7 @@
 /** The statistics behind `ptbench compare`, against textbook values and brute force. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { unsafeUniformIntDistribution, xoroshiro128plus } from 'pure-rand';
 import { medianRatioCI } from '../../src/harness/stats/bootstrap.js';
 import { mannWhitneyU } from '../../src/harness/stats/mann_whitney.js';
 
@@ -71,4 +72,41 @@ test('bootstrap CI of the median ratio brackets the ratio and is deterministic f
   assert.ok(Math.abs(ci.ratio - 1.2) < 1e-12);
   assert.ok(ci.lo <= 1.2 && ci.hi >= 1.2);
   assert.deepEqual(medianRatioCI(a, b), ci);
+});
+
+test('Wilcoxon signed-rank, exact: n pairs of one sign give p = 2/2^n; a mixed case counted by hand', async () => {
+  const { signedRank, minSignedRankP } = await import('../../src/harness/stats/signed_rank.js');
+  // All 5 positive: W+ = 15, only 1 of the 32 sign assignments is as extreme on each side.
+  assert.deepEqual(signedRank([1, 2, 3, 4, 5]), { wPlus: 15, n: 5, p: 2 / 32, method: 'exact' });
+  assert.equal(minSignedRankP(5), 2 / 32);
+  assert.equal(minSignedRankP(6), 2 / 64);
+  // [-1, 2, 3, 4, 5, 6]: W+ = 20 of 21; mean 10.5; subsets of {1..6} with sum >= 20: {2..6} and
+  // {1..6}; the other tail {1} and {} likewise: 4 / 64.
+  assert.equal(signedRank([-1, 2, 3, 4, 5, 6]).p, 4 / 64);
+  // Zeros are dropped; all-zero differences are no evidence.
+  assert.equal(signedRank([0, 0, 1, 2, 3, 4, 5]).n, 5);
+  assert.equal(signedRank([0, 0]).p, 1);
+  // Ties share ranks: [1, 1, -1]: ranks 2, 2, 2; W+ = 4 of 6; mean 3; as far or farther: W+ in
+  // {0, 2, 4, 6} ... every assignment (|W+ - 3| >= 1 always): p = 1.
+  assert.equal(signedRank([1, 1, -1]).p, 1);
+});
+
+test('Wilcoxon signed-rank: exact agrees with brute force over all sign flips, n = 1..10', async () => {
+  const { signedRank } = await import('../../src/harness/stats/signed_rank.js');
+  const rng = xoroshiro128plus(7);
+  for (let n = 1; n <= 10; n++) {
+    const d = Array.from({ length: n }, () => unsafeUniformIntDistribution(-9, 9, rng) || 1);
+    const mags = d.map(Math.abs);
+    // average ranks of the magnitudes
+    const ranks = mags.map((m) => { const lt = mags.filter((x) => x < m).length; const eq = mags.filter((x) => x === m).length; return lt + (eq + 1) / 2; });
+    const mean = (n * (n + 1)) / 4;
+    const w = ranks.reduce((a, r, i) => a + (d[i]! > 0 ? r : 0), 0);
+    let tail = 0;
+    for (let mask = 0; mask < 1 << n; mask++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) if (mask & (1 << i)) s += ranks[i]!;
+      if (Math.abs(s - mean) >= Math.abs(w - mean) - 1e-9) tail++;
+    }
+    assert.equal(signedRank(d).p, Math.min(1, tail / 2 ** n), `n=${n}: ${d.join(',')}`);
+  }
 });

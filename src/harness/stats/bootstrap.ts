@@ -32,3 +32,23 @@ export function medianRatioCI(a: readonly number[], b: readonly number[], level 
 }
 
 export { median };
+
+/**
+ * Paired: the geometric mean of the per-pair ratios b_i / a_i, with a percentile-bootstrap interval
+ * over the pairs (each resample draws whole pairs, so a round's drift stays inside its ratio).
+ */
+export function pairedRatioCI(a: readonly number[], b: readonly number[], level = 0.95, resamples = 2000, seed = 1): RatioCI {
+  if (a.length !== b.length || a.length === 0) throw new RangeError(`paired samples need equal, non-zero lengths (got ${a.length} and ${b.length})`);
+  const logs = a.map((x, i) => Math.log(b[i]! / x));
+  const gm = (xs: readonly number[]) => Math.exp(xs.reduce((s, x) => s + x, 0) / xs.length);
+  const rng = xoroshiro128plus(seed);
+  const r = new Array<number>(logs.length);
+  const ratios: number[] = [];
+  for (let k = 0; k < resamples; k++) {
+    for (let i = 0; i < logs.length; i++) r[i] = logs[unsafeUniformIntDistribution(0, logs.length - 1, rng)]!;
+    ratios.push(gm(r));
+  }
+  ratios.sort((p, q) => p - q);
+  const tail = (1 - level) / 2;
+  return { ratio: gm(logs), lo: quantileSorted(ratios, tail), hi: quantileSorted(ratios, 1 - tail) };
+}

@@ -15,7 +15,7 @@ export interface MannWhitneyResult {
 }
 
 /** Average ranks (1-based) of the pooled samples, and the tie groups' sizes. */
-function rank(values: number[]): { ranks: number[]; ties: number[] } {
+export function rank(values: number[]): { ranks: number[]; ties: number[] } {
   const idx = values.map((v, i) => [v, i] as const).sort((x, y) => x[0] - y[0]);
   const ranks = new Array<number>(values.length);
   const ties: number[] = [];
