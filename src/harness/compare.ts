@@ -29,6 +29,13 @@ export interface CompareOptions {
    * each pair's ratio is the unit: Wilcoxon signed-rank test and a bootstrap over the pairs.
    */
   paired?: boolean;
+  /** false: compare the deterministic counts only (no timing rows). Default true. */
+  timings?: boolean;
+  /**
+   * 'significant': bootstrap the interval only where p < alpha (lo and hi are NaN elsewhere), for
+   * callers that keep only the significant rows (history). Default 'always'.
+   */
+  interval?: 'always' | 'significant';
 }
 
 export const DEFAULT_COMPARE: CompareOptions = { alpha: 0.05, noise: 0.02 };
@@ -95,6 +102,12 @@ export function tooFewProcesses(a: TaskResultRecord, b: TaskResultRecord): boole
   return (a.processMediansMs !== undefined && a.processMediansMs.length < 3) || (b.processMediansMs !== undefined && b.processMediansMs.length < 3);
 }
 
+/** Only the deterministic counts of two runs: every value compared, and those that differ. */
+export function compareCounts(A: ResultsFile, B: ResultsFile): Pick<Comparison, 'changes' | 'countsCompared'> {
+  const c = compareResults(A, B, { ...DEFAULT_COMPARE, timings: false });
+  return { changes: c.changes, countsCompared: c.countsCompared };
+}
+
 export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOptions = DEFAULT_COMPARE): Comparison {
   const aTasks = new Map(A.tasks.map((t) => [taskKey(t), t]));
   const bTasks = new Map(B.tasks.map((t) => [taskKey(t), t]));
@@ -112,12 +125,18 @@ export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOpti
   for (const [key, ta] of aTasks) {
     const tb = bTasks.get(key);
     if (!tb) continue;
+    if (opts.timings === false) {
+      noteCounts(key, ta.counts, tb.counts);
+      continue;
+    }
     const paired = opts.paired === true && ta.processMediansMs !== undefined && ta.processMediansMs.length === tb.processMediansMs?.length;
     const perProcess = paired || usesProcessMedians(ta, tb);
     const sa = opsSamples(ta, perProcess);
     const sb = opsSamples(tb, perProcess);
     const p = paired ? signedRank(sa.map((x, i) => Math.log(sb[i]! / x))).p : mannWhitneyU(sa, sb).p;
-    const ci = paired ? pairedRatioCI(sa, sb) : medianRatioCI(sa, sb);
+    const unjudged = opts.judge === false || (!paired && tooFewProcesses(ta, tb)) || (paired && minSignedRankP(sa.length) >= opts.alpha);
+    const ci = opts.interval === 'significant' && (!(p < opts.alpha) || unjudged) ? { ratio: paired ? pairedRatioCI(sa, sb, 0.95, 1).ratio : median(sb) / median(sa), lo: Number.NaN, hi: Number.NaN }
+      : paired ? pairedRatioCI(sa, sb) : medianRatioCI(sa, sb);
     const significant = p < opts.alpha && Math.abs(ci.ratio - 1) > opts.noise;
     const verdict: TimingRow['verdict'] = opts.judge === false ? 'not judged'
       : paired ? (minSignedRankP(sa.length) >= opts.alpha ? 'too few rounds' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~')

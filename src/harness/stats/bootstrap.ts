@@ -15,16 +15,51 @@ export interface RatioCI {
   hi: number;
 }
 
+/**
+ * The median of buf[0..n) in O(n), reordering buf (quickselect; the same value as sorting: for even n
+ * the mean of the two middle values).
+ */
+function medianInPlace(buf: Float64Array, n: number): number {
+  const k = n >> 1;
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = buf[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (buf[i]! < pivot) i++;
+      while (buf[j]! > pivot) j--;
+      if (i <= j) {
+        const t = buf[i]!;
+        buf[i] = buf[j]!;
+        buf[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  const mid = buf[k]!;
+  if (n % 2 === 1) return mid;
+  // Everything left of k is <= buf[k]: the other middle value is their maximum.
+  let below = -Infinity;
+  for (let x = 0; x < k; x++) if (buf[x]! > below) below = buf[x]!;
+  return (below + mid) / 2;
+}
+
 export function medianRatioCI(a: readonly number[], b: readonly number[], level = 0.95, resamples = 2000, seed = 1): RatioCI {
   const ratio = median(b) / median(a);
   const rng = xoroshiro128plus(seed);
-  const ra = new Array<number>(a.length);
-  const rb = new Array<number>(b.length);
+  const ra = new Float64Array(a.length);
+  const rb = new Float64Array(b.length);
   const ratios: number[] = [];
   for (let k = 0; k < resamples; k++) {
     for (let i = 0; i < a.length; i++) ra[i] = a[unsafeUniformIntDistribution(0, a.length - 1, rng)]!;
     for (let i = 0; i < b.length; i++) rb[i] = b[unsafeUniformIntDistribution(0, b.length - 1, rng)]!;
-    ratios.push(median(rb) / median(ra));
+    ratios.push(medianInPlace(rb, b.length) / medianInPlace(ra, a.length));
   }
   ratios.sort((p, q) => p - q);
   const tail = (1 - level) / 2;
