@@ -13,8 +13,10 @@ commands:
   capture  a live process (tree) from /proc: its VmPTE predicted vs the kernel's, and under every design
   bench    timing suites (measured) and memory scenarios (simulated), written to results/
   compare  two runs side by side: timings with statistics, deterministic counts exactly
+  history  every run over git history: per task a chart over commits, the steps, count changes
   sweep    page-table memory over process counts x sizes for every design (counting engine)
   chart    page-table memory against process count per design (terminal or --html)
+  report   one self-contained HTML page: memory by design, timings over commits, latest comparison
   export   a results file for other tools (--format github-action-benchmark)
   matrix   what a change by one process does to its sharers, per design (markdown, or --json)
   validate the simulator's page-table memory against the running Linux kernel (a C probe)
@@ -71,6 +73,14 @@ async function main(argv: string[]): Promise<number> {
     case 'compare': {
       const { compareMain } = await import('./compare.js');
       return compareMain(rest);
+    }
+    case 'report': {
+      const { reportMain } = await import('./report.js');
+      return reportMain(rest);
+    }
+    case 'history': {
+      const { historyMain } = await import('./history.js');
+      return historyMain(rest);
     }
     case 'sweep': {
       const { sweepMain } = await import('./sweep.js');

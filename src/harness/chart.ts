@@ -6,10 +6,9 @@ import asciichart from 'asciichart';
 import { iec } from '../lib/format.js';
 import { type MemorySource } from './load.js';
 import { type ResultsFile } from './types.js';
+import { esc, memoryChart, savingBars } from './report_svg.js';
 
 const COLORS = [asciichart.blue, asciichart.red, asciichart.green, asciichart.magenta, asciichart.cyan, asciichart.yellow];
-
-const SVG_COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#17becf', '#bcbd22'];
 
 export interface ScenarioSeries {
   scenario: string;
@@ -114,43 +113,9 @@ export function renderBars(s: ScenarioSeries, width = 40): string {
   return lines.join('\n');
 }
 
-function esc(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-}
-
+/** The memory charts as a self-contained page (chart --html; `report --html` holds the same charts and more). */
 export function renderHtml(r: MemorySource, all: ScenarioSeries[], log: boolean): string {
-  const W = 640;
-  const H = 300;
-  const M = { l: 90, r: 20, t: 20, b: 40 };
-  const parts: string[] = [];
-  for (const s of all) {
-    const xs = s.procs.map((p) => Math.log2(p));
-    const x0 = Math.min(...xs);
-    const x1 = Math.max(...xs);
-    const tf = (v: number) => (log ? Math.log10(Math.max(1, v)) : v);
-    const vals = s.designs.flatMap((d) => d.bytes.map(tf));
-    const y0 = log ? Math.floor(Math.min(...vals)) : 0;
-    const y1 = Math.max(...vals) * (log ? 1 : 1.05) || 1;
-    const px = (x: number) => M.l + ((x - x0) / (x1 - x0 || 1)) * (W - M.l - M.r);
-    const py = (y: number) => H - M.b - ((y - y0) / (y1 - y0 || 1)) * (H - M.t - M.b);
-    const svg: string[] = [`<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(s.scenario)}">`];
-    svg.push(`<line x1="${M.l}" y1="${H - M.b}" x2="${W - M.r}" y2="${H - M.b}" stroke="#888"/><line x1="${M.l}" y1="${M.t}" x2="${M.l}" y2="${H - M.b}" stroke="#888"/>`);
-    for (let k = 0; k <= 4; k++) {
-      const y = y0 + ((y1 - y0) * k) / 4;
-      svg.push(`<text x="${M.l - 6}" y="${py(y) + 4}" text-anchor="end" font-size="11">${esc(iec(log ? 10 ** y : y))}</text><line x1="${M.l}" x2="${W - M.r}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/>`);
-    }
-    s.procs.forEach((p, i) => svg.push(`<text x="${px(xs[i]!)}" y="${H - M.b + 16}" text-anchor="middle" font-size="11">${p}</text>`));
-    svg.push(`<text x="${(W + M.l) / 2}" y="${H - 6}" text-anchor="middle" font-size="11">processes</text>`);
-    s.designs.forEach((d, i) => {
-      const pts = d.bytes.map((b, j) => `${px(xs[j]!).toFixed(1)},${py(tf(b)).toFixed(1)}`).join(' ');
-      svg.push(`<polyline fill="none" stroke="${SVG_COLORS[i % SVG_COLORS.length]}" stroke-width="2" points="${pts}"/>`);
-      svg.push(`<text x="${M.l + 10}" y="${M.t + 14 * (i + 1)}" font-size="12" fill="${SVG_COLORS[i % SVG_COLORS.length]}">${esc(d.name)}</text>`);
-    });
-    svg.push('</svg>');
-    const last = s.procs.length - 1;
-    const bars = s.designs.map((d, i) => `<tr><td>${esc(d.name)}</td><td><div style="background:${SVG_COLORS[i % SVG_COLORS.length]};height:12px;width:${Math.max(0, d.saving[last]!) * 300}px"></div></td><td>${(d.saving[last]! * 100).toFixed(1)} %</td><td>${esc(iec(d.bytes[last]!))}</td></tr>`).join('');
-    parts.push(`<h2>${esc(s.scenario)}</h2><p>Page-table bytes (simulated, exact) against processes${log ? ', log scale' : ''}.</p>${svg.join('')}<h3>Saving against private at ${s.procs[last]} processes</h3><table>${bars}</table>`);
-  }
+  const parts = all.map((s) => `<h2>${esc(s.scenario)}</h2><p>Page-table bytes (simulated, exact) against processes${log ? ', log scale' : ''}.</p>${memoryChart(s, log)}${savingBars(s)}`);
   const g = r.git;
-  return `<!doctype html><html><head><meta charset="utf-8"><title>ptbench: page-table memory</title><style>body{font-family:sans-serif;max-width:720px;margin:2em auto}td{padding:2px 8px}</style></head><body><h1>ptbench: page-table memory by design</h1><p>From the run of ${esc(r.date)} (commit ${esc(g.commit ?? 'unknown')}${g.dirty ? ', dirty' : ''}). All figures are simulated.</p>${parts.join('')}</body></html>\n`;
+  return `<!doctype html><html><head><meta charset="utf-8"><title>ptbench: page-table memory</title><style>body{font-family:sans-serif;max-width:760px;margin:2em auto}td{padding:2px 8px}</style></head><body><h1>ptbench: page-table memory by design</h1><p>From the run of ${esc(r.date)} (commit ${esc(g.commit ?? 'unknown')}${g.dirty ? ', dirty' : ''}). All figures are simulated.</p>${parts.join('')}</body></html>\n`;
 }
