@@ -42,7 +42,7 @@ export function renderTaskChart(t: TaskHistory, height: number, color: boolean):
   const labels = new Array<string>(n * w).fill(' ');
   t.points.forEach((p, i) => {
     const at = i * w;
-    const idx = String(i + 1);
+    const idx = String(p.index + 1);
     for (let k = 0; k < idx.length && at + k < labels.length; k++) labels[at + k] = idx[k]!;
     if (t.steps.some((s) => s.to === p.commit)) marks[at] = '▲';
   });

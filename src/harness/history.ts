@@ -26,6 +26,8 @@ export interface HistoryRun {
 }
 
 export interface HistoryPoint {
+  /** Position of its commit in the series' commits (0-based). */
+  index: number;
   commit: string | null;
   subject: string | null;
   runs: number;
@@ -160,12 +162,12 @@ export function poolRuns(runs: ResultsFile[]): ResultsFile {
   return { ...first, tasks: [...tasks.values()], memory: [...memory.values()] };
 }
 
-function point(t: TaskResultRecord, commit: string | null, subject: string | null, runs: number): HistoryPoint {
+function point(t: TaskResultRecord, index: number, commit: string | null, subject: string | null, runs: number): HistoryPoint {
   const procs = t.processMediansMs ?? [];
   const samples = (procs.length >= 2 ? procs : t.latencyMs.samples).map((ms) => (t.opsPerCall * 1000) / ms).sort((a, b) => a - b);
   const two = procs.length >= 2;
   return {
-    commit, subject, runs,
+    index, commit, subject, runs,
     median: quantileSorted(samples, 0.5), lo: two ? samples[0]! : quantileSorted(samples, 0.25), hi: two ? samples[samples.length - 1]! : quantileSorted(samples, 0.75), n: samples.length,
   };
 }
@@ -194,10 +196,10 @@ export function buildHistory(runs: HistoryRun[], skipped: History['skipped'], ta
       const points: HistoryPoint[] = [];
       const steps: HistoryStep[] = [];
       let prev: (typeof pooled)[number] | null = null;
-      for (const p of pooled) {
+      for (const [i, p] of pooled.entries()) {
         const t = p.r.tasks.find((x) => taskKey(x) === key);
         if (t === undefined) continue;
-        points.push(point(t, p.commit, p.subject, p.n));
+        points.push(point(t, i, p.commit, p.subject, p.n));
         if (prev !== null) {
           const row = compareResults({ ...prev.r, tasks: prev.r.tasks.filter((x) => taskKey(x) === key), memory: [] }, { ...p.r, tasks: [t], memory: [] }, { ...DEFAULT_COMPARE, interval: 'significant' }).rows[0];
           if (row !== undefined && (row.verdict === 'faster' || row.verdict === 'slower')) {
