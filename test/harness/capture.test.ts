@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { buildSync } from 'esbuild';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -156,11 +157,23 @@ test('without permission to read the pagemap: one line, exit 2', (t) => {
     t.skip('needs root to run the CLI as another user (nobody) against a root process');
     return;
   }
-  // pid 1 belongs to root; as nobody its pagemap is out of reach (ptrace access mode read).
-  const r = spawnSync(process.execPath, [...CLI, 'capture', '--pid', '1', '--out', '/tmp/ptbench-capture-denied.json'], { encoding: 'utf8', uid: 65534, gid: 65534, env: { ...process.env, HOME: '/tmp' } });
-  assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /^ptbench: error: EACCES: cannot read \/proc\/1\/pagemap \(.*\): permission denied/);
-  assert.equal(r.stderr.trim().split('\n').length, 1);
+  // nobody may not be able to read this checkout (a clone made by mktemp -d is mode 700), so the CLI
+  // runs as one bundled file (esbuild) from a world-readable directory.
+  const dir = mkdtempSync(join(tmpdir(), 'ptbench-nobody-'));
+  try {
+    chmodSync(dir, 0o755);
+    const cli = join(dir, 'ptbench.mjs');
+    buildSync({
+      entryPoints: ['src/cli/main.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: cli, logLevel: 'error',
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    });
+    // pid 1 belongs to root; as nobody its pagemap is out of reach (ptrace access mode read).
+    const r = spawnSync(process.execPath, [cli, 'capture', '--pid', '1', '--out', join(tmpdir(), `ptbench-nobody-out-${process.pid}`, 'x.json')], { encoding: 'utf8', cwd: dir, uid: 65534, gid: 65534, env: { ...process.env, HOME: dir } });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^ptbench: error: EACCES: cannot read \/proc\/1\/pagemap \(.*\): permission denied; capture a process of your own user, or run as root\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 interface Child { pid: number; before: number; after: number }
