@@ -14,6 +14,7 @@ import { libraryScenarios, memScenarios, type MemScenarioResult } from '../harne
 import { UsageError } from '../lib/errors.js';
 import { RESULTS_SCHEMA, SUITES, type Suite, type TaskResultRecord, type ResultsFile } from '../harness/types.js';
 import { defaultResultsPath, Interrupted, runTaskInProcesses, scalingRows, suiteTasks } from '../harness/runner.js';
+import { attachControlRatios, renderControlRatios } from '../harness/controls.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions, useColor } from '../lib/cli_args.js';
 import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
@@ -102,6 +103,9 @@ export async function benchMain(argv: string[]): Promise<number> {
         for (const w of rec.warnings) say(`    warning: ${w}`);
       }
     }
+    attachControlRatios(tasks);
+    const ratios = renderControlRatios(tasks);
+    if (ratios !== '') for (const line of ratios.split('\n')) say(`  ${line}`);
     const scaling = tasks.filter((t) => t.smp !== undefined);
     if (scaling.length > 0) {
       const rows = scalingRows(scaling);

@@ -56,6 +56,8 @@ export interface TimingRow {
   /** What a sample is: one process's median call, one call, or one round's median (paired). */
   unitOfSample: 'process' | 'call' | 'round';
   test: 'mann-whitney' | 'signed-rank';
+  /** Measured: each side's ratio to its control in its own run (TaskResultRecord.control), when both have one. */
+  control?: { task: string; a: number; b: number; goal?: number };
   /**
    * 'faster'/'slower': significant and above the noise floor; '~': not; 'too few processes': a side ran
    * the task in fewer than 3 processes, too few to judge; 'too few rounds': paired rounds too few for
@@ -144,6 +146,7 @@ export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOpti
     rows.push({
       key, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p,
       nA: sa.length, nB: sb.length, unitOfSample: paired ? 'round' : perProcess ? 'process' : 'call', test: paired ? 'signed-rank' : 'mann-whitney', verdict,
+      ...(ta.control && tb.control ? { control: { task: tb.control.task, a: ta.control.ratio, b: tb.control.ratio, ...(tb.control.goal === undefined ? {} : { goal: tb.control.goal }) } } : {}),
     });
     noteCounts(key, ta.counts, tb.counts);
   }
@@ -225,6 +228,15 @@ export function renderComparison(c: Comparison, alpha: number, noise: number): s
   }
   if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '', '']);
   out.push(t.toString());
+  const ctl = c.rows.filter((r) => r.control !== undefined);
+  if (ctl.length > 0) {
+    const ct = plainTable(['task', 'control', 'A / control', 'B / control', 'goal'], ['left', 'left', 'right', 'right', 'left']);
+    for (const r of ctl) {
+      const k = r.control!;
+      ct.push([r.key, k.task, `${(k.a * 100).toFixed(1)} %`, `${(k.b * 100).toFixed(1)} %`, k.goal === undefined ? '' : `>= ${(k.goal * 100).toFixed(0)} %: B ${k.b >= k.goal ? 'met' : 'not met'}`]);
+    }
+    out.push('ratios to controls (measured: each run\'s task rate over its control measured in the same run)', ct.toString());
+  }
   if (c.rows.some((r) => r.verdict === 'too few rounds')) out.push(`too few rounds: with n rounds the signed-rank test cannot give p below 2/2^n (${minSignedRankP(c.rows[0]!.nA).toFixed(4)} here), so nothing can be judged at alpha ${alpha}; use --rounds 6 or more`);
   if (c.rows.some((r) => r.verdict === 'too few processes')) out.push("too few processes: a side ran the task in fewer than 3 processes (bench --quick runs 1); its timings are shown, not judged faster or slower (run 'npm run bench' without --quick, or with --processes 3 or more)");
   if (c.changes.length === 0) {
@@ -259,17 +271,22 @@ function run(cmd: string, args: string[], cwd: string, signal: AbortSignal): Pro
 export function mergeRounds(runs: ResultsFile[]): ResultsFile {
   const first = runs[0]!;
   const tasks: TaskResultRecord[] = first.tasks.map((t) => {
-    const per = runs.map((r) => r.tasks.find((x) => x.name === t.name && x.design === t.design)!.latencyMs.p50);
+    const recs = runs.map((r) => r.tasks.find((x) => x.name === t.name && x.design === t.design)!);
+    const per = recs.map((x) => x.latencyMs.p50);
+    // A control ratio is taken within each round (task and control ran minutes apart at most): their median.
+    const ctl = recs.every((x) => x.control !== undefined) ? { ...t.control!, ratio: median(recs.map((x) => x.control!.ratio)) } : undefined;
     const sorted = [...per].sort((x, y) => x - y);
     const mean = per.reduce((s, x) => s + x, 0) / per.length;
     const sd = Math.sqrt(per.reduce((s, x) => s + (x - mean) ** 2, 0) / Math.max(1, per.length - 1));
     const p50 = median(per);
+    const { control: _first, ...rest } = t;
     return {
-      ...t,
+      ...rest,
       latencyMs: { mean, p50, p75: sorted[Math.floor(0.75 * (sorted.length - 1))]!, p99: sorted[sorted.length - 1]!, min: sorted[0]!, max: sorted[sorted.length - 1]!, sd, rme: 0, samples: per },
       opsPerSec: { median: (t.opsPerCall * 1000) / p50, mean: (t.opsPerCall * 1000) / mean },
       calls: per.length,
       processMediansMs: per,
+      ...(ctl === undefined ? {} : { control: ctl }),
     };
   });
   return { ...first, tasks };

@@ -151,8 +151,9 @@ export function defaultResultsPath(repo: string, commit: string | null, dirty: b
 
 /** The timed tasks of a suite, for these designs. */
 export function suiteTasks(suite: Suite, designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig): BenchTaskDef[] {
-  return timedTasks(designs, seed, quick, kernel).filter((t) => (suite === 'default' && inDefaultSuite(t)) || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/')))
-    || (suite === 'fork' && t.name.startsWith('fork/')) || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/'))
+  return timedTasks(designs, seed, quick, kernel).filter((t) => (suite === 'default' && inDefaultSuite(t))
+    || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/') || t.name === 'control/fault-walk'))
+    || (suite === 'fork' && (t.name.startsWith('fork/') || t.name === 'control/pte-copy')) || (suite === 'tlb' && t.name === 'control/set-assoc-lookup') || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/'))
     || (suite === 'state' && (t.name.startsWith('reclaim/') || t.name.startsWith('pagemap/'))) || (suite === 'scaling' && t.name.startsWith('scaling/')));
 }
 

@@ -32,6 +32,7 @@ import { smpRound, smpWorkload, type SmpRound } from '../workload/smp_run.js';
 import { totalTables } from '../mm/accounting.js';
 import { runSweep, SWEEP_DEFAULT_PROCS, SWEEP_DEFAULT_SIZES } from './sweep.js';
 import { kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
+import { controlTasks } from './controls.js';
 
 export interface BenchTaskDef {
   /** e.g. "fault/shmem-write-seq". */
@@ -391,13 +392,16 @@ export function timedTasks(designs: readonly PtShareDesign[], seed: number, quic
   const faultBytes = 64 * MiB;
   const out: BenchTaskDef[] = [];
   for (const d of designs.filter((x) => x.name === 'private')) {
+    // Each control runs right before the tasks it bounds (src/harness/controls.ts).
+    const [walk, copy, lookup] = controlTasks(quick);
+    out.push(walk!);
     out.push(faultTask(d, 'fault/shmem-write-seq', 'sequential first-touch 4 KiB write faults on MAP_SHARED shmem (page-cache allocation, rmap, RSS, tables)', 'shmem', true, 'seq', faultBytes, seed, kernel));
     out.push(faultTask(d, 'fault/anon-write-seq', 'sequential first-touch 4 KiB write faults on private anonymous memory', 'anon', true, 'seq', faultBytes, seed, kernel));
     out.push(faultTask(d, 'fault/shmem-write-random', `first-touch 4 KiB write faults on MAP_SHARED shmem in a random order (seed ${seed})`, 'shmem', true, 'random', faultBytes, seed, kernel));
     if (!quick) out.push(refaultTask(d, faultBytes, kernel));
-    out.push(forkTask(d, quick ? 256 * MiB : 2 ** 30, kernel));
+    out.push(copy!, forkTask(d, quick ? 256 * MiB : 2 ** 30, kernel));
     out.push(countFigureTask(kernel), countSweepTask());
-    out.push(...tlbTasks(kernel));
+    out.push(lookup!, ...tlbTasks(kernel));
   }
   for (const d of designs) out.push(sgaTask(d, kernel));
   out.push(...stateTasks(designs, true, kernel));

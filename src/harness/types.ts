@@ -29,6 +29,11 @@ export interface TaskResultRecord {
   warnings: string[];
   /** Measured: the median call time of each process the task ran in (the process is the statistical unit). */
   processMediansMs?: number[];
+  /**
+   * Measured: the task's median rate over its control's, both measured in this run
+   * (src/harness/controls.ts), with the goal for that ratio where there is one.
+   */
+  control?: { task: string; ratio: number; goal?: number };
   /** Scaling tasks: faults, tables and lock statistics of the last call (they depend on the CPUs' interleaving). */
   smp?: SmpFigures;
 }
