@@ -45,6 +45,12 @@ export const KERNEL_RULES = {
     commit: '68c601de75d8',
     where: 'pagetable_pgd_ctor() in __pgd_alloc() (include/asm-generic/pgalloc.h), which x86 _pgd_alloc() calls since a9b3c355c2e6',
   },
+  hugetlb_unshare_sync: {
+    summary: 'unsharing a hugetlb PMD table so that one owner is left (pt_share_count 0) makes the operation end with one GUP-fast synchronisation IPI to every other CPU (tlb_remove_table_sync_one), once per mmu_gather however many tables it unshared',
+    since: '6.16',
+    commit: '1013af4f585f',
+    where: 'huge_pmd_unshare() sets mmu_gather.fully_unshared_tables; tlb_flush_unshared_tables() (include/asm-generic/tlb.h) syncs once. The race fix (1013af4f585f, 6.16) synced per unshared table; "mm/hugetlb: fix excessive IPI broadcasts when unsharing PMD tables using mmu_gather" (David Hildenbrand, 6.19) batched it. Both went to the stable trees: 6.1.167-rc1 (March 2026) carries the batching, so current 6.12.y and 6.18.y releases do too',
+  },
 } as const satisfies Record<string, KernelRule>;
 
 export type KernelRuleId = keyof typeof KERNEL_RULES;
@@ -64,8 +70,8 @@ export interface KernelProfile {
 export const DEFAULT_PTI = false;
 
 export const KERNEL_PROFILES: readonly KernelProfile[] = [
-  { name: '6.12', describes: 'Linux 6.12, the LTS of 2024 (x86-64, default config)', rules: [], defaults: {} },
-  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y)', rules: ['pt_reclaim', 'pgd_order_pti', 'pgd_in_pagetables'], defaults: { ptReclaim: true } },
+  { name: '6.12', describes: 'Linux 6.12, the LTS of 2024 (x86-64, default config)', rules: ['hugetlb_unshare_sync'], defaults: {} },
+  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y)', rules: ['pt_reclaim', 'pgd_order_pti', 'pgd_in_pagetables', 'hugetlb_unshare_sync'], defaults: { ptReclaim: true } },
 ];
 
 export const DEFAULT_KERNEL = '6.18';
@@ -81,6 +87,8 @@ export interface KernelConfig {
   pgdBytes: number;
   /** PageTables in /proc/meminfo counts the PGD (pagetable_pgd_ctor). VmPTE never does. */
   pgdInPageTables: boolean;
+  /** A hugetlb PMD unshare that leaves one owner ends its operation with a GUP-fast sync IPI broadcast. */
+  hugetlbUnshareSync?: boolean;
 }
 
 export interface KernelKnobs {
@@ -113,6 +121,7 @@ export function kernelConfig(name: string = DEFAULT_KERNEL, knobs: KernelKnobs =
     // Before pgd_allocation_order(), PGD_ALLOCATION_ORDER was 1 whenever PTI was built in.
     pgdBytes: !has('pgd_order_pti') || pti ? 8192 : 4096,
     pgdInPageTables: has('pgd_in_pagetables'),
+    hugetlbUnshareSync: has('hugetlb_unshare_sync'),
   };
 }
 

@@ -95,6 +95,9 @@ export class MachineState {
   tlbSink: TlbShootdownSink | null = null;
   /** Every CPU any recorded flush targeted, OR-ed together (reset it to observe one change). */
   flushedCpus = 0;
+  /** Open mmu_gather operations (tlb_gather_begin/end), and whether one left an unshared table to one owner. */
+  gatherDepth = 0;
+  gatherFullyUnshared = false;
   readonly events = new VmEvents();
   readonly files: AddressSpace[] = [];
   readonly mms = new Set<MmStruct>();

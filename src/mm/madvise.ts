@@ -9,7 +9,7 @@ import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { is_vm_hugetlb_page, VM_SOFTDIRTY, type VmAreaStruct } from './vma.js';
 import { unmap_page_range } from './zap.js';
-import { flush_vma_range } from './tlbflush.js';
+import { flush_vma_range, tlb_gather_begin, tlb_gather_end } from './tlbflush.js';
 import { reclaim_pt_range } from './pt_reclaim.js';
 
 /**
@@ -47,7 +47,9 @@ export function madvise_dontneed(m: MachineState, mm: MmStruct, start: number, l
       if (!isAligned(s, h) || !isAligned(e, h)) fail('EINVAL', 'addr', `MADV_DONTNEED on hugetlb must cover whole ${h}-byte pages`);
     }
     const zapped0 = m.events.ptesZapped;
+    tlb_gather_begin(m);
     unmap_page_range(m, v, s, e, false);
+    tlb_gather_end(m, mm);
     // PT_RECLAIM frees the emptied PTE tables; the mmu_gather's flush below covers them (their
     // windows lie inside the flushed range).
     if (!is_vm_hugetlb_page(v)) reclaim_pt_range(m, v, s, e);

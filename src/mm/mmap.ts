@@ -17,7 +17,7 @@ import {
   VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, VmAreaStruct,
 } from './vma.js';
 import { unmap_page_range } from './zap.js';
-import { flush_tlb_range } from './tlbflush.js';
+import { flush_tlb_range, tlb_gather_begin, tlb_gather_end } from './tlbflush.js';
 import { VM_FAULT_NOT_DONE } from './vm_fault.js';
 
 export const PROT_NONE = 0x0;
@@ -280,9 +280,11 @@ export function do_munmap(m: MachineState, mm: MmStruct, start: number, length: 
   mm.mmap_cache = null;
   // unmap_region: zap (and flush what was zapped), then free the tables no remaining VMA can use.
   const zapped0 = m.events.ptesZapped;
+  tlb_gather_begin(m);
   for (const v of detached) unmap_page_range(m, v, v.vm_start, v.vm_end);
   const tables0 = m.pool.inUse;
   free_pgtables(m, mm, detached, prev !== null ? prev.vm_end : 0, next !== null ? next.vm_start : 0);
+  tlb_gather_end(m, mm);
   // tlb_finish_mmu: one flush for the zapped entries, also when only tables were freed
   // (tlb->freed_tables: paging-structure caches may still point at them).
   const zapped = m.events.ptesZapped - zapped0;

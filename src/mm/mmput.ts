@@ -8,6 +8,7 @@ import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { remove_vma } from './mmap.js';
 import { unmap_page_range } from './zap.js';
+import { tlb_gather_begin, tlb_gather_end } from './tlbflush.js';
 
 /** Names of the rss_stat counters, in MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES order. */
 const RSS_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'];
@@ -22,8 +23,11 @@ export function mmput(m: MachineState, mm: MmStruct): void {
 export function exit_mmap(m: MachineState, mm: MmStruct): void {
   mm.exiting = true;
   const vmas = mm.vmas;
+  // One mmu_gather (tlb_gather_mmu_fullmm) for the whole teardown.
+  tlb_gather_begin(m);
   for (const v of vmas) unmap_page_range(m, v, v.vm_start, v.vm_end);
   free_pgtables(m, mm, vmas, 0, 0);
+  tlb_gather_end(m, mm);
   for (const v of vmas) remove_vma(m, v);
   mm.vmas = [];
   mm.mmap_cache = null;

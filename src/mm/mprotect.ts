@@ -14,7 +14,7 @@ import { check_munmap_splits, PROT_EXEC, PROT_READ, PROT_WRITE, split_vma } from
 import { is_vm_hugetlb_page, vma_set_page_prot, vma_wants_manual_pte_write_upgrade, type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 import { unshare_table } from './zap.js';
-import { flush_vma_range } from './tlbflush.js';
+import { flush_vma_range, tlb_gather_begin, tlb_gather_end } from './tlbflush.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -90,7 +90,10 @@ export function do_mprotect(m: MachineState, mm: MmStruct, start: number, length
 export function change_protection(m: MachineState, vma: VmAreaStruct, start: number, end: number): void {
   const tryWritable = !is_vm_hugetlb_page(vma) && vma_wants_manual_pte_write_upgrade(vma);
   const changed0 = m.events.ptesProtChanged;
+  // hugetlb_change_protection's own mmu_gather (one per VMA).
+  tlb_gather_begin(m);
   change_level(m, vma, vma.vm_mm.pgd, m.rootLevel, start, end, tryWritable);
+  tlb_gather_end(m, vma.vm_mm);
   // change_protection -> flush_tlb_range(vma, start, end) once any entry changed: the whole range, in
   // strides of the VMA's page size (huge pages for hugetlb), against the 33-page ceiling.
   if (m.events.ptesProtChanged > changed0) {

@@ -131,6 +131,12 @@ export interface PtShareDesign {
    * private tables (hugetlb_change_protection).
    */
   readonly protectSharedInPlace?: boolean;
+  /**
+   * Unsharing a table so that one owner is left needs a GUP-fast synchronisation IPI (hugetlb PMD
+   * sharing in the kernel: huge_pmd_unshare, KERNEL_RULES.hugetlb_unshare_sync). The proposals are
+   * modelled as posted, without it.
+   */
+  readonly unshareSyncsGupFast?: boolean;
 
   // --- Designs that run faults in a host mm (ptshare, mshare) ---
   /**

@@ -141,3 +141,30 @@ function record(m: MachineState, r: FlushRecord): FlushRecord {
   m.flushedCpus |= r.cpus;
   return r;
 }
+
+/**
+ * tlb_remove_table_sync_one: an IPI to every other CPU, so that no GUP-fast walk (which runs with
+ * interrupts off) still reads a table its last owner may now reuse. Counted in tlbIpis; not a flush.
+ */
+export function tlb_remove_table_sync_one(m: MachineState, by: MmStruct): void {
+  const cpus = m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
+  m.events.gupFastSyncs++;
+  m.events.tlbIpis += popcount(cpus & ~(1 << initiator(by)));
+}
+
+/** tlb_gather_mmu: an operation that unmaps, unshares or frees tables begins. */
+export function tlb_gather_begin(m: MachineState): void {
+  m.gatherDepth++;
+}
+
+/**
+ * tlb_finish_mmu for the operation begun by tlb_gather_begin: tlb_flush_unshared_tables() syncs
+ * GUP-fast once if a hugetlb PMD table it unshared was left to one owner (hugetlb_unshare_sync).
+ */
+export function tlb_gather_end(m: MachineState, by: MmStruct): void {
+  if (--m.gatherDepth > 0) return;
+  if (m.gatherFullyUnshared) {
+    m.gatherFullyUnshared = false;
+    tlb_remove_table_sync_one(m, by);
+  }
+}

@@ -42,6 +42,8 @@ export class VmEvents {
   /** Entries invalidated one by one by ranged flushes, and IPIs sent to CPUs other than the changer's. */
   tlbFlushEntries = 0;
   tlbIpis = 0;
+  /** GUP-fast synchronisations after hugetlb PMD unsharing (tlb_remove_table_sync_one); their IPIs are in tlbIpis. */
+  gupFastSyncs = 0;
   /** file-pt: cached table pages freed by the shrinker step because no mapping used them. */
   ptCacheShrunk = 0;
   /** Reclaim (src/mm/vmscan.ts): VMAs the rmap walk visited, entries it cleared, pages swapped out and in. */

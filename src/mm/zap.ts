@@ -13,7 +13,7 @@ import { type MmStruct } from './mm_types.js';
 import * as mm_counters from './mm_types.js';
 import type { VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
-import { flush_tlb_range } from './tlbflush.js';
+import { flush_tlb_range, tlb_remove_table_sync_one } from './tlbflush.js';
 
 // Module-local copies of the constants this file uses: V8 folds module-local consts into the
 // compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
@@ -62,7 +62,13 @@ export function unshare_table(m: MachineState, mm: MmStruct, off: number, level:
   const ent = m.pool.entries;
   const t = (ent[off]! >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);
   if (m.pool.shareCount[t]! <= 0) return false;
-  m.pool.shareCount[t]!--;
+  const left = --m.pool.shareCount[t]!;
+  // huge_pmd_unshare: a table now exclusive to its last owner needs GUP-fast synchronised before
+  // that owner may reuse it (once per mmu_gather; a lone unshare syncs at once).
+  if (left === 0 && m.kernel.hugetlbUnshareSync === true && m.design.unshareSyncsGupFast === true) {
+    if (m.gatherDepth > 0) m.gatherFullyUnshared = true;
+    else tlb_remove_table_sync_one(m, mm);
+  }
   ent[off] = 0;
   ent[off + 1] = 0;
   m.pool.bumpWalkGen();

@@ -21,6 +21,7 @@ import type { MachineState } from '../mm/machine_types.js';
 import { entry_of_table, table_of } from '../mm/pagewalk.js';
 import { VM_LOCKED_MASK, VM_MAYSHARE, VM_UFFD_WP, is_vm_hugetlb_page, type VmAreaStruct } from '../mm/vma.js';
 import { unshare_range, unshare_table } from '../mm/zap.js';
+import { tlb_gather_begin, tlb_gather_end } from '../mm/tlbflush.js';
 import { privateRoutes, routeWindows, type PtShareDesign } from '../mm/pt_share.js';
 
 const LEVEL_PMD = 1;
@@ -82,9 +83,14 @@ export const hugetlbPmdDesign: PtShareDesign = {
     if (off >= 0) unshare_table(m, vma.vm_mm, off, LEVEL_PMD);
   },
   uffdWpRegistered(m, vma) {
-    // hugetlb_unshare_all_pmds: uffd-wp keeps per-entry state, so a registered VMA shares nothing.
-    if (is_vm_hugetlb_page(vma)) unshare_range(m, vma.vm_mm, vma.vm_start, vma.vm_end);
+    // hugetlb_unshare_all_pmds: uffd-wp keeps per-entry state, so a registered VMA shares nothing
+    // (one mmu_gather for the whole VMA).
+    if (!is_vm_hugetlb_page(vma)) return;
+    tlb_gather_begin(m);
+    unshare_range(m, vma.vm_mm, vma.vm_start, vma.vm_end);
+    tlb_gather_end(m, vma.vm_mm);
   },
+  unshareSyncsGupFast: true,
   checkScenario(s) {
     if (s.kind === 'hugetlb' && s.page === '1g') {
       return 'hugetlb-pmd shares PMD tables of 2 MiB pages only; 1 GiB pages are PUD leaves and are never shared (huge_pmd_unshare: sz != PMD_SIZE); use --page 2m';

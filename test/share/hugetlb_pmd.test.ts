@@ -210,3 +210,44 @@ test('sharing compares vm_flags without VM_LOCKED_MASK: an mlocked (on fault) sh
   assert.equal(m.pool.shareCount[t], 1);
   teardown(m, mms, file);
 });
+
+test('GUP-fast sync on unshare (hugetlb_unshare_sync): one IPI broadcast per operation that leaves a table to one owner', async () => {
+  const { kernelConfig } = await import('../../src/mm/kernel_profile.js');
+  // 4 processes share both PMD tables of a 2 GiB file (pt_share_count 3) on 2 CPUs: each sync is
+  // one IPI (smp_call_function to every CPU but the caller's).
+  const m = machine({ design: hugetlbPmdDesign, kernel: kernelConfig('6.18') });
+  const { mms, file } = sharers(m, 4, 2 * GiB, 0);
+  const ev = m.events;
+  // Exits 1 and 2: each drops both links (counts 3 -> 2 -> 1): the tables still have two owners: no sync.
+  m.exit(mms[0]!);
+  m.exit(mms[1]!);
+  assert.equal(ev.gupFastSyncs, 0);
+  // Exit 3 unshares both tables, each now left to process 4 alone (count 0): huge_pmd_unshare sets
+  // fully_unshared_tables for both, and tlb_flush_unshared_tables() syncs once for the exit's
+  // mmu_gather (include/asm-generic/tlb.h, batched since "mm/hugetlb: fix excessive IPI broadcasts
+  // when unsharing PMD tables using mmu_gather"): 1 sync, 1 IPI; the race fix alone (1013af4f585f)
+  // sent one per table, 2.
+  const ipis0 = ev.tlbIpis;
+  m.exit(mms[2]!);
+  assert.equal(ev.gupFastSyncs, 1);
+  assert.equal(ev.tlbIpis - ipis0, 1);
+  // Process 4's own tables are private now: its exit zaps them, no unshare, no sync.
+  m.exit(mms[3]!);
+  assert.equal(ev.gupFastSyncs, 1);
+  teardown(m, mms, file);
+});
+
+test('GUP-fast sync: mprotect of one GiB by the second-last sharer syncs once; a lone split syncs at once', async () => {
+  const { kernelConfig } = await import('../../src/mm/kernel_profile.js');
+  const m = machine({ design: hugetlbPmdDesign, kernel: kernelConfig('6.12') });
+  const { mms, file } = sharers(m, 2, 2 * GiB, 0);
+  // 2 sharers (count 1). mprotect of the first GiB by process 1: hugetlb_change_protection unshares
+  // that GiB's table, leaving it to process 2 (count 0): one sync at the end of its mmu_gather.
+  m.mprotect(mms[0]!, BASE, GiB, PROT_READ);
+  assert.equal(m.events.gupFastSyncs, 1);
+  // munmap of 2 MiB inside the second GiB by process 2 splits the VMA there: hugetlb_split unshares
+  // that window's table (count 1 -> 0) outside any operation's gather: a sync at once.
+  m.munmap(mms[1]!, BASE + GiB + H, H);
+  assert.equal(m.events.gupFastSyncs, 2);
+  teardown(m, mms, file);
+});
