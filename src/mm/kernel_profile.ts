@@ -51,6 +51,12 @@ export const KERNEL_RULES = {
     commit: '1013af4f585f',
     where: 'huge_pmd_unshare() sets mmu_gather.fully_unshared_tables; tlb_flush_unshared_tables() (include/asm-generic/tlb.h) syncs once. The race fix (1013af4f585f, 6.16) synced per unshared table; "mm/hugetlb: fix excessive IPI broadcasts when unsharing PMD tables using mmu_gather" (David Hildenbrand, 6.19) batched it. Both went to the stable trees: 6.1.167-rc1 (March 2026) carries the batching, so current 6.12.y and 6.18.y releases do too',
   },
+  invlpgb: {
+    summary: 'on CPUs with INVLPGB (AMD Zen 3 and later), flush_tlb_all and every flush of an mm with a global ASID (one active on 4 or more CPUs at once) are broadcast in hardware, without IPIs',
+    since: '6.15',
+    commit: 'the series "AMD broadcast TLB invalidation" (Rik van Riel, 2025)',
+    where: 'flush_tlb_all() -> invlpgb_flush_all(); consider_global_asid() (mm_active_cpus_exceeds(mm, 3)) and flush_tlb_mm_range() -> invlpgb_tlb_flush() in arch/x86/mm/tlb.c; CONFIG_BROADCAST_TLB_FLUSH',
+  },
 } as const satisfies Record<string, KernelRule>;
 
 export type KernelRuleId = keyof typeof KERNEL_RULES;
@@ -71,7 +77,7 @@ export const DEFAULT_PTI = false;
 
 export const KERNEL_PROFILES: readonly KernelProfile[] = [
   { name: '6.12', describes: 'Linux 6.12, the LTS of 2024 (x86-64, default config)', rules: ['hugetlb_unshare_sync'], defaults: {} },
-  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y)', rules: ['pt_reclaim', 'pgd_order_pti', 'pgd_in_pagetables', 'hugetlb_unshare_sync'], defaults: { ptReclaim: true } },
+  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y)', rules: ['pt_reclaim', 'pgd_order_pti', 'pgd_in_pagetables', 'hugetlb_unshare_sync', 'invlpgb'], defaults: { ptReclaim: true } },
 ];
 
 export const DEFAULT_KERNEL = '6.18';
@@ -89,6 +95,8 @@ export interface KernelConfig {
   pgdInPageTables: boolean;
   /** A hugetlb PMD unshare that leaves one owner ends its operation with a GUP-fast sync IPI broadcast. */
   hugetlbUnshareSync?: boolean;
+  /** Broadcast TLB invalidation (INVLPGB) is used where the CPU has it. */
+  invlpgb?: boolean;
 }
 
 export interface KernelKnobs {
@@ -122,6 +130,7 @@ export function kernelConfig(name: string = DEFAULT_KERNEL, knobs: KernelKnobs =
     pgdBytes: !has('pgd_order_pti') || pti ? 8192 : 4096,
     pgdInPageTables: has('pgd_in_pagetables'),
     hugetlbUnshareSync: has('hugetlb_unshare_sync'),
+    invlpgb: has('invlpgb'),
   };
 }
 

@@ -98,6 +98,8 @@ export class MachineState {
   /** Open mmu_gather operations (tlb_gather_begin/end), and whether one left an unshared table to one owner. */
   gatherDepth = 0;
   gatherFullyUnshared = false;
+  /** INVLPGB in use: the attached TLB model's CPU has it and the kernel uses it (set by Mmu.attach). */
+  tlbBroadcast = false;
   readonly events = new VmEvents();
   readonly files: AddressSpace[] = [];
   readonly mms = new Set<MmStruct>();

@@ -49,6 +49,8 @@ export class MmStruct {
   flags = 0;
   /** mm_cpumask: the simulated CPUs this mm's tasks have run on (bit i = CPU i). */
   cpumask = 0;
+  /** A global ASID (INVLPGB): its flushes are broadcast in hardware, without IPIs (src/tlb/mmu.ts). */
+  globalAsid = false;
   /** mm->context.tlb_gen: bumped by every flush of this mm (inc_mm_tlb_gen); a CPU whose ASID slot
    * saw an older generation flushes that ASID when it next switches to the mm. */
   tlb_gen = 0;

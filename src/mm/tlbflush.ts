@@ -54,8 +54,13 @@ function initiator(mm: MmStruct): number {
 export function flush_tlb_range(m: MachineState, by: MmStruct, targets: readonly MmStruct[], start: number, end: number, pages: number): FlushRecord | null {
   if (pages <= 0 || by.exiting) return null;
   let cpus = 0;
-  for (const t of targets) cpus |= t.cpumask;
+  let broadcast = false;
+  for (const t of targets) {
+    if (m.tlbBroadcast && t.globalAsid) broadcast = true;
+    else cpus |= t.cpumask;
+  }
   const r = recordMmFlush(m, by, cpus, pages);
+  if (broadcast) invlpgb(m);
   const full = r.kind === 'full';
   for (const t of targets) {
     t.tlb_gen++;
@@ -72,7 +77,7 @@ export function flush_vma_range(m: MachineState, vma: VmAreaStruct, start: numbe
   if (pages <= 0 || vma.vm_mm.exiting) return null;
   const targets = flush_targets(m, vma);
   if (targets === 'all') return flush_tlb_all(m, vma.vm_mm);
-  return flush_targets_range(m, vma, targets, targets_cpus(targets), start, end, pages);
+  return flush_targets_range(m, vma, targets, targets_cpus(m, targets), start, end, pages);
 }
 
 /** The VMAs a change to `vma`'s tables must be flushed in (the design's sharers), or every CPU. */
@@ -80,16 +85,20 @@ export function flush_targets(m: MachineState, vma: VmAreaStruct): readonly VmAr
   return m.design.flushTargets?.(m, vma) ?? [vma];
 }
 
-/** The CPUs that may cache translations of the target VMAs' mms (their mm_cpumasks). */
-export function targets_cpus(targets: readonly VmAreaStruct[]): number {
+/**
+ * The CPUs a flush of the target VMAs' mms must reach with IPIs: their mm_cpumasks, less the mms
+ * with a global ASID where INVLPGB broadcasts instead.
+ */
+export function targets_cpus(m: MachineState, targets: readonly VmAreaStruct[]): number {
   let cpus = 0;
-  for (const t of targets) cpus |= t.vm_mm.cpumask;
+  for (const t of targets) if (!(m.tlbBroadcast && t.vm_mm.globalAsid)) cpus |= t.vm_mm.cpumask;
   return cpus;
 }
 
 /** flush_vma_range once its targets and their CPUs are known. */
 export function flush_targets_range(m: MachineState, vma: VmAreaStruct, targets: readonly VmAreaStruct[], cpus: number, start: number, end: number, pages: number): FlushRecord {
   const r = recordMmFlush(m, vma.vm_mm, cpus, pages);
+  if (m.tlbBroadcast && targets.some((t) => t.vm_mm.globalAsid)) invlpgb(m);
   const full = r.kind === 'full';
   for (const t of targets) {
     t.vm_mm.tlb_gen++;
@@ -99,6 +108,12 @@ export function flush_targets_range(m: MachineState, vma: VmAreaStruct, targets:
     m.tlbSink.flushMm(t.vm_mm, start + shift, end + shift, full);
   }
   return r;
+}
+
+/** An INVLPGB broadcast: every CPU's TLB is reached, with no IPI (counted in invlpgbFlushes). */
+function invlpgb(m: MachineState): void {
+  m.events.invlpgbFlushes++;
+  m.flushedCpus |= m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
 }
 
 /**
@@ -115,10 +130,11 @@ export function flush_tlb_batch(m: MachineState, self: number, cpus: number, mms
   return r;
 }
 
-/** flush_tlb_all: every CPU, every PCID. */
+/** flush_tlb_all: every CPU, every PCID; with INVLPGB (invlpgb_flush_all) a hardware broadcast, no IPI. */
 export function flush_tlb_all(m: MachineState, by: MmStruct): FlushRecord {
   const cpus = m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
-  const r = record(m, { kind: 'global', cpus, entries: 0, ipis: popcount(cpus & ~(1 << initiator(by))) });
+  const r = record(m, { kind: 'global', cpus, entries: 0, ipis: m.tlbBroadcast ? 0 : popcount(cpus & ~(1 << initiator(by))) });
+  if (m.tlbBroadcast) invlpgb(m);
   m.tlbSink?.flushAll();
   return r;
 }

@@ -106,7 +106,7 @@ export function shrink_shmem_folio(m: MachineState, file: AddressSpace, pgoff: n
       flush_tlb_all(m, mm);
       continue;
     }
-    const cpus = targets_cpus(targets);
+    const cpus = targets_cpus(m, targets);
     if ((cpus & ~(1 << RECLAIM_CPU)) !== 0) {
       // should_defer_flush: another CPU may cache it; arch_tlbbatch_add_pending.
       batchCpus |= cpus;

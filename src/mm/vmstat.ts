@@ -44,6 +44,8 @@ export class VmEvents {
   tlbIpis = 0;
   /** GUP-fast synchronisations after hugetlb PMD unsharing (tlb_remove_table_sync_one); their IPIs are in tlbIpis. */
   gupFastSyncs = 0;
+  /** Flushes broadcast with INVLPGB (flush_tlb_all, or an mm with a global ASID): no IPIs. */
+  invlpgbFlushes = 0;
   /** file-pt: cached table pages freed by the shrinker step because no mapping used them. */
   ptCacheShrunk = 0;
   /** Reclaim (src/mm/vmscan.ts): VMAs the rmap walk visited, entries it cleared, pages swapped out and in. */

@@ -31,6 +31,11 @@ export interface PscSpec extends Figure {
 export interface CpuProfile {
   name: string;
   description: string;
+  /**
+   * INVLPGB/TLBSYNC: broadcast TLB invalidation in hardware (AMD Zen 3 and later; AMD64 APM vol. 3).
+   * Used by kernels with the invlpgb rule (KERNEL_RULES.invlpgb) instead of flush IPIs.
+   */
+  invlpgb: boolean;
   /** First-level data TLB arrays, looked up in parallel. */
   l1: TlbArraySpec[];
   /** Second-level (unified) TLB arrays. */
@@ -47,6 +52,7 @@ const SDM_PSC = 'Intel SDM Vol. 3 section 4.10.3 (paging-structure caches exist,
 
 const skylake: CpuProfile = {
   name: 'skylake',
+  invlpgb: false,
   description: 'Intel Skylake client/server core',
   l1: [
     { name: 'L1 dTLB 4K', entries: 64, ways: 4, sizes: ['4k'], source: 'CPUID leaf 2 dump, community.intel.com thread 1371605', verified: true },
@@ -69,6 +75,7 @@ const skylake: CpuProfile = {
 
 const goldenCove: CpuProfile = {
   name: 'golden-cove',
+  invlpgb: false,
   description: 'Intel Golden Cove (Alder Lake P-core, Sapphire Rapids)',
   l1: [
     { name: 'L1 dTLB 4K', entries: 96, ways: 6, sizes: ['4k'], source: 'Intel Architecture Day 2021: load dTLB 64 -> 96 entries (secondary: cpunews.net Alder Lake analysis p.5); 6-way assumed', verified: false },
@@ -91,6 +98,7 @@ const goldenCove: CpuProfile = {
 
 const zen4: CpuProfile = {
   name: 'zen4',
+  invlpgb: true,
   description: 'AMD Zen 4 (Family 19h)',
   l1: [{ name: 'L1 dTLB', entries: 72, ways: 72, sizes: ['4k', '2m', '1g'], source: 'AMD Software Optimization Guide, Family 19h: 72 entries, fully associative, all page sizes', verified: false }],
   stlb: [{ name: 'L2 dTLB 4K/2M', entries: 3072, ways: 24, sizes: ['4k', '2m'], source: 'AMD Software Optimization Guide, Family 19h: 3072 entries; 24-way assumed; 1G pages smashed to 2M (WikiChip, Zen 2)', verified: false }],

@@ -256,12 +256,20 @@ export class Mmu implements TlbShootdownSink {
   attach(): this {
     if (this.m.tlbSink !== null && this.m.tlbSink !== this) throw new Error('another TLB model is attached to this machine');
     this.m.tlbSink = this;
-    for (const mm of this.m.mms) mm.cpumask = 0;
+    for (const mm of this.m.mms) {
+      mm.cpumask = 0;
+      mm.globalAsid = false;
+    }
+    // INVLPGB: the CPU has it and the kernel uses it (KERNEL_RULES.invlpgb).
+    this.m.tlbBroadcast = this.profile.invlpgb && this.m.kernel.invlpgb === true;
     return this;
   }
 
   detach(): void {
-    if (this.m.tlbSink === this) this.m.tlbSink = null;
+    if (this.m.tlbSink === this) {
+      this.m.tlbSink = null;
+      this.m.tlbBroadcast = false;
+    }
   }
 
   /**
@@ -275,6 +283,14 @@ export class Mmu implements TlbShootdownSink {
     const st = c.stat;
     st[S.switches]!++;
     mm.cpumask |= 1 << cpuId;
+    // consider_global_asid(): an mm active on 4 or more CPUs at once gets a global ASID, whose
+    // flushes INVLPGB broadcasts (the kernel checks now and then, when pid and jiffies agree in 5
+    // bits; here at every switch).
+    if (this.m.tlbBroadcast && !mm.globalAsid) {
+      let active = 1;
+      for (const o of this.cpu) if (o !== c && o.loaded === mm) active++;
+      if (active > 3) mm.globalAsid = true;
+    }
     c.lastBase = -1;
     c.lastEnd = -1;
     if (!this.pcid) {

@@ -430,3 +430,50 @@ describe('lackey traces', () => {
     assert.deepEqual(p.counts, { lines: 4, instructionFetches: 1, loads: 1, stores: 1, modifies: 1, pageCrossings: 0, translations: 3 });
   });
 });
+
+describe('INVLPGB (KERNEL_RULES.invlpgb, 6.15): broadcast flushes without IPIs on zen4', () => {
+  const setup = async (profile: string, kernel: string, active: number) => {
+    const { kernelConfig } = await import('../../src/mm/kernel_profile.js');
+    const m = new Machine({ cpus: 4, ptPages: 512, frames: 4096, kernel: kernelConfig(kernel) });
+    const mm = m.mm_alloc();
+    m.mmap(mm, { addr: LOW_BASE, length: 2 ** 21, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+    for (let a = LOW_BASE; a < LOW_BASE + 2 ** 21; a += 4096) m.touch(mm, a, true);
+    const mmu = new Mmu(m, { profile: cpuProfile(profile), cpus: 4 }).attach();
+    // One mm (a multi-threaded process) running on `active` CPUs at once.
+    for (let c = 0; c < active; c++) mmu.switchTo(c, mm);
+    return { m, mm };
+  };
+  it('an mm active on 4 CPUs gets a global ASID; its mprotect flush is an INVLPGB broadcast, 0 IPIs', async () => {
+    const { m, mm } = await setup('zen4', '6.18', 4);
+    // consider_global_asid(): mm_active_cpus_exceeds(mm, 3).
+    assert.equal(mm.globalAsid, true);
+    const ipis0 = m.events.tlbIpis;
+    m.mprotect(mm, LOW_BASE, 4096, PROT_READ);
+    assert.equal(m.events.tlbIpis - ipis0, 0);
+    assert.equal(m.events.invlpgbFlushes, 1);
+  });
+  it('on 3 CPUs no global ASID: IPIs to the other 2; without INVLPGB (golden-cove, or 6.12) 3 IPIs on 4', async () => {
+    const three = await setup('zen4', '6.18', 3);
+    assert.equal(three.mm.globalAsid, false);
+    let i0 = three.m.events.tlbIpis;
+    three.m.mprotect(three.mm, LOW_BASE, 4096, PROT_READ);
+    // mm_cpumask {0,1,2}, the change made on CPU 0: IPIs to 1 and 2.
+    assert.equal(three.m.events.tlbIpis - i0, 2);
+    for (const [profile, kernel] of [['golden-cove', '6.18'], ['zen4', '6.12']] as const) {
+      const w = await setup(profile, kernel, 4);
+      assert.equal(w.mm.globalAsid, false, `${profile} ${kernel}`);
+      i0 = w.m.events.tlbIpis;
+      w.m.mprotect(w.mm, LOW_BASE, 4096, PROT_READ);
+      assert.equal(w.m.events.tlbIpis - i0, 3, `${profile} ${kernel}: CPUs 1, 2 and 3`);
+      assert.equal(w.m.events.invlpgbFlushes, 0);
+    }
+  });
+  it('flush_tlb_all (mshare\'s host-table changes) is invlpgb_flush_all on zen4 with 6.18: 0 IPIs instead of 3', async () => {
+    const { flush_tlb_all } = await import('../../src/mm/tlbflush.js');
+    const a = await setup('zen4', '6.18', 1);
+    assert.equal(flush_tlb_all(a.m, a.mm).ipis, 0);
+    assert.equal(a.m.events.invlpgbFlushes, 1);
+    const b = await setup('golden-cove', '6.18', 1);
+    assert.equal(flush_tlb_all(b.m, b.mm).ipis, 3);
+  });
+});

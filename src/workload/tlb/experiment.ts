@@ -189,7 +189,8 @@ function probe(m: Machine, mmu: Mmu, action: string, change: () => { entriesClea
   const p: ShootdownProbe = {
     action,
     flushes: ev.tlbFlushes - ev0.tlbFlushes!,
-    kind: kinds.length === 0 ? 'none' : kinds.join('+'),
+    // INVLPGB (zen4 on kernels with it): the flush was broadcast in hardware, without IPIs.
+    kind: kinds.length === 0 ? 'none' : `${kinds.join('+')}${ev.invlpgbFlushes - ev0.invlpgbFlushes! > 0 ? ' (INVLPGB)' : ''}`,
     cpusTargeted: popcount(m.flushedCpus),
     ipis: ev.tlbIpis - ev0.tlbIpis!,
     tlbEntriesInvalidated: 0,
