@@ -51,6 +51,12 @@ export const KERNEL_RULES = {
     commit: '1013af4f585f',
     where: 'huge_pmd_unshare() sets mmu_gather.fully_unshared_tables; tlb_flush_unshared_tables() (include/asm-generic/tlb.h) syncs once. The race fix (1013af4f585f, 6.16) synced per unshared table; "mm/hugetlb: fix excessive IPI broadcasts when unsharing PMD tables using mmu_gather" (David Hildenbrand, 6.19) batched it. Both went to the stable trees: 6.1.167-rc1 (March 2026) carries the batching, so current 6.12.y and 6.18.y releases do too',
   },
+  lazy_mm_cpumask: {
+    summary: 'a CPU that switches away stays in mm_cpumask until a flush trims it, and flush IPIs go only to CPUs running the mm and not lazy (should_flush_tlb), except after freeing tables (freed_tables), which reaches every CPU in mm_cpumask; before, switch_mm cleared the CPU from mm_cpumask and only lazy CPUs were skipped (tlb_is_not_lazy)',
+    since: '6.14',
+    commit: '209954cbc7d0',
+    where: 'switch_mm_irqs_off(), should_flush_tlb() and native_flush_tlb_multi() in arch/x86/mm/tlb.c; "x86/mm/tlb: Update mm_cpumask lazily" (tip x86/mm, December 2024) with "Only trim the mm_cpumask once a second" (6db2526c1d69); the once-a-second trim IPI is not modelled (a simulated run lasts less than a second)',
+  },
   invlpgb: {
     summary: 'on CPUs with INVLPGB (AMD Zen 3 and later), flush_tlb_all and every flush of an mm with a global ASID (one active on 4 or more CPUs at once) are broadcast in hardware, without IPIs',
     since: '6.15',
@@ -77,7 +83,7 @@ export const DEFAULT_PTI = false;
 
 export const KERNEL_PROFILES: readonly KernelProfile[] = [
   { name: '6.12', describes: 'Linux 6.12, the LTS of 2024 (x86-64, default config)', rules: ['hugetlb_unshare_sync'], defaults: {} },
-  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y)', rules: ['pt_reclaim', 'pgd_order_pti', 'pgd_in_pagetables', 'hugetlb_unshare_sync', 'invlpgb'], defaults: { ptReclaim: true } },
+  { name: '6.18', describes: 'Linux 6.18 (x86-64, default config: CONFIG_PT_RECLAIM=y)', rules: ['pt_reclaim', 'pgd_order_pti', 'pgd_in_pagetables', 'hugetlb_unshare_sync', 'lazy_mm_cpumask', 'invlpgb'], defaults: { ptReclaim: true } },
 ];
 
 export const DEFAULT_KERNEL = '6.18';
@@ -97,6 +103,8 @@ export interface KernelConfig {
   hugetlbUnshareSync?: boolean;
   /** Broadcast TLB invalidation (INVLPGB) is used where the CPU has it. */
   invlpgb?: boolean;
+  /** mm_cpumask kept lazily; flush IPIs filtered by should_flush_tlb() (KERNEL_RULES.lazy_mm_cpumask). */
+  lazyMmCpumask?: boolean;
 }
 
 export interface KernelKnobs {
@@ -131,6 +139,7 @@ export function kernelConfig(name: string = DEFAULT_KERNEL, knobs: KernelKnobs =
     pgdInPageTables: has('pgd_in_pagetables'),
     hugetlbUnshareSync: has('hugetlb_unshare_sync'),
     invlpgb: has('invlpgb'),
+    lazyMmCpumask: has('lazy_mm_cpumask'),
   };
 }
 

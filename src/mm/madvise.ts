@@ -52,8 +52,9 @@ export function madvise_dontneed(m: MachineState, mm: MmStruct, start: number, l
     tlb_gather_end(m, mm);
     // PT_RECLAIM frees the emptied PTE tables; the mmu_gather's flush below covers them (their
     // windows lie inside the flushed range).
+    const tables0 = m.pool.inUse;
     if (!is_vm_hugetlb_page(v)) reclaim_pt_range(m, v, s, e);
-    flush_vma_range(m, v, s, e, m.events.ptesZapped - zapped0);
+    flush_vma_range(m, v, s, e, m.events.ptesZapped - zapped0, m.pool.inUse < tables0);
   }
 }
 

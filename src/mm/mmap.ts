@@ -288,7 +288,7 @@ export function do_munmap(m: MachineState, mm: MmStruct, start: number, length: 
   // tlb_finish_mmu: one flush for the zapped entries, also when only tables were freed
   // (tlb->freed_tables: paging-structure caches may still point at them).
   const zapped = m.events.ptesZapped - zapped0;
-  flush_tlb_range(m, mm, [mm], start, end, zapped > 0 ? zapped : m.pool.inUse < tables0 ? 1 : 0);
+  flush_tlb_range(m, mm, [mm], start, end, zapped > 0 ? zapped : m.pool.inUse < tables0 ? 1 : 0, m.pool.inUse < tables0);
   for (const v of detached) remove_vma(m, v);
   return detached.length;
 }

@@ -28,11 +28,18 @@ export interface FlushRecord {
 export interface TlbShootdownSink {
   /**
    * flush_tlb_func for `mm` on every CPU in `mm.cpumask`: the translations of [start, end) (ranged)
-   * or all of the mm's (full).
+   * or all of the mm's (full). `reached`: the CPUs the flush ran on (IPI'd, or the one making it); a
+   * CPU there that no longer runs `mm` leaves mm_cpumask.
    */
-  flushMm(mm: MmStruct, start: number, end: number, full: boolean): void;
+  flushMm(mm: MmStruct, start: number, end: number, full: boolean, reached: number): void;
   /** flush_tlb_all: every CPU, every PCID. */
   flushAll(): void;
+  /**
+   * The CPUs a flush of `mm` sends IPIs to, by who is running what: the CPUs running it and not
+   * lazy, or after freeing tables every CPU in mm_cpumask (lazy_mm_cpumask), or those running it or
+   * lazily holding it (before).
+   */
+  ipiMask(mm: MmStruct, freedTables: boolean): number;
 }
 
 export function popcount(x: number): number {
@@ -51,20 +58,25 @@ function initiator(mm: MmStruct): number {
  * flush_tlb_mm_range for a change made by `by` to [start, end) of each target mm (the same range in
  * every target), `pages` flush strides long (base pages, or huge pages for a hugetlb range).
  */
-export function flush_tlb_range(m: MachineState, by: MmStruct, targets: readonly MmStruct[], start: number, end: number, pages: number): FlushRecord | null {
+export function flush_tlb_range(m: MachineState, by: MmStruct, targets: readonly MmStruct[], start: number, end: number, pages: number, freedTables = false): FlushRecord | null {
   if (pages <= 0 || by.exiting) return null;
   let cpus = 0;
+  let ipi = 0;
   let broadcast = false;
   for (const t of targets) {
     if (m.tlbBroadcast && t.globalAsid) broadcast = true;
-    else cpus |= t.cpumask;
+    else {
+      cpus |= t.cpumask;
+      ipi |= ipi_mask(m, t, freedTables);
+    }
   }
-  const r = recordMmFlush(m, by, cpus, pages);
+  const r = recordMmFlush(m, by, cpus, pages, ipi);
   if (broadcast) invlpgb(m);
   const full = r.kind === 'full';
+  const reached = ipi | (1 << initiator(by));
   for (const t of targets) {
     t.tlb_gen++;
-    m.tlbSink?.flushMm(t, start, end, full);
+    m.tlbSink?.flushMm(t, start, end, full, reached);
   }
   return r;
 }
@@ -73,11 +85,19 @@ export function flush_tlb_range(m: MachineState, by: MmStruct, targets: readonly
  * The flush a change to [start, end) of `vma`'s tables needs, with the design's targets: the VMAs
  * that reach the same tables (their own addresses for the same file pages), or every CPU.
  */
-export function flush_vma_range(m: MachineState, vma: VmAreaStruct, start: number, end: number, pages: number): FlushRecord | null {
+export function flush_vma_range(m: MachineState, vma: VmAreaStruct, start: number, end: number, pages: number, freedTables = false): FlushRecord | null {
   if (pages <= 0 || vma.vm_mm.exiting) return null;
   const targets = flush_targets(m, vma);
   if (targets === 'all') return flush_tlb_all(m, vma.vm_mm);
-  return flush_targets_range(m, vma, targets, targets_cpus(m, targets), start, end, pages);
+  return flush_targets_range(m, vma, targets, targets_cpus(m, targets), start, end, pages, freedTables);
+}
+
+/**
+ * The CPUs of `mm` a flush IPIs: with a TLB model attached, by who runs what (TlbShootdownSink.ipiMask);
+ * without one, every process runs on the CPUs of its mm_cpumask, so all of them.
+ */
+function ipi_mask(m: MachineState, mm: MmStruct, freedTables: boolean): number {
+  return m.tlbSink === null ? mm.cpumask : m.tlbSink.ipiMask(mm, freedTables);
 }
 
 /** The VMAs a change to `vma`'s tables must be flushed in (the design's sharers), or every CPU. */
@@ -96,16 +116,19 @@ export function targets_cpus(m: MachineState, targets: readonly VmAreaStruct[]):
 }
 
 /** flush_vma_range once its targets and their CPUs are known. */
-export function flush_targets_range(m: MachineState, vma: VmAreaStruct, targets: readonly VmAreaStruct[], cpus: number, start: number, end: number, pages: number): FlushRecord {
-  const r = recordMmFlush(m, vma.vm_mm, cpus, pages);
+export function flush_targets_range(m: MachineState, vma: VmAreaStruct, targets: readonly VmAreaStruct[], cpus: number, start: number, end: number, pages: number, freedTables = false): FlushRecord {
+  let ipi = 0;
+  for (const t of targets) if (!(m.tlbBroadcast && t.vm_mm.globalAsid)) ipi |= ipi_mask(m, t.vm_mm, freedTables);
+  const r = recordMmFlush(m, vma.vm_mm, cpus, pages, ipi & cpus);
   if (m.tlbBroadcast && targets.some((t) => t.vm_mm.globalAsid)) invlpgb(m);
   const full = r.kind === 'full';
+  const reached = (ipi & cpus) | (1 << initiator(vma.vm_mm));
   for (const t of targets) {
     t.vm_mm.tlb_gen++;
     if (m.tlbSink === null) continue;
     // The same file pages sit at another address in another sharer's VMA.
     const shift = t === vma ? 0 : t.vm_start - vma.vm_start + (vma.vm_pgoff - t.vm_pgoff) * 4096;
-    m.tlbSink.flushMm(t.vm_mm, start + shift, end + shift, full);
+    m.tlbSink.flushMm(t.vm_mm, start + shift, end + shift, full, reached);
   }
   return r;
 }
@@ -122,10 +145,13 @@ function invlpgb(m: MachineState): void {
  * `self`: a full flush of each target CPU, one IPI per CPU but `self`.
  */
 export function flush_tlb_batch(m: MachineState, self: number, cpus: number, mms: Iterable<MmStruct>): FlushRecord {
-  const r = record(m, { kind: 'full', cpus, entries: 0, ipis: popcount(cpus & ~(1 << self)) });
+  // flush_tlb_multi with freed_tables 0: filtered as any flush is (should_flush_tlb / tlb_is_not_lazy).
+  let ipi = 0;
+  for (const t of mms) if (!(m.tlbBroadcast && t.globalAsid)) ipi |= ipi_mask(m, t, false);
+  const r = record(m, { kind: 'full', cpus, entries: 0, ipis: popcount(cpus & ipi & ~(1 << self)) });
   for (const t of mms) {
     t.tlb_gen++;
-    m.tlbSink?.flushMm(t, 0, 0, true);
+    m.tlbSink?.flushMm(t, 0, 0, true, (cpus & ipi) | (1 << self));
   }
   return r;
 }
@@ -139,10 +165,13 @@ export function flush_tlb_all(m: MachineState, by: MmStruct): FlushRecord {
   return r;
 }
 
-/** A ranged flush of `pages` strides, or a full one above the ceiling, reaching `cpus`, made by `by`. */
-function recordMmFlush(m: MachineState, by: MmStruct, cpus: number, pages: number): FlushRecord {
+/**
+ * A ranged flush of `pages` strides, or a full one above the ceiling, for the CPUs in `cpus`, made
+ * by `by`, with IPIs to the CPUs in `ipi` but its own.
+ */
+function recordMmFlush(m: MachineState, by: MmStruct, cpus: number, pages: number, ipi: number): FlushRecord {
   const full = pages > TLB_SINGLE_PAGE_FLUSH_CEILING;
-  return record(m, { kind: full ? 'full' : 'ranged', cpus, entries: full ? 0 : pages, ipis: popcount(cpus & ~(1 << initiator(by))) });
+  return record(m, { kind: full ? 'full' : 'ranged', cpus, entries: full ? 0 : pages, ipis: popcount(ipi & ~(1 << initiator(by))) });
 }
 
 function record(m: MachineState, r: FlushRecord): FlushRecord {

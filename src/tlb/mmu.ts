@@ -143,6 +143,11 @@ export class TlbCpu {
   nextAsid = 1;
   loaded: MmStruct | null = null;
   loadedAsid = 0;
+  /**
+   * The mm this CPU still holds in lazy TLB mode (cpu_tlbstate.loaded_mm with is_lazy): its task
+   * slept or exited and the CPU runs nothing of its own until the next switch (unload()).
+   */
+  lazy: MmStruct | null = null;
   /** The page (base address and size) of the last translation used: repeats of it are L1 hits. */
   lastBase = -1;
   lastEnd = -1;
@@ -282,6 +287,10 @@ export class Mmu implements TlbShootdownSink {
     if (c.loaded === mm) return;
     const st = c.stat;
     st[S.switches]!++;
+    // Before lazy_mm_cpumask (6.14), switch_mm_irqs_off() cleared this CPU from the previous mm's
+    // mm_cpumask at once (a CPU in lazy TLB mode kept it until it switched).
+    const prev = c.loaded ?? c.lazy;
+    if (prev !== null && prev !== mm && this.m.kernel.lazyMmCpumask !== true) prev.cpumask &= ~(1 << cpuId);
     mm.cpumask |= 1 << cpuId;
     // consider_global_asid(): an mm active on 4 or more CPUs at once gets a global ASID, whose
     // flushes INVLPGB broadcasts (the kernel checks now and then, when pid and jiffies agree in 5
@@ -300,6 +309,7 @@ export class Mmu implements TlbShootdownSink {
       c.ctxGen[0] = mm.tlb_gen;
       c.loaded = mm;
       c.loadedAsid = 0;
+      c.lazy = null;
       return;
     }
     let asid = c.slotOf(mm);
@@ -326,11 +336,34 @@ export class Mmu implements TlbShootdownSink {
     c.ctxGen[asid] = mm.tlb_gen;
     c.loaded = mm;
     c.loadedAsid = asid;
+    c.lazy = null;
   }
 
-  /** The CPU stops running `mm` (the task exits or sleeps): nothing is loaded until the next switch. */
+  /**
+   * native_flush_tlb_multi()'s targets for a flush of `mm`. With lazy_mm_cpumask (6.14):
+   * should_flush_tlb() keeps the CPUs running `mm` and not lazy; a flush that freed tables goes to
+   * every CPU in mm_cpumask, stale ones included (the mm's bit is cleared lazily, by such a flush).
+   * Before: switch_mm cleared the bit at once, so mm_cpumask held the CPUs running `mm` and those
+   * holding it lazily; tlb_is_not_lazy() skipped the lazy ones unless tables were freed.
+   */
+  ipiMask(mm: MmStruct, freedTables: boolean): number {
+    let running = 0;
+    let lazy = 0;
+    for (const c of this.cpu) {
+      if (c.loaded === mm) running |= 1 << c.id;
+      else if (c.lazy === mm) lazy |= 1 << c.id;
+    }
+    if (this.m.kernel.lazyMmCpumask === true) return freedTables ? mm.cpumask : running;
+    return freedTables ? running | lazy : running;
+  }
+
+  /**
+   * The CPU stops running its mm (the task exits or sleeps): it enters lazy TLB mode (enter_lazy_tlb)
+   * with the mm still loaded, and runs nothing of it until the next switch.
+   */
   unload(cpuId: number): void {
     const c = this.cpu[cpuId]!;
+    if (c.loaded !== null) c.lazy = c.loaded;
     c.loaded = null;
     c.lastBase = -1;
     c.lastEnd = -1;
@@ -338,7 +371,7 @@ export class Mmu implements TlbShootdownSink {
 
   // --- TlbShootdownSink ---
 
-  flushMm(mm: MmStruct, start: number, end: number, full: boolean): void {
+  flushMm(mm: MmStruct, start: number, end: number, full: boolean, reached: number): void {
     for (const c of this.cpu) {
       if ((mm.cpumask & (1 << c.id)) === 0) continue;
       const st = c.stat;
@@ -350,9 +383,10 @@ export class Mmu implements TlbShootdownSink {
         c.ctxGen[asid] = mm.tlb_gen;
       } else {
         // Not running it: the ASID slot (if any) is now behind tlb_gen and is flushed at the next
-        // switch to the mm; the CPU leaves mm_cpumask (x86 "update mm_cpumask lazily", 2024).
+        // switch to the mm. A CPU the flush reached leaves mm_cpumask (flush_tlb_func: loaded_mm is
+        // another mm); one it skipped stays there, stale (should_flush_tlb, lazy_mm_cpumask).
         st[S.shootdownsDeferred]!++;
-        mm.cpumask &= ~(1 << c.id);
+        if ((reached & (1 << c.id)) !== 0) mm.cpumask &= ~(1 << c.id);
       }
     }
   }

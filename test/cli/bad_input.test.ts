@@ -115,7 +115,7 @@ test('an unknown kernel profile or knob is one line listing the valid ones', () 
   oneLine(['mem', '--pt-reclaim', 'maybe'], /--pt-reclaim: 'maybe' is not on or off/);
   const r = ptbench(['mem', '--kernel', '6.12', '--procs', '1', '--size', '2MiB', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual((JSON.parse(r.stdout) as { kernel: object }).kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false, hugetlbUnshareSync: true, invlpgb: false });
+  assert.deepEqual((JSON.parse(r.stdout) as { kernel: object }).kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false, hugetlbUnshareSync: true, invlpgb: false, lazyMmCpumask: false });
 });
 
 test('every simulating command takes --kernel and --pt-reclaim, refusing a bad one in one line', () => {
@@ -126,7 +126,7 @@ test('every simulating command takes --kernel and --pt-reclaim, refusing a bad o
   oneLine(['matrix', '--kernel', '4.19'], /--kernel: unknown kernel profile '4.19'/);
   const s = ptbench(['sweep', '--kernel', '6.12', '--procs', '1,2', '--sizes', '1GiB', '--json']);
   assert.equal(s.status, 0, s.stderr);
-  assert.deepEqual((JSON.parse(s.stdout) as { config: { kernel: object } }).config.kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false, hugetlbUnshareSync: true, invlpgb: false });
+  assert.deepEqual((JSON.parse(s.stdout) as { config: { kernel: object } }).config.kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false, hugetlbUnshareSync: true, invlpgb: false, lazyMmCpumask: false });
 });
 
 test('a reader that stops early (ptbench sweep --json | head -1) ends the command quietly, with no stack trace', () => {
@@ -145,5 +145,5 @@ test('bench records the kernel it was told to simulate, and refuses an unknown o
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^kernel Linux 6\.12/m);
   const j = JSON.parse(readFileSync(out, 'utf8')) as { config: { kernel: object } };
-  assert.deepEqual(j.config.kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false, hugetlbUnshareSync: true, invlpgb: false });
+  assert.deepEqual(j.config.kernel, { profile: '6.12', ptReclaim: false, pti: false, pgdBytes: 8192, pgdInPageTables: false, hugetlbUnshareSync: true, invlpgb: false, lazyMmCpumask: false });
 });

@@ -31,7 +31,7 @@ test('ptbench mem --json: 32 processes x 1 GiB shmem = 32 x (512 PTE + 1 PMD + 1
   const j = JSON.parse(r.stdout) as { figures: string; tables: Record<string, number>; pageTableBytes: number; processes: Array<{ count: number; tables: Record<string, number>; pageTableBytes: number; vmPTEBytes: number }>; leakCheck: string[] };
   assert.equal(j.figures, 'simulated');
   // Every figure names the kernel it follows: the default profile, 6.18 with CONFIG_PT_RECLAIM.
-  assert.deepEqual((j as unknown as { kernel: object }).kernel, { profile: '6.18', ptReclaim: true, pti: false, pgdBytes: 4096, pgdInPageTables: true, hugetlbUnshareSync: true, invlpgb: true });
+  assert.deepEqual((j as unknown as { kernel: object }).kernel, { profile: '6.18', ptReclaim: true, pti: false, pgdBytes: 4096, pgdInPageTables: true, hugetlbUnshareSync: true, invlpgb: true, lazyMmCpumask: true });
   assert.deepEqual(j.tables, { pgd: 32, p4d: 0, pud: 32, pmd: 32, pte: 16384 });
   assert.equal(j.pageTableBytes, 32 * 515 * 4096);
   // The materialized machine reports each process (count 1).
@@ -141,7 +141,7 @@ test('ptbench bench --suite mem --quick writes a complete results file', () => {
   assert.equal(j.schema, 'ptbench-results/1');
   // Compact JSON: one line; the counts name their kernel.
   assert.equal(text.split('\n').length, 2);
-  assert.deepEqual(j.config.kernel, { profile: '6.18', ptReclaim: true, pti: false, pgdBytes: 4096, pgdInPageTables: true, hugetlbUnshareSync: true, invlpgb: true });
+  assert.deepEqual(j.config.kernel, { profile: '6.18', ptReclaim: true, pti: false, pgdBytes: 4096, pgdInPageTables: true, hugetlbUnshareSync: true, invlpgb: true, lazyMmCpumask: true });
   assert.equal(j.environment.node, process.version);
   // The command line compiles its hot paths with a larger inlining budget (src/lib/v8_flags.ts), and says so.
   assert.ok(j.environment.v8Flags.includes('--max-inlined-bytecode-size-cumulative=3000'), JSON.stringify(j.environment.v8Flags));

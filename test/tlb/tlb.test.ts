@@ -477,3 +477,42 @@ describe('INVLPGB (KERNEL_RULES.invlpgb, 6.15): broadcast flushes without IPIs o
     assert.equal(flush_tlb_all(b.m, b.mm).ipis, 3);
   });
 });
+
+describe('flush IPIs follow who runs what (KERNEL_RULES.lazy_mm_cpumask, 209954cbc7d0)', () => {
+  // 3 CPUs. Process A ran on all three; then CPU 1 switched to process B and CPU 2's task slept
+  // (lazy TLB mode, A still loaded). A, on CPU 0, changes its tables.
+  const setup = async (kernel: string) => {
+    const { kernelConfig } = await import('../../src/mm/kernel_profile.js');
+    const m = new Machine({ cpus: 3, ptPages: 512, frames: 4096, kernel: kernelConfig(kernel) });
+    const [a, b] = [m.mm_alloc(), m.mm_alloc()];
+    for (const mm of [a, b]) {
+      m.mmap(mm, { addr: LOW_BASE, length: 2 ** 21, prot: RW, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+      for (let x = LOW_BASE; x < LOW_BASE + 2 ** 21; x += 4096) m.touch(mm, x, true);
+    }
+    const mmu = new Mmu(m, { profile: cpuProfile('golden-cove'), cpus: 3 }).attach();
+    for (let c = 0; c < 3; c++) mmu.switchTo(c, a!);
+    mmu.switchTo(1, b!);
+    mmu.unload(2);
+    return { m, a: a! };
+  };
+  // Per kernel: A's mm_cpumask, then the IPIs of an mprotect of one page and of a munmap that frees
+  // the tables (freed_tables).
+  // - 6.18: the mask is kept lazily, {0, 1, 2}. should_flush_tlb() skips CPU 1 (runs B) and CPU 2
+  //   (lazy): 0 IPIs, where the model before this rule sent 2. Skipped CPUs stay in the mask, so the
+  //   munmap's on_each_cpu_mask(mm_cpumask) reaches CPUs 1 and 2: 2 IPIs.
+  // - 6.12: switch_mm_irqs_off() cleared CPU 1 when it switched to B; lazy CPU 2 keeps its bit:
+  //   {0, 2}. tlb_is_not_lazy() skips CPU 2: 0 IPIs; the freed-tables flush reaches it: 1 IPI.
+  for (const [kernel, mask, mprotectIpis, munmapIpis] of [['6.18', 0b111, 0, 2], ['6.12', 0b101, 0, 1]] as const) {
+    it(`${kernel}: mm_cpumask ${mask.toString(2)}, mprotect ${mprotectIpis} IPIs, munmap freeing tables ${munmapIpis}`, async () => {
+      const { m, a } = await setup(kernel);
+      assert.equal(a.cpumask, mask);
+      let i0 = m.events.tlbIpis;
+      m.mprotect(a, LOW_BASE, 4096, PROT_READ);
+      assert.equal(m.events.tlbIpis - i0, mprotectIpis);
+      assert.equal(a.cpumask, mask);
+      i0 = m.events.tlbIpis;
+      m.munmap(a, LOW_BASE, 2 ** 21);
+      assert.equal(m.events.tlbIpis - i0, munmapIpis);
+    });
+  }
+});
