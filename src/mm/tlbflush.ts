@@ -60,16 +60,7 @@ function initiator(mm: MmStruct): number {
  */
 export function flush_tlb_range(m: MachineState, by: MmStruct, targets: readonly MmStruct[], start: number, end: number, pages: number, freedTables = false): FlushRecord | null {
   if (pages <= 0 || by.exiting) return null;
-  let cpus = 0;
-  let ipi = 0;
-  let broadcast = false;
-  for (const t of targets) {
-    if (m.tlbBroadcast && t.globalAsid) broadcast = true;
-    else {
-      cpus |= t.cpumask;
-      ipi |= ipi_mask(m, t, freedTables);
-    }
-  }
+  const { cpus, ipi, broadcast } = flush_cpus(m, targets, freedTables);
   const r = recordMmFlush(m, by, cpus, pages, ipi);
   if (broadcast) invlpgb(m);
   const full = r.kind === 'full';
@@ -89,15 +80,38 @@ export function flush_vma_range(m: MachineState, vma: VmAreaStruct, start: numbe
   if (pages <= 0 || vma.vm_mm.exiting) return null;
   const targets = flush_targets(m, vma);
   if (targets === 'all') return flush_tlb_all(m, vma.vm_mm);
-  return flush_targets_range(m, vma, targets, targets_cpus(m, targets), start, end, pages, freedTables);
+  return flush_targets_range(m, vma, targets, start, end, pages, freedTables);
+}
+
+/** Every simulated CPU, as a mask. */
+function all_cpus(m: MachineState): number {
+  return m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
+}
+
+/** INVLPGB flushes `mm`: it has a global ASID on a CPU and kernel that use them. */
+function broadcasts(m: MachineState, mm: MmStruct): boolean {
+  return m.tlbBroadcast && mm.globalAsid;
 }
 
 /**
- * The CPUs of `mm` a flush IPIs: with a TLB model attached, by who runs what (TlbShootdownSink.ipiMask);
- * without one, every process runs on the CPUs of its mm_cpumask, so all of them.
+ * native_flush_tlb_multi's targets for a flush of `mms`: the CPUs of their mm_cpumasks (`cpus`), the
+ * ones of those it IPIs (`ipi`; with a TLB model attached by who runs what, TlbShootdownSink.ipiMask,
+ * else every process runs on the CPUs of its mm_cpumask), and whether INVLPGB broadcasts for an mm
+ * with a global ASID, which then needs neither.
  */
-function ipi_mask(m: MachineState, mm: MmStruct, freedTables: boolean): number {
-  return m.tlbSink === null ? mm.cpumask : m.tlbSink.ipiMask(mm, freedTables);
+function flush_cpus(m: MachineState, mms: Iterable<MmStruct>, freedTables: boolean): { cpus: number; ipi: number; broadcast: boolean } {
+  let cpus = 0;
+  let ipi = 0;
+  let broadcast = false;
+  for (const mm of mms) {
+    if (broadcasts(m, mm)) {
+      broadcast = true;
+      continue;
+    }
+    cpus |= mm.cpumask;
+    ipi |= m.tlbSink === null ? mm.cpumask : m.tlbSink.ipiMask(mm, freedTables);
+  }
+  return { cpus, ipi: ipi & cpus, broadcast };
 }
 
 /** The VMAs a change to `vma`'s tables must be flushed in (the design's sharers), or every CPU. */
@@ -111,18 +125,17 @@ export function flush_targets(m: MachineState, vma: VmAreaStruct): readonly VmAr
  */
 export function targets_cpus(m: MachineState, targets: readonly VmAreaStruct[]): number {
   let cpus = 0;
-  for (const t of targets) if (!(m.tlbBroadcast && t.vm_mm.globalAsid)) cpus |= t.vm_mm.cpumask;
+  for (const t of targets) if (!broadcasts(m, t.vm_mm)) cpus |= t.vm_mm.cpumask;
   return cpus;
 }
 
-/** flush_vma_range once its targets and their CPUs are known. */
-export function flush_targets_range(m: MachineState, vma: VmAreaStruct, targets: readonly VmAreaStruct[], cpus: number, start: number, end: number, pages: number, freedTables = false): FlushRecord {
-  let ipi = 0;
-  for (const t of targets) if (!(m.tlbBroadcast && t.vm_mm.globalAsid)) ipi |= ipi_mask(m, t.vm_mm, freedTables);
-  const r = recordMmFlush(m, vma.vm_mm, cpus, pages, ipi & cpus);
-  if (m.tlbBroadcast && targets.some((t) => t.vm_mm.globalAsid)) invlpgb(m);
+/** flush_vma_range once its targets are known. */
+export function flush_targets_range(m: MachineState, vma: VmAreaStruct, targets: readonly VmAreaStruct[], start: number, end: number, pages: number, freedTables = false): FlushRecord {
+  const { cpus, ipi, broadcast } = flush_cpus(m, targets.map((t) => t.vm_mm), freedTables);
+  const r = recordMmFlush(m, vma.vm_mm, cpus, pages, ipi);
+  if (broadcast) invlpgb(m);
   const full = r.kind === 'full';
-  const reached = (ipi & cpus) | (1 << initiator(vma.vm_mm));
+  const reached = ipi | (1 << initiator(vma.vm_mm));
   for (const t of targets) {
     t.vm_mm.tlb_gen++;
     if (m.tlbSink === null) continue;
@@ -136,7 +149,7 @@ export function flush_targets_range(m: MachineState, vma: VmAreaStruct, targets:
 /** An INVLPGB broadcast: every CPU's TLB is reached, with no IPI (counted in invlpgbFlushes). */
 function invlpgb(m: MachineState): void {
   m.events.invlpgbFlushes++;
-  m.flushedCpus |= m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
+  m.flushedCpus |= all_cpus(m);
 }
 
 /**
@@ -146,19 +159,18 @@ function invlpgb(m: MachineState): void {
  */
 export function flush_tlb_batch(m: MachineState, self: number, cpus: number, mms: Iterable<MmStruct>): FlushRecord {
   // flush_tlb_multi with freed_tables 0: filtered as any flush is (should_flush_tlb / tlb_is_not_lazy).
-  let ipi = 0;
-  for (const t of mms) if (!(m.tlbBroadcast && t.globalAsid)) ipi |= ipi_mask(m, t, false);
-  const r = record(m, { kind: 'full', cpus, entries: 0, ipis: popcount(cpus & ipi & ~(1 << self)) });
+  const ipi = cpus & flush_cpus(m, mms, false).ipi;
+  const r = record(m, { kind: 'full', cpus, entries: 0, ipis: popcount(ipi & ~(1 << self)) });
   for (const t of mms) {
     t.tlb_gen++;
-    m.tlbSink?.flushMm(t, 0, 0, true, (cpus & ipi) | (1 << self));
+    m.tlbSink?.flushMm(t, 0, 0, true, ipi | (1 << self));
   }
   return r;
 }
 
 /** flush_tlb_all: every CPU, every PCID; with INVLPGB (invlpgb_flush_all) a hardware broadcast, no IPI. */
 export function flush_tlb_all(m: MachineState, by: MmStruct): FlushRecord {
-  const cpus = m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
+  const cpus = all_cpus(m);
   const r = record(m, { kind: 'global', cpus, entries: 0, ipis: m.tlbBroadcast ? 0 : popcount(cpus & ~(1 << initiator(by))) });
   if (m.tlbBroadcast) invlpgb(m);
   m.tlbSink?.flushAll();
@@ -192,9 +204,8 @@ function record(m: MachineState, r: FlushRecord): FlushRecord {
  * interrupts off) still reads a table its last owner may now reuse. Counted in tlbIpis; not a flush.
  */
 export function tlb_remove_table_sync_one(m: MachineState, by: MmStruct): void {
-  const cpus = m.cpus >= 32 ? -1 : (1 << m.cpus) - 1;
   m.events.gupFastSyncs++;
-  m.events.tlbIpis += popcount(cpus & ~(1 << initiator(by)));
+  m.events.tlbIpis += popcount(all_cpus(m) & ~(1 << initiator(by)));
 }
 
 /** tlb_gather_mmu: an operation that unmaps, unshares or frees tables begins. */

@@ -112,7 +112,7 @@ export function shrink_shmem_folio(m: MachineState, file: AddressSpace, pgoff: n
       batchCpus |= cpus;
       for (const t of targets) batchMms.add(t.vm_mm);
     } else {
-      flush_targets_range(m, vma, targets, cpus, addr, addr + 4096, 1);
+      flush_targets_range(m, vma, targets, addr, addr + 4096, 1);
     }
   }
   // try_to_unmap_flush_dirty before the dirty page is written out (try_to_unmap_flush otherwise).
