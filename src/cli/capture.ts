@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseOptions } from '../lib/cli_args.js';
 import { progressLine } from '../lib/progress.js';
 import { UsageError } from '../lib/errors.js';
-import { bytesIEC, iec, int, plainTable } from '../lib/format.js';
+import { bytesIEC, fileStamp, iec, int, plainTable } from '../lib/format.js';
 import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp, type KernelConfig } from '../mm/kernel_profile.js';
 import { designByName, DESIGNS, designsByList } from '../share/index.js';
 import { checkTimelineDesign } from '../workload/timeline.js';
@@ -115,7 +115,7 @@ export async function captureMain(argv: string[]): Promise<number> {
   const kernel = detected?.config ?? kernelFromOptions(values);
   const target = checkPid(values.pid);
   const date = new Date().toISOString();
-  const abs = resolve(values.out ?? join('results', 'capture', `${date.replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z')}-${target.comm.replace(/[^A-Za-z0-9_.-]/g, '_')}-${target.pid}.json`));
+  const abs = resolve(values.out ?? join('results', 'capture', `${fileStamp(date)}-${target.comm.replace(/[^A-Za-z0-9_.-]/g, '_')}-${target.pid}.json`));
   checkWritable(abs, '--out');
   // Shown relative to the working directory when it is below it.
   const file = abs.startsWith(`${process.cwd()}/`) ? relative(process.cwd(), abs) : abs;

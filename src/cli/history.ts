@@ -1,7 +1,7 @@
 /** `ptbench history`: every results file over git history, per task, with the steps compare would call. */
 import asciichart from 'asciichart';
 import { parseOptions, useColor } from '../lib/cli_args.js';
-import { rate, plainTable } from '../lib/format.js';
+import { rate, plainTable, shortCommit as short } from '../lib/format.js';
 import { buildHistory, loadHistoryRuns, type History, type HistorySeries, type TaskHistory } from '../harness/history.js';
 import { UsageError } from '../lib/errors.js';
 
@@ -20,7 +20,6 @@ where a deterministic count (simulated) changed.
   --json          the series as JSON
 `;
 
-const short = (c: string | null) => (c === null ? '(no commit)' : c.slice(0, 10));
 /** A commit subject cut to 72 characters (older subjects ran long). */
 const subj = (s: string | null) => (s === null ? '' : s.length > 72 ? `${s.slice(0, 71)}…` : s);
 

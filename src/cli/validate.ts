@@ -6,7 +6,7 @@
  * bad input. Scenarios that cannot run here (no compiler, no hugepages) are skipped with the reason.
  */
 import { join, resolve } from 'node:path';
-import { bytesIEC, iec, plainTable } from '../lib/format.js';
+import { bytesIEC, fileStamp, iec, plainTable } from '../lib/format.js';
 import { intInRange } from '../lib/size.js';
 import { latestRun, loadResults } from '../harness/load.js';
 import { writeJsonAtomic } from '../harness/write.js';
@@ -59,7 +59,7 @@ export async function validateMain(argv: string[]): Promise<number> {
   const record = await runValidate(scenarios, reps, tolerance, say, (done, what) => progress.update(done, what));
   progress.end();
 
-  const out = resolve(values.out ?? join('results', 'kernel', `${record.date.replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z')}.json`));
+  const out = resolve(values.out ?? join('results', 'kernel', `${fileStamp(record.date)}.json`));
   writeJsonAtomic(out, record);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);

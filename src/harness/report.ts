@@ -5,13 +5,12 @@
  * comparison, and the machine and kernel profile of each run.
  */
 import { basename } from 'node:path';
-import { rate } from '../lib/format.js';
+import { rate, shortCommit as short } from '../lib/format.js';
 import { seriesOf as memorySeriesOf } from './chart.js';
 import { compareResults, DEFAULT_COMPARE } from './compare.js';
 import { seriesIdOf, type History, type HistoryRun, type TaskHistory } from './history.js';
 import { esc, lineChart, memoryChart, savingBars, styleOf } from './report_svg.js';
 
-const short = (c: string | null) => (c === null ? '(no commit)' : c.slice(0, 10));
 
 function taskChart(seriesIndex: number, t: TaskHistory): string {
   const design = /\[([^\]]+)\]$/.exec(t.key)?.[1] ?? '';

@@ -6,6 +6,7 @@ import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Bench } from 'tinybench';
 import { RunFailed } from '../lib/errors.js';
+import { fileStamp } from '../lib/format.js';
 import { inDefaultSuite, timedTasks, type BenchTaskDef } from './tasks.js';
 import { designByName } from '../share/index.js';
 import { type Suite, type TaskResultRecord } from './types.js';
@@ -145,8 +146,7 @@ export async function benchTaskMain(argv: string[]): Promise<number> {
 }
 
 export function defaultResultsPath(repo: string, commit: string | null, dirty: boolean | null, date: Date): string {
-  const stamp = date.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return resolve(repo, 'results', `${stamp}-${commit ? commit.slice(0, 10) : 'nogit'}${dirty ? '-dirty' : ''}.json`);
+  return resolve(repo, 'results', `${fileStamp(date)}-${commit ? commit.slice(0, 10) : 'nogit'}${dirty ? '-dirty' : ''}.json`);
 }
 
 /** The timed tasks of a suite, for these designs. */

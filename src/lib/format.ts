@@ -42,3 +42,13 @@ export function plainTable(head: string[], colAligns: Array<'left' | 'right'>): 
     colAligns,
   });
 }
+
+/** A commit as reports show it: its first 10 hex digits, or "(no commit)". */
+export function shortCommit(c: string | null): string {
+  return c === null ? '(no commit)' : c.slice(0, 10);
+}
+
+/** A time as file names carry it: "2026-12-07T070118Z" (ISO 8601 without separators or milliseconds). */
+export function fileStamp(d: Date | string): string {
+  return (typeof d === 'string' ? d : d.toISOString()).replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
+}
