@@ -13,7 +13,7 @@ import { UsageError } from '../../lib/errors.js';
 import type { KernelConfig } from '../../mm/kernel_profile.js';
 import type { PtShareDesign } from '../../mm/pt_share.js';
 import { designByName } from '../../share/index.js';
-import { runTimeline } from '../../workload/timeline.js';
+import { runTimeline, type Timeline } from '../../workload/timeline.js';
 import { toTimeline } from '../scenario_file.js';
 import { validate } from '../load.js';
 import { closePagemap, isGone, mountTypes, openPagemap, pageRuns, parseSmaps, processTree, readStatus } from './proc.js';
@@ -97,13 +97,33 @@ export function capturedLevels(c: Captured): PagingLevels {
   return c.processes.some((p) => p.vmas.some((v) => v.path !== '[vsyscall]' && v.end > pagingMode(4).taskSize)) ? 5 : 4;
 }
 
+interface BuiltScenario {
+  scenario: Record<string, unknown>;
+  notes: CaptureNote[];
+  /** The scenario read back as `ptbench run` reads a file (schema-checked once). */
+  timeline: Timeline;
+}
+
+/** Each capture's scenarios, built once per placement (a capture is not changed once read). */
+const built = new WeakMap<Captured, Map<string, BuiltScenario>>();
+
 /** The scenario file for `c`, as captured or placed for `design` (its sharedRegionAlign). */
-export function scenarioFor(c: Captured, command: string, design?: PtShareDesign): { scenario: Record<string, unknown>; notes: CaptureNote[] } {
+export function scenarioFor(c: Captured, command: string, design?: PtShareDesign): BuiltScenario {
   const align = design?.sharedRegionAlign;
-  return captureScenario(c.processes, {
+  const key = `${align ?? 'as captured'} ${command}`;
+  let byKey = built.get(c);
+  if (byKey === undefined) built.set(c, (byKey = new Map()));
+  const have = byKey.get(key);
+  if (have !== undefined) return have;
+  const { scenario, notes } = captureScenario(c.processes, {
     kernel: c.kernelRelease, date: c.date, command, fsType: c.fsType,
     ...(align === undefined ? {} : { place: { align, taskSize: pagingMode(capturedLevels(c)).taskSize } }),
   });
+  const err = validate('ptbench-scenario-1', scenario);
+  if (err !== null) throw new Error(`BUG: the captured scenario does not meet its schema: ${err}`);
+  const b = { scenario, notes, timeline: toTimeline(scenario, 'captured scenario') };
+  byKey.set(key, b);
+  return b;
 }
 
 export interface ProcessFigures {
@@ -144,11 +164,7 @@ export const PREDICTION_DESIGN = 'hugetlb-pmd';
 
 /** Replay the captured scenario under `design`. */
 export function replay(c: Captured, design: PtShareDesign, kernel: KernelConfig, command: string): { figures: DesignFigures; vmpte: Map<string, number> } {
-  const { scenario } = scenarioFor(c, command, design);
-  const err = validate('ptbench-scenario-1', scenario);
-  if (err !== null) throw new Error(`BUG: the captured scenario does not meet its schema: ${err}`);
-  const t = toTimeline(scenario, 'captured scenario');
-  const run = runTimeline(t, design, kernel, 'auto', capturedLevels(c));
+  const run = runTimeline(scenarioFor(c, command, design).timeline, design, kernel, 'auto', capturedLevels(c));
   const snap = run.snapshots[run.snapshots.length - 1]!.figures;
   const refused = run.snapshots.flatMap((s) => s.figures.refused);
   const vmpte = new Map(snap.processes.map((p) => [p.name, p.vmpteBytes]));
