@@ -4,7 +4,7 @@
  * Timings are measured; counts are simulated and must not change unless the model did.
  */
 import { geometricMean } from 'simple-statistics';
-import { median, medianRatioCI, pairedRatioCI } from './stats/bootstrap.js';
+import { logRatios, median, medianRatioCI, pairedRatio, pairedRatioCI } from './stats/bootstrap.js';
 import { mannWhitneyU } from './stats/mann_whitney.js';
 import { minSignedRankP, signedRank } from './stats/signed_rank.js';
 import { type ResultsFile, type TaskResultRecord } from './types.js';
@@ -135,9 +135,9 @@ export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOpti
     const perProcess = paired || usesProcessMedians(ta, tb);
     const sa = opsSamples(ta, perProcess);
     const sb = opsSamples(tb, perProcess);
-    const p = paired ? signedRank(sa.map((x, i) => Math.log(sb[i]! / x))).p : mannWhitneyU(sa, sb).p;
+    const p = paired ? signedRank(logRatios(sa, sb)).p : mannWhitneyU(sa, sb).p;
     const unjudged = opts.judge === false || (!paired && tooFewProcesses(ta, tb)) || (paired && minSignedRankP(sa.length) >= opts.alpha);
-    const ci = opts.interval === 'significant' && (!(p < opts.alpha) || unjudged) ? { ratio: paired ? pairedRatioCI(sa, sb, 0.95, 1).ratio : median(sb) / median(sa), lo: Number.NaN, hi: Number.NaN }
+    const ci = opts.interval === 'significant' && (!(p < opts.alpha) || unjudged) ? { ratio: paired ? pairedRatio(sa, sb) : median(sb) / median(sa), lo: Number.NaN, hi: Number.NaN }
       : paired ? pairedRatioCI(sa, sb) : medianRatioCI(sa, sb);
     const significant = p < opts.alpha && Math.abs(ci.ratio - 1) > opts.noise;
     const verdict: TimingRow['verdict'] = opts.judge === false ? 'not judged'

@@ -73,9 +73,7 @@ export { median };
  * over the pairs (each resample draws whole pairs, so a round's drift stays inside its ratio).
  */
 export function pairedRatioCI(a: readonly number[], b: readonly number[], level = 0.95, resamples = 2000, seed = 1): RatioCI {
-  if (a.length !== b.length || a.length === 0) throw new RangeError(`paired samples need equal, non-zero lengths (got ${a.length} and ${b.length})`);
-  const logs = a.map((x, i) => Math.log(b[i]! / x));
-  const gm = (xs: readonly number[]) => Math.exp(xs.reduce((s, x) => s + x, 0) / xs.length);
+  const logs = logRatios(a, b);
   const rng = xoroshiro128plus(seed);
   const r = new Array<number>(logs.length);
   const ratios: number[] = [];
@@ -86,4 +84,20 @@ export function pairedRatioCI(a: readonly number[], b: readonly number[], level 
   ratios.sort((p, q) => p - q);
   const tail = (1 - level) / 2;
   return { ratio: gm(logs), lo: quantileSorted(ratios, tail), hi: quantileSorted(ratios, 1 - tail) };
+}
+
+/** Each pair's log ratio, log(b_i / a_i). */
+export function logRatios(a: readonly number[], b: readonly number[]): number[] {
+  if (a.length !== b.length || a.length === 0) throw new RangeError(`paired samples need equal, non-zero lengths (got ${a.length} and ${b.length})`);
+  return a.map((x, i) => Math.log(b[i]! / x));
+}
+
+/** The geometric mean of ratios given as their logs. */
+function gm(logs: readonly number[]): number {
+  return Math.exp(logs.reduce((s, x) => s + x, 0) / logs.length);
+}
+
+/** The geometric mean of the per-pair ratios b_i / a_i: pairedRatioCI's ratio without the interval. */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return gm(logRatios(a, b));
 }
