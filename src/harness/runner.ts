@@ -8,6 +8,7 @@ import { Bench } from 'tinybench';
 import { RunFailed } from '../lib/errors.js';
 import { fileStamp } from '../lib/format.js';
 import { inDefaultSuite, timedTasks, type BenchTaskDef } from './tasks.js';
+import { CONTROL_OF } from './controls.js';
 import { designByName } from '../share/index.js';
 import { type Suite, type TaskResultRecord } from './types.js';
 import { median } from 'simple-statistics';
@@ -149,12 +150,13 @@ export function defaultResultsPath(repo: string, commit: string | null, dirty: b
   return resolve(repo, 'results', `${fileStamp(date)}-${commit ? commit.slice(0, 10) : 'nogit'}${dirty ? '-dirty' : ''}.json`);
 }
 
-/** The timed tasks of a suite, for these designs. */
+/** The timed tasks of a suite, for these designs, with the controls of the tasks it holds (controls.ts). */
 export function suiteTasks(suite: Suite, designs: readonly PtShareDesign[], seed: number, quick: boolean, kernel: KernelConfig): BenchTaskDef[] {
-  return timedTasks(designs, seed, quick, kernel).filter((t) => (suite === 'default' && inDefaultSuite(t))
-    || (suite === 'fault' && (t.name.startsWith('fault/') || t.name.startsWith('sga/') || t.name === 'control/fault-walk'))
-    || (suite === 'fork' && (t.name.startsWith('fork/') || t.name === 'control/pte-copy')) || (suite === 'tlb' && t.name === 'control/set-assoc-lookup') || (suite === 'mem' && t.name.startsWith('count/')) || (suite === 'tlb' && t.name.startsWith('tlb/'))
-    || (suite === 'state' && (t.name.startsWith('reclaim/') || t.name.startsWith('pagemap/'))) || (suite === 'scaling' && t.name.startsWith('scaling/')));
+  const inSuite = (name: string) => (suite === 'fault' && (name.startsWith('fault/') || name.startsWith('sga/'))) || (suite === 'fork' && name.startsWith('fork/'))
+    || (suite === 'mem' && name.startsWith('count/')) || (suite === 'tlb' && name.startsWith('tlb/'))
+    || (suite === 'state' && (name.startsWith('reclaim/') || name.startsWith('pagemap/'))) || (suite === 'scaling' && name.startsWith('scaling/'));
+  const bounds = (control: string) => CONTROL_OF.some(([prefix, c]) => c === control && inSuite(prefix));
+  return timedTasks(designs, seed, quick, kernel).filter((t) => (suite === 'default' ? inDefaultSuite(t) : inSuite(t.name) || bounds(t.name)));
 }
 
 /** One task run in `processes` fresh processes, one after another, combined into one record. */
