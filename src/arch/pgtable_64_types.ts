@@ -39,6 +39,11 @@ export const LEVEL_PGD5 = 4;
 
 /** Bytes mapped by one entry of a table at `level`. */
 export const ENTRY_SPAN = [2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48] as const;
+/**
+ * 1 / ENTRY_SPAN: a multiplication by a power of two is exact, so Math.floor(addr * INV_ENTRY_SPAN[l])
+ * equals Math.floor(addr / ENTRY_SPAN[l]), without a division where the level is not a constant.
+ */
+export const INV_ENTRY_SPAN = [2 ** -12, 2 ** -21, 2 ** -30, 2 ** -39, 2 ** -48] as const;
 /** Bytes mapped by a whole table at `level` (512 entries). */
 export const TABLE_SPAN = [2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48, 2 ** 57] as const;
 

@@ -12,7 +12,6 @@
  */
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
-import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_swapbacked, PG_uptodate } from './folio.js';
 import * as folio_flags from './folio.js';
 import type { MachineState } from './machine_types.js';
 import { type MmStruct } from './mm_types.js';
@@ -37,6 +36,11 @@ const PTE_PFN_HI_MASK = pgtable_types.PTE_PFN_HI_MASK;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;
 const SWP_PTE_MARKER = pgtable_types.SWP_PTE_MARKER;
 const GUP_PIN_COUNTING_BIAS = folio_flags.GUP_PIN_COUNTING_BIAS;
+const PG_anon = folio_flags.PG_anon;
+const PG_anon_exclusive = folio_flags.PG_anon_exclusive;
+const PG_hugetlb = folio_flags.PG_hugetlb;
+const PG_swapbacked = folio_flags.PG_swapbacked;
+const PG_uptodate = folio_flags.PG_uptodate;
 const MM_ANONPAGES = mm_counters.MM_ANONPAGES;
 const MM_FILEPAGES = mm_counters.MM_FILEPAGES;
 const MM_SHMEMPAGES = mm_counters.MM_SHMEMPAGES;

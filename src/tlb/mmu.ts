@@ -27,7 +27,7 @@ import { PAGE_SIZE_CODE, type CpuProfile, type TlbArraySpec } from './cpu_profil
 import { SetAssoc } from './set_assoc.js';
 import { VM_FAULT_NOT_DONE } from '../mm/vm_fault.js';
 
-const ENTRY_SPAN = geometry.ENTRY_SPAN;
+const INV_ENTRY_SPAN = geometry.INV_ENTRY_SPAN;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;
 const _PAGE_RW = pgtable_types._PAGE_RW;
 const _PAGE_PSE = pgtable_types._PAGE_PSE;
@@ -162,7 +162,7 @@ export class TlbCpu {
       const by: (ArrayRef | null)[] = [null, null, null];
       const all: SetAssoc[] = [];
       for (const s of specs) {
-        const arr = new SetAssoc(s.entries, s.ways, `${p.name} ${s.name}`);
+        const arr = new SetAssoc(s.entries, s.ways, `${p.name} ${s.name}`, true);
         all.push(arr);
         for (const size of s.sizes) {
           const code = PAGE_SIZE_CODE[size];
@@ -429,7 +429,7 @@ export class Mmu implements TlbShootdownSink {
         continue;
       }
       let missed4k = false;
-      if (arr !== null && arr.live !== 0) {
+      if (arr !== null && arr.liveBy[0] !== 0) {
         const vpn = Math.floor(va * INV_SIZE_4K);
         const slot = arr.lookup(vpn * 32 + asid, vpn & arr.mask);
         if (slot >= 0) {
@@ -470,7 +470,7 @@ export class Mmu implements TlbShootdownSink {
       let slot = -1;
       for (let code = tries === 0 && missed4k ? 1 : 0; code < 3 && slot < 0; code++) {
         const r = c.l1[code]!;
-        if (r !== null && r.arr.live !== 0 && (slot = refLookup(r, va, asid)) >= 0) ref = r;
+        if (r !== null && r.arr.liveBy[r.code] !== 0 && (slot = refLookup(r, va, asid)) >= 0) ref = r;
       }
       if (slot >= 0) {
         if (tries === 0) st[S.l1Hits]!++;
@@ -478,7 +478,7 @@ export class Mmu implements TlbShootdownSink {
         if (tries === 0) st[S.l1Misses]!++;
         for (let code = 0; code < 3 && slot < 0; code++) {
           const r = c.stlb[code]!;
-          if (r !== null && r.arr.live !== 0 && (slot = refLookup(r, va, asid)) >= 0) ref = r;
+          if (r !== null && r.arr.liveBy[r.code] !== 0 && (slot = refLookup(r, va, asid)) >= 0) ref = r;
         }
         if (slot >= 0) {
           if (tries === 0) st[S.stlbHits]!++;
@@ -566,7 +566,7 @@ export class Mmu implements TlbShootdownSink {
     for (let L = 1; L <= root; L++) {
       const psc = c.psc[L];
       if (psc === null || psc === undefined || psc.live === 0) continue;
-      const tag = Math.floor(va / ENTRY_SPAN[L]!);
+      const tag = Math.floor(va * INV_ENTRY_SPAN[L]!);
       if (psc.lookup(tag * 8 + asid, tag & psc.mask) >= 0) {
         readFrom = L - 1;
         st[S.pscHitPde + L - 1]!++;
@@ -578,7 +578,7 @@ export class Mmu implements TlbShootdownSink {
     const llc = this.llc;
     let t = mm.pgd;
     for (let level = root; level >= 0; level--) {
-      const idx = Math.floor(va / ENTRY_SPAN[level]!) & 511;
+      const idx = Math.floor(va * INV_ENTRY_SPAN[level]!) & 511;
       const off = t * 1024 + (idx << 1);
       const lo = ent[off]!;
       const leaf = level === 0 || (lo & _PAGE_PSE) !== 0;
@@ -614,7 +614,7 @@ export class Mmu implements TlbShootdownSink {
       // deepest hit all missed; a stale level never gets here: it ends the walk).
       const psc = c.psc[level];
       if (psc !== null && psc !== undefined && psc.entries > 0) {
-        const tag = Math.floor(va / ENTRY_SPAN[level]!);
+        const tag = Math.floor(va * INV_ENTRY_SPAN[level]!);
         psc.fill(tag * 8 + asid, tag & psc.mask, 0);
       }
       t = (lo >>> 12) | ((ent[off + 1]! & PFN_HI_SHIFTED_MASK) << 20);

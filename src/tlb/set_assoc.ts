@@ -30,8 +30,16 @@ export class SetAssoc {
   readonly flags: Uint8Array;
   /** Valid entries (lookups in an empty array are skipped by callers: they cannot hit). */
   live = 0;
+  /**
+   * Valid entries by class, for arrays whose keys carry a class in bits 3-4 (TLB keys: the page-size
+   * code); all zero unless the array was built `classed`. A lookup for a class the array holds no
+   * entry of cannot hit, so callers skip it (the second-level TLB holds 4 KiB and 2 MiB entries in
+   * one array; with no 2 MiB entry in it, a miss is one scan of the set, not two).
+   */
+  readonly liveBy = new Int32Array(4);
+  private readonly classed: boolean;
 
-  constructor(entries: number, ways: number, what = 'array') {
+  constructor(entries: number, ways: number, what = 'array', classed = false) {
     if (!Number.isInteger(entries) || entries < 0) throw new RangeError(`${what}: entries must be a whole number >= 0, got ${entries}`);
     if (entries > 0 && (!Number.isInteger(ways) || ways < 1 || entries % ways !== 0)) {
       throw new RangeError(`${what}: ${entries} entries cannot be split into ${ways}-way sets`);
@@ -44,6 +52,7 @@ export class SetAssoc {
     this.mask = Math.max(0, sets - 1);
     this.keys = new Float64Array(entries).fill(EMPTY);
     this.flags = new Uint8Array(entries);
+    this.classed = classed;
   }
 
   /**
@@ -121,7 +130,10 @@ export class SetAssoc {
     const base = set * this.ways;
     const last = base + this.ways - 1;
     let victim = last;
-    if (keys[last]! < 0) {
+    const old = keys[last]!;
+    if (old >= 0) {
+      if (this.classed) this.liveBy[(old & 31) >> 3]!--;
+    } else {
       const shot = -(key + 2);
       for (let i = base; i < last; i++) {
         if (keys[i] === shot) {
@@ -132,6 +144,7 @@ export class SetAssoc {
       this.live++;
     }
     this.putFront(base, victim, key, flags);
+    if (this.classed) this.liveBy[(key & 31) >> 3]!++;
     return base;
   }
 
@@ -152,6 +165,11 @@ export class SetAssoc {
       if (new Set(v).size !== v.length) out.push(`${what} set ${base / this.ways}: a key twice (${set.join(', ')})`);
     }
     if (valid !== this.live) out.push(`${what}: live ${this.live} but ${valid} valid entries`);
+    if (this.classed) {
+      const by = [0, 0, 0, 0];
+      for (const k of keys) if (k >= 0) by[(k & 31) >> 3]!++;
+      if (by.some((n, c) => n !== this.liveBy[c])) out.push(`${what}: liveBy ${[...this.liveBy].join(', ')} but ${by.join(', ')} valid entries by class`);
+    }
     return out;
   }
 
@@ -182,7 +200,10 @@ export class SetAssoc {
       for (let i = base; i < base + w; i++) {
         const k = keys[i]!;
         if (k < 0) old.push(k, 0);
-        else if (i >= hit && match(k)) shot.push(-(k + 2), flags[i]!);
+        else if (i >= hit && match(k)) {
+          shot.push(-(k + 2), flags[i]!);
+          if (this.classed) this.liveBy[(k & 31) >> 3]!--;
+        }
         else valid.push(k, flags[i]!);
       }
       n += shot.length / 2;

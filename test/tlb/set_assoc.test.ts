@@ -164,7 +164,7 @@ describe('SetAssoc', () => {
       fc.record({ kind: fc.constant('flush' as const), mod: fc.integer({ min: 2, max: 5 }), rem: fc.nat(4) }),
     );
     fc.assert(fc.property(fc.constantFrom([4, 4], [8, 2], [6, 6], [16, 4]), fc.array(op, { minLength: 20, maxLength: 200, size: 'max' }), ([entries, ways], ops) => {
-      const a = new SetAssoc(entries!, ways!);
+      const a = new SetAssoc(entries!, ways!, 'array', true); // classed: check() also counts liveBy
       const r = new Ref(ways!, entries! / ways!);
       for (const o of ops) {
         if (o.kind === 'flush') {
