@@ -126,6 +126,18 @@ function refHoldsFlushed(ref: ArrayRef, va: number, asid: number): boolean {
   return ref.arr.holdsFlushed(vpn * 32 + ref.code * 8 + asid, vpn & ref.arr.mask);
 }
 
+/** No entry of its size in the array `ref` stands for (or no such array): its lookup cannot hit. */
+function empty(ref: ArrayRef | null): boolean {
+  return ref === null || ref.arr.liveBy[ref.code] === 0;
+}
+
+/** The last translation used is the 4 KiB page `vpn` with `flags` (Mmu.setLast for size code 0). */
+function setLast4k(c: TlbCpu, vpn: number, flags: number): void {
+  c.lastBase = vpn * 4096;
+  c.lastEnd = c.lastBase + 4096;
+  c.lastFlags = flags;
+}
+
 /** One CPU's TLB state (struct tlb_state, cpu_tlbstate, plus the hardware arrays). */
 export class TlbCpu {
   readonly id: number;
@@ -420,6 +432,12 @@ export class Mmu implements TlbShootdownSink {
     let lastFlags = c.lastFlags;
     let hits = 0;
     let stores = 0;
+    // The arrays a 4 KiB miss would look up after the L1 4 KiB array (see miss4k).
+    const l1Big = c.l1[1]!;
+    const l1Huge = c.l1[2]!;
+    const stlb4k = c.stlb[0]!;
+    const stlbBig = c.stlb[1]!;
+    const stlbHuge = c.stlb[2]!;
     for (let i = 0; i < n; i++) {
       const va = addrs[i]!;
       const w = writes[i]!;
@@ -443,7 +461,8 @@ export class Mmu implements TlbShootdownSink {
           }
         } else missed4k = true;
       }
-      this.accessSlow(c, mm, va, w !== 0, missed4k);
+      if (missed4k && stlb4k !== null && empty(l1Big) && empty(l1Huge) && empty(stlbBig) && empty(stlbHuge)) this.miss4k(c, mm, va, w !== 0);
+      else this.accessSlow(c, mm, va, w !== 0, missed4k, 0);
       // accessSlow sets the last page, and a fault's flush may have cleared it.
       lastBase = c.lastBase;
       lastEnd = c.lastEnd;
@@ -458,13 +477,56 @@ export class Mmu implements TlbShootdownSink {
   }
 
   /**
-   * One access (not counted in `accesses`; run() counts those). `missed4k`: run() has just looked
-   * the page up in the L1 4 KiB array and missed, so the first try does not look again.
+   * accessSlow's first try for the common miss: run() has looked the page up in the L1 4 KiB array
+   * and missed, and no other array the first try would look up (L1 2 MiB and 1 GiB, the second
+   * level's other sizes) holds an entry of its size, so the only lookup left is the second level's
+   * 4 KiB one. The same lookups, fills, counts and order as accessSlow with the branches that cannot
+   * be taken left out; a fault retries through accessSlow from the second try.
    */
-  private accessSlow(c: TlbCpu, mm: MmStruct, va: number, write: boolean, missed4k: boolean): void {
+  private miss4k(c: TlbCpu, mm: MmStruct, va: number, write: boolean): void {
     const st = c.stat;
     const asid = c.loadedAsid;
-    for (let tries = 0; tries < 4; tries++) {
+    const vpn = Math.floor(va * INV_SIZE_4K);
+    const key = vpn * 32 + asid;
+    const l1 = c.l1[0]!.arr;
+    const stlb = c.stlb[0]!.arr;
+    st[S.l1Misses]!++;
+    const slot = stlb.lookup(key, vpn & stlb.mask);
+    if (slot >= 0) {
+      st[S.stlbHits]!++;
+      const f = stlb.flags[slot]!;
+      l1.fill(key, vpn & l1.mask, f);
+      if (!write || (f & F_WRITE_OK) === F_WRITE_OK) {
+        setLast4k(c, vpn, f);
+        return;
+      }
+      // A store through a clean or read-only entry: the walker re-reads the leaf (dirty-bit assist).
+      st[S.assistWalks]!++;
+    } else {
+      st[S.stlbMisses]!++;
+      if (c.holdsFlushed && this.heldFlushed(c, va, asid)) st[S.walksAfterShootdown]!++;
+    }
+    const leaf = this.walk(c, mm, va, write);
+    if (leaf === 0 && slot < 0) {
+      const f = this.leafFlags;
+      l1.fill(key, vpn & l1.mask, f);
+      stlb.fill(key, vpn & stlb.mask, f);
+      setLast4k(c, vpn, f);
+    } else if (leaf >= 0) {
+      this.fill(c, va, asid, leaf, this.leafFlags, slot >= 0);
+      this.setLast(c, va, leaf, this.leafFlags);
+    } else if (this.fault(c, mm, va, write)) this.accessSlow(c, mm, va, write, false, 1);
+  }
+
+  /**
+   * One access (not counted in `accesses`; run() counts those), from try `firstTry` (miss4k made
+   * try 0 when it hands over). `missed4k`: run() has just looked the page up in the L1 4 KiB array
+   * and missed, so the first try does not look again.
+   */
+  private accessSlow(c: TlbCpu, mm: MmStruct, va: number, write: boolean, missed4k: boolean, firstTry: number): void {
+    const st = c.stat;
+    const asid = c.loadedAsid;
+    for (let tries = firstTry; tries < 4; tries++) {
       // L1: every array that can hold each page size (lookups change nothing but the hit's LRU).
       let ref: ArrayRef | null = null;
       let slot = -1;
