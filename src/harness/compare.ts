@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { int, plainTable, rate } from '../lib/format.js';
+import { goalText } from './controls.js';
 import { loadResults } from './load.js';
 import { UsageError } from '../lib/errors.js';
 import { progressLine } from '../lib/progress.js';
@@ -233,7 +234,7 @@ export function renderComparison(c: Comparison, alpha: number, noise: number): s
     const ct = plainTable(['task', 'control', 'A / control', 'B / control', 'goal'], ['left', 'left', 'right', 'right', 'left']);
     for (const r of ctl) {
       const k = r.control!;
-      ct.push([r.key, k.task, `${(k.a * 100).toFixed(1)} %`, `${(k.b * 100).toFixed(1)} %`, k.goal === undefined ? '' : `>= ${(k.goal * 100).toFixed(0)} %: B ${k.b >= k.goal ? 'met' : 'not met'}`]);
+      ct.push([r.key, k.task, `${(k.a * 100).toFixed(1)} %`, `${(k.b * 100).toFixed(1)} %`, goalText(r.key.replace(/ \[.*$/, ''), k.b, k.goal, 'B ')]);
     }
     out.push('ratios to controls (measured: each run\'s task rate over its control measured in the same run)', ct.toString());
   }

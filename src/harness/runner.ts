@@ -8,7 +8,7 @@ import { Bench } from 'tinybench';
 import { RunFailed } from '../lib/errors.js';
 import { fileStamp } from '../lib/format.js';
 import { inDefaultSuite, timedTasks, type BenchTaskDef } from './tasks.js';
-import { CONTROL_OF } from './controls.js';
+import { CONTROL_OF, controlOf } from './controls.js';
 import { designByName } from '../share/index.js';
 import { type Suite, type TaskResultRecord } from './types.js';
 import { median } from 'simple-statistics';
@@ -155,7 +155,8 @@ export function suiteTasks(suite: Suite, designs: readonly PtShareDesign[], seed
   const inSuite = (name: string) => (suite === 'fault' && (name.startsWith('fault/') || name.startsWith('sga/'))) || (suite === 'fork' && name.startsWith('fork/'))
     || (suite === 'mem' && name.startsWith('count/')) || (suite === 'tlb' && name.startsWith('tlb/'))
     || (suite === 'state' && (name.startsWith('reclaim/') || name.startsWith('pagemap/'))) || (suite === 'scaling' && name.startsWith('scaling/'));
-  const bounds = (control: string) => CONTROL_OF.some(([prefix, c]) => c === control && inSuite(prefix));
+  // A control runs with the tasks it bounds; a bare-work control with its own control's.
+  const bounds = (control: string) => CONTROL_OF.some(([prefix, c]) => (c === control || c === controlOf(control)) && inSuite(prefix));
   return timedTasks(designs, seed, quick, kernel).filter((t) => (suite === 'default' ? inDefaultSuite(t) : inSuite(t.name) || bounds(t.name)));
 }
 

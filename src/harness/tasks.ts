@@ -393,15 +393,15 @@ export function timedTasks(designs: readonly PtShareDesign[], seed: number, quic
   const out: BenchTaskDef[] = [];
   for (const d of designs.filter((x) => x.name === 'private')) {
     // Each control runs right before the tasks it bounds (src/harness/controls.ts).
-    const [walk, copy, lookup] = controlTasks(quick);
-    out.push(walk!);
+    const [walk, copy, lookup, faultBare, tlbBare, forkBare] = controlTasks(quick);
+    out.push(walk!, faultBare!);
     out.push(faultTask(d, 'fault/shmem-write-seq', 'sequential first-touch 4 KiB write faults on MAP_SHARED shmem (page-cache allocation, rmap, RSS, tables)', 'shmem', true, 'seq', faultBytes, seed, kernel));
     out.push(faultTask(d, 'fault/anon-write-seq', 'sequential first-touch 4 KiB write faults on private anonymous memory', 'anon', true, 'seq', faultBytes, seed, kernel));
     out.push(faultTask(d, 'fault/shmem-write-random', `first-touch 4 KiB write faults on MAP_SHARED shmem in a random order (seed ${seed})`, 'shmem', true, 'random', faultBytes, seed, kernel));
     if (!quick) out.push(refaultTask(d, faultBytes, kernel));
-    out.push(copy!, forkTask(d, quick ? 256 * MiB : 2 ** 30, kernel));
+    out.push(copy!, forkBare!, forkTask(d, quick ? 256 * MiB : 2 ** 30, kernel));
     out.push(countFigureTask(kernel), countSweepTask());
-    out.push(lookup!, ...tlbTasks(kernel));
+    out.push(lookup!, tlbBare!, ...tlbTasks(kernel));
   }
   for (const d of designs) out.push(sgaTask(d, kernel));
   out.push(...stateTasks(designs, true, kernel));
