@@ -433,11 +433,11 @@ export class Mmu implements TlbShootdownSink {
     let hits = 0;
     let stores = 0;
     // The arrays a 4 KiB miss would look up after the L1 4 KiB array (see miss4k).
-    const l1Big = c.l1[1]!;
-    const l1Huge = c.l1[2]!;
-    const stlb4k = c.stlb[0]!;
-    const stlbBig = c.stlb[1]!;
-    const stlbHuge = c.stlb[2]!;
+    const l1Big = c.l1[1] ?? null;
+    const l1Huge = c.l1[2] ?? null;
+    const stlb4k = c.stlb[0] ?? null;
+    const stlbBig = c.stlb[1] ?? null;
+    const stlbHuge = c.stlb[2] ?? null;
     for (let i = 0; i < n; i++) {
       const va = addrs[i]!;
       const w = writes[i]!;
