@@ -43,6 +43,8 @@ export const DEFAULT_COMPARE: CompareOptions = { alpha: 0.05, noise: 0.02 };
 
 export interface TimingRow {
   key: string;
+  /** The task's name (the key without its design). */
+  name: string;
   unit: string;
   /** Median operations per second of each side (measured). */
   a: number;
@@ -145,7 +147,7 @@ export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOpti
       : paired ? (minSignedRankP(sa.length) >= opts.alpha ? 'too few rounds' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~')
         : tooFewProcesses(ta, tb) ? 'too few processes' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~';
     rows.push({
-      key, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p,
+      key, name: ta.name, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p,
       nA: sa.length, nB: sb.length, unitOfSample: paired ? 'round' : perProcess ? 'process' : 'call', test: paired ? 'signed-rank' : 'mann-whitney', verdict,
       ...(ta.control && tb.control ? { control: { task: tb.control.task, a: ta.control.ratio, b: tb.control.ratio, ...(tb.control.goal === undefined ? {} : { goal: tb.control.goal }) } } : {}),
     });
@@ -234,7 +236,7 @@ export function renderComparison(c: Comparison, alpha: number, noise: number): s
     const ct = plainTable(['task', 'control', 'A / control', 'B / control', 'goal'], ['left', 'left', 'right', 'right', 'left']);
     for (const r of ctl) {
       const k = r.control!;
-      ct.push([r.key, k.task, `${(k.a * 100).toFixed(1)} %`, `${(k.b * 100).toFixed(1)} %`, goalText(r.key.replace(/ \[.*$/, ''), k.b, k.goal, 'B ')]);
+      ct.push([r.key, k.task, `${(k.a * 100).toFixed(1)} %`, `${(k.b * 100).toFixed(1)} %`, goalText(r.name, k.b, k.goal, 'B ')]);
     }
     out.push('ratios to controls (measured: each run\'s task rate over its control measured in the same run)', ct.toString());
   }
