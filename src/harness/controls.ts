@@ -38,6 +38,7 @@
  */
 import type { BenchTaskDef } from './tasks.js';
 import type { TaskResultRecord } from './types.js';
+import * as geometry from '../arch/pgtable_64_types.js';
 import { plainTable, rate } from '../lib/format.js';
 
 const WORDS = 1024;
@@ -237,8 +238,8 @@ export function bareTlb(base: number): BareTlb {
   return { l1: bareArray(96, 6), stlb: bareArray(2048, 16), pde: bareArray(32, 4), pdpte: bareArray(4, 4), llc: bareArray(32768, 16), pool };
 }
 
-/** Spans of one entry at levels 0..3, inverted (multiplying by a power of two is exact). */
-const INV_SPAN = [2 ** -12, 2 ** -21, 2 ** -30, 2 ** -39];
+/** A module-local copy of arch's inverse entry spans (V8 reloads an imported binding on every use). */
+const INV_SPAN = geometry.INV_ENTRY_SPAN;
 
 /**
  * The accesses `addrs` through the bare miss path (see the file comment), PGD at table 0; returns
