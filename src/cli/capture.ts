@@ -124,7 +124,7 @@ export async function captureMain(argv: string[]): Promise<number> {
   const reading = progressLine('ptbench capture: reading', 1);
   const c = captureProcesses(target.pid, values.tree, (done, total, what) => reading.update(done, `of ${total}: ${what}`));
   reading.end();
-  writeJsonAtomic(abs, scenarioFor(c, command).scenario);
+  writeJsonAtomic(abs, scenarioFor(c, command, undefined, kernel).scenario);
 
   const progress = progressLine('ptbench capture: replaying', designs.length + 1);
   progress.update(0, `prediction (${PREDICTION_DESIGN})`);

@@ -3,7 +3,7 @@ import { parseOptions } from '../lib/cli_args.js';
 import { progressLine } from '../lib/progress.js';
 import { UsageError } from '../lib/errors.js';
 import { bytesIEC, iec, int, plainTable } from '../lib/format.js';
-import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp, type KernelConfig } from '../mm/kernel_profile.js';
+import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp, kernelOptionsGiven, type KernelConfig } from '../mm/kernel_profile.js';
 import { DESIGNS, designsByList } from '../share/index.js';
 import { loadScenarioFile } from '../harness/scenario_file.js';
 import { checkTimelineDesign, runTimeline, type DesignRun, type DesignSnapshot } from '../workload/timeline.js';
@@ -19,6 +19,8 @@ counted without building the tables (the counting engine), so thousands of proce
   --design NAME|all    designs, comma-separated, or all (default; threads is left out: a timeline's
                        processes have their own mms)
 ${kernelHelp()}
+                       (default: the file's "kernel" member where it has one, as ptbench capture
+                       writes it; each option given overrides that knob)
   --json               machine-readable output
 `;
 
@@ -29,6 +31,8 @@ export interface RunReport {
   description?: string;
   source?: string;
   kernel: KernelConfig;
+  /** Where the kernel configuration came from, in one line. */
+  kernelFrom: string;
   engines: Record<string, DesignRun['engine']>;
   snapshots: Array<{ label: string; designs: Record<string, DesignSnapshot> }>;
 }
@@ -41,10 +45,16 @@ function range(xs: number[]): string {
   return iec(lo) === iec(hi) ? `${int(lo)}..${int(hi)} B` : `${iec(lo)}..${iec(hi)}`;
 }
 
+/** Where a run's kernel configuration came from, in words. */
+export function kernelFrom(given: string[], recorded: boolean): string {
+  if (given.length === 0) return recorded ? "as the scenario file records it; --kernel, --pti, --pt-reclaim override" : 'the defaults: the file records no kernel';
+  return recorded ? `${given.join(', ')} given; the rest as the scenario file records it` : `${given.join(', ')} given; the rest the defaults`;
+}
+
 export function renderRun(r: RunReport): string {
   const out: string[] = [`ptbench run ${r.file}: page tables per snapshot (simulated, exact)`];
   if (r.description) out.push(r.description);
-  out.push(`kernel ${describeKernel(r.kernel)}`);
+  out.push(`kernel ${describeKernel(r.kernel)} (${r.kernelFrom})`);
   for (const s of r.snapshots) {
     out.push('', `snapshot "${s.label}"`);
     const t = plainTable(['design', 'engine', 'page tables', 'pgd', 'pud', 'pmd', 'pte', 'processes', 'VmPTE per process', 'faults', 'TLB flushes', 'IPIs', 'refused steps'],
@@ -73,12 +83,16 @@ export async function runMain(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`run: give one scenario file (got ${positionals.length}); e.g. ptbench run scenarios/postgres.json`);
-  const kernel = kernelFromOptions(values);
+  kernelFromOptions(values); // bad option values are reported before the file is read
   const designs = values.design === 'all' ? DESIGNS.filter((d) => d.mmPerProcess) : designsByList(values.design);
   designs.forEach(checkTimelineDesign);
   const file = positionals[0]!;
   const t = loadScenarioFile(file);
-  const report: RunReport = { tool: 'ptbench run', figures: 'simulated', file, ...(t.description ? { description: t.description } : {}), ...(t.source ? { source: t.source } : {}), kernel, engines: {}, snapshots: [] };
+  const kernel = kernelFromOptions(values, t.kernel);
+  const report: RunReport = {
+    tool: 'ptbench run', figures: 'simulated', file, ...(t.description ? { description: t.description } : {}), ...(t.source ? { source: t.source } : {}),
+    kernel, kernelFrom: kernelFrom(kernelOptionsGiven(values), t.kernel !== undefined), engines: {}, snapshots: [],
+  };
   const progress = progressLine('ptbench run', designs.length);
   for (const [i, d] of designs.entries()) {
     progress.update(i, d.name);

@@ -6,6 +6,7 @@
 import { readJson, validate } from './load.js';
 import { parseSize } from '../lib/size.js';
 import { UsageError } from '../lib/errors.js';
+import { KERNEL_PROFILES } from '../mm/kernel_profile.js';
 import { checkTimeline, type Prot, type Timeline, type TimelineObject, type TimelineStep } from '../workload/timeline.js';
 
 type Raw = Record<string, unknown>;
@@ -18,6 +19,14 @@ function address(v: unknown, at: string): number {
   const n = typeof v === 'number' ? v : Number(String(v));
   if (!Number.isSafeInteger(n)) throw new UsageError(`${at}: '${String(v)}' is not an address below 2^53`);
   return n;
+}
+
+/** A recorded kernel configuration, checked: a known profile, and no knob that profile lacks. */
+function scenarioKernel(k: NonNullable<Timeline['kernel']>, at: string): NonNullable<Timeline['kernel']> {
+  const p = KERNEL_PROFILES.find((x) => x.name === k.profile);
+  if (p === undefined) throw new UsageError(`${at}/profile: unknown kernel profile '${k.profile}'; profiles: ${KERNEL_PROFILES.map((x) => x.name).join(', ')}`);
+  if (k.ptReclaim === true && !p.rules.includes('pt_reclaim')) throw new UsageError(`${at}/ptReclaim: CONFIG_PT_RECLAIM does not exist in Linux ${p.name}; set it false or name a profile that has it`);
+  return k;
 }
 
 /** Turn a schema-valid file into a Timeline (sizes and addresses as numbers, defaults filled in). */
@@ -51,6 +60,7 @@ export function toTimeline(raw: Raw, file: string): Timeline {
   if (typeof raw.description === 'string') t.description = raw.description;
   if (typeof raw.source === 'string') t.source = raw.source;
   if (raw.captured !== undefined) t.captured = raw.captured as Timeline['captured'];
+  if (raw.kernel !== undefined) t.kernel = scenarioKernel(raw.kernel as NonNullable<Timeline['kernel']>, at('/kernel'));
   try {
     checkTimeline(t);
   } catch (e) {

@@ -158,14 +158,30 @@ function onOff(option: string, v: string | undefined): boolean | undefined {
   return v === undefined ? undefined : v === 'on';
 }
 
-/** --kernel NAME, --pt-reclaim on|off and --pti on|off as a command gives them (absent: defaults). */
-export function kernelFromOptions(values: { kernel?: string; 'pt-reclaim'?: string; pti?: string }): KernelConfig {
+/** A kernel configuration written down (a scenario file's `kernel` member): a profile and the knobs it sets. */
+export interface KernelSetting extends KernelKnobs {
+  profile: string;
+}
+
+/**
+ * --kernel NAME, --pt-reclaim on|off and --pti on|off as a command gives them, each over `base` (a
+ * scenario file's recorded configuration) and then the profile's defaults. A recorded PT_RECLAIM is
+ * dropped when --kernel names a profile without it.
+ */
+export function kernelFromOptions(values: { kernel?: string; 'pt-reclaim'?: string; pti?: string }, base?: KernelSetting): KernelConfig {
   const knobs: KernelKnobs = {};
   const ptReclaim = onOff('--pt-reclaim', values['pt-reclaim']);
   const pti = onOff('--pti', values.pti);
-  if (ptReclaim !== undefined) knobs.ptReclaim = ptReclaim;
-  if (pti !== undefined) knobs.pti = pti;
-  return kernelConfig(values.kernel ?? DEFAULT_KERNEL, knobs);
+  const profile = values.kernel ?? base?.profile ?? DEFAULT_KERNEL;
+  const baseReclaim = base?.ptReclaim !== undefined && kernelProfile(profile).rules.includes('pt_reclaim') ? base.ptReclaim : undefined;
+  if ((ptReclaim ?? baseReclaim) !== undefined) knobs.ptReclaim = (ptReclaim ?? baseReclaim)!;
+  if ((pti ?? base?.pti) !== undefined) knobs.pti = (pti ?? base?.pti)!;
+  return kernelConfig(profile, knobs);
+}
+
+/** Which kernel options a command was given (the rest come from a recorded configuration or the defaults). */
+export function kernelOptionsGiven(values: { kernel?: string; 'pt-reclaim'?: string; pti?: string }): string[] {
+  return (['kernel', 'pt-reclaim', 'pti'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
 }
 
 /** The --kernel and --pt-reclaim lines of a command's --help. */

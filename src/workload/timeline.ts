@@ -59,10 +59,18 @@ export interface CaptureOrigin {
   pids: number[];
 }
 
+/** The kernel configuration a scenario file was written for (its `kernel` member). */
+export interface ScenarioKernel {
+  profile: string;
+  pti?: boolean;
+  ptReclaim?: boolean;
+}
+
 export interface Timeline {
   description?: string;
   source?: string;
   captured?: CaptureOrigin;
+  kernel?: ScenarioKernel;
   objects: Record<string, TimelineObject>;
   timeline: TimelineStep[];
 }

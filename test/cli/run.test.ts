@@ -57,6 +57,9 @@ test('bad scenario files: one line with the JSON path and what was expected, exi
     [['run', file('i.json', { ...ok, timeline: [...ok.timeline, { op: 'touch', proc: 'p', addr: '0x7f0000000001', length: 4096 }] })], /addr 0x7f0000000001 must be a multiple of 4096/],
     [['run', 'test/fixtures/scenario-example.json', '--design', 'threads'], /--design threads: its processes are threads of one mm/],
     [['run', 'test/fixtures/scenario-example.json', '--kernel', '5.4'], /unknown kernel profile '5\.4'; profiles: 6\.12, 6\.18/],
+    [['run', file('k1.json', { ...ok, kernel: { profile: '5.4' } })], /k1\.json: \/kernel\/profile: unknown kernel profile '5\.4'; profiles: 6\.12, 6\.18/],
+    [['run', file('k2.json', { ...ok, kernel: { profile: '6.12', ptReclaim: true } })], /k2\.json: \/kernel\/ptReclaim: CONFIG_PT_RECLAIM does not exist in Linux 6\.12/],
+    [['run', file('k3.json', { ...ok, kernel: { profile: '6.18', pti: 'yes' } })], /\/kernel\/pti must be boolean/],
   ];
   for (const [args, re] of cases) {
     const r = ptbench(args);
@@ -65,4 +68,31 @@ test('bad scenario files: one line with the JSON path and what was expected, exi
     assert.match(r.stderr, re);
     assert.equal(r.stdout, '');
   }
+});
+
+test('a file\'s kernel member is the run\'s kernel unless an option overrides a knob, and run says which', () => {
+  const dir = tempDir('ptbench-run-kernel-');
+  const p = join(dir, 'k.json');
+  // One process, one 4 KiB page at 0x7f0000000000: a PGD, one PUD, PMD and PTE table.
+  writeFileSync(p, JSON.stringify({
+    kernel: { profile: '6.18', pti: true, ptReclaim: false },
+    objects: {}, timeline: [{ op: 'spawn', name: 'p', count: 1 }, { op: 'mmap', proc: 'p', addr: '0x7f0000000000', length: 4096 }, { op: 'touch', proc: 'p', addr: '0x7f0000000000', length: 4096, write: true }, { op: 'snapshot', label: 's' }],
+  }));
+  const bytes = (args: string[]) => {
+    const r = ptbench(['run', p, '--design', 'private', '--json', ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { kernel: { profile: string; pti: boolean; ptReclaim: boolean }; kernelFrom: string; snapshots: Array<{ designs: Record<string, { pageTableBytes: number }> }> };
+    return { k: j.kernel, from: j.kernelFrom, b: j.snapshots[0]!.designs.private!.pageTableBytes };
+  };
+  // PTI on 6.18: an 8 KiB PGD (pgd_allocation_order() = 1) + 3 x 4 KiB tables.
+  const rec = bytes([]);
+  assert.deepEqual([rec.k.profile, rec.k.pti, rec.k.ptReclaim, rec.b], ['6.18', true, false, 8192 + 3 * 4096]);
+  assert.equal(rec.from, 'as the scenario file records it; --kernel, --pti, --pt-reclaim override');
+  const off = bytes(['--pti', 'off']);
+  assert.deepEqual([off.k.pti, off.k.ptReclaim, off.b], [false, false, 4096 + 3 * 4096]);
+  // --kernel 6.12 drops the recorded PT_RECLAIM knob (6.12 has none) and keeps PTI; 6.12's PGD is 8 KiB either way.
+  const old = bytes(['--kernel', '6.12']);
+  assert.deepEqual([old.k.profile, old.k.pti, old.k.ptReclaim, old.b], ['6.12', true, false, 8192 + 3 * 4096]);
+  const text = ptbench(['run', p, '--design', 'private']);
+  assert.match(text.stdout, /PTI active, PGD 8 KiB \(as the scenario file records it; --kernel, --pti, --pt-reclaim override\)/);
 });

@@ -232,23 +232,50 @@ test('live: a parent and 3 children sharing a MAP_SHARED region, captured; predi
   }
 });
 
-test('live: the CLI writes a scenario that ptbench run replays, and prints the documented JSON', async () => {
+// capture predicts under the host's kernel configuration (PTI active gives an 8 KiB PGD on 6.18) and
+// writes it into the scenario file, which run then follows: the replay equals the capture whether PTI
+// is active on this machine or not. The host reading is forced both ways with --pti (as detectKernel
+// would set it; its reading is tested in kernel_detect.test.ts), and once left to the host.
+test('live: the CLI writes a scenario that ptbench run replays under the same kernel, PTI active or not', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ptbench-capture-'));
   const s = await startSharer(dir, 2, 64);
   try {
-    const out = join(dir, 'captured.json');
-    const r = spawnSync(process.execPath, [...CLI, 'capture', '--pid', String(s.pid), '--tree', '--out', out, '--design', 'private,ptshare,mshare', '--json'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as { tool: string; kernel: { profile: string }; processes: Array<{ pid: number; comm: string; predictedVmpteBytes: number; actualVmpteBytes: number }>; designs: Record<string, { pageTableBytes: number }> };
-    assert.equal(j.tool, 'ptbench capture');
-    assert.equal(j.processes.length, 3);
-    assert.ok(j.processes.every((p) => p.comm === 'sharer' && p.predictedVmpteBytes > 0 && p.actualVmpteBytes > 0));
-    assert.deepEqual(Object.keys(j.designs), ['private', 'ptshare', 'mshare']);
-    // MAP_SHARED | MAP_ANONYMOUS gets private tables under ptshare (its check runs before the file exists).
-    assert.equal(j.designs.ptshare!.pageTableBytes, j.designs.private!.pageTableBytes);
-    const replayed = spawnSync(process.execPath, [...CLI, 'run', out, '--design', 'private', '--json'], { encoding: 'utf8' });
-    assert.equal(replayed.status, 0, replayed.stderr);
-    assert.equal((JSON.parse(replayed.stdout) as { snapshots: Array<{ designs: Record<string, { pageTableBytes: number }> }> }).snapshots[0]!.designs.private!.pageTableBytes, j.designs.private!.pageTableBytes);
+    const replays: Record<string, number> = {};
+    for (const pti of ['host', 'on', 'off'] as const) {
+      const out = join(dir, `captured-${pti}.json`);
+      const kernelArgs = pti === 'host' ? [] : ['--pti', pti];
+      const r = spawnSync(process.execPath, [...CLI, 'capture', '--pid', String(s.pid), '--tree', '--out', out, '--design', 'private,ptshare,mshare', '--json', ...kernelArgs], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const j = JSON.parse(r.stdout) as { tool: string; kernel: { profile: string; pti: boolean; pgdBytes: number }; processes: Array<{ pid: number; comm: string; predictedVmpteBytes: number; actualVmpteBytes: number }>; designs: Record<string, { pageTableBytes: number }> };
+      assert.equal(j.tool, 'ptbench capture');
+      assert.equal(j.processes.length, 3);
+      assert.ok(j.processes.every((p) => p.comm === 'sharer' && p.predictedVmpteBytes > 0 && p.actualVmpteBytes > 0));
+      assert.deepEqual(Object.keys(j.designs), ['private', 'ptshare', 'mshare']);
+      if (pti !== 'host') assert.equal(j.kernel.pti, pti === 'on');
+      // KERNEL_RULES.pgd_order_pti (6.15+, pgd_allocation_order()): 8 KiB with PTI, 4 KiB without.
+      if (j.kernel.profile === '6.18') assert.equal(j.kernel.pgdBytes, j.kernel.pti ? 8192 : 4096);
+      // MAP_SHARED | MAP_ANONYMOUS gets private tables under ptshare (its check runs before the file exists).
+      assert.equal(j.designs.ptshare!.pageTableBytes, j.designs.private!.pageTableBytes);
+      // The file records what capture predicted under ...
+      const file = JSON.parse(readFileSync(out, 'utf8')) as { kernel: { profile: string; pti: boolean } };
+      assert.deepEqual({ profile: file.kernel.profile, pti: file.kernel.pti }, { profile: j.kernel.profile, pti: j.kernel.pti });
+      // ... and run, given no kernel option, replays under it and says so.
+      const replayed = spawnSync(process.execPath, [...CLI, 'run', out, '--design', 'private', '--json'], { encoding: 'utf8' });
+      assert.equal(replayed.status, 0, replayed.stderr);
+      const rj = JSON.parse(replayed.stdout) as { kernel: { pti: boolean }; kernelFrom: string; snapshots: Array<{ designs: Record<string, { pageTableBytes: number }> }> };
+      assert.equal(rj.kernel.pti, j.kernel.pti);
+      assert.match(rj.kernelFrom, /as the scenario file records it/);
+      assert.equal(rj.snapshots[0]!.designs.private!.pageTableBytes, j.designs.private!.pageTableBytes);
+      replays[pti] = j.designs.private!.pageTableBytes;
+    }
+    // Three processes, one PGD each: PTI on 6.18 adds 4 KiB to each.
+    assert.equal(replays.on! - replays.off!, 3 * 4096);
+    // An option overrides the recorded knob: the PTI-on file replayed with --pti off is the PTI-off figure.
+    const over = spawnSync(process.execPath, [...CLI, 'run', join(dir, 'captured-on.json'), '--design', 'private', '--pti', 'off', '--json'], { encoding: 'utf8' });
+    assert.equal(over.status, 0, over.stderr);
+    const oj = JSON.parse(over.stdout) as { kernelFrom: string; snapshots: Array<{ designs: Record<string, { pageTableBytes: number }> }> };
+    assert.equal(oj.snapshots[0]!.designs.private!.pageTableBytes, replays.off);
+    assert.match(oj.kernelFrom, /^--pti given; the rest as the scenario file records it$/);
   } finally {
     await s.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -107,16 +107,19 @@ interface BuiltScenario {
 /** Each capture's scenarios, built once per placement (a capture is not changed once read). */
 const built = new WeakMap<Captured, Map<string, BuiltScenario>>();
 
-/** The scenario file for `c`, as captured or placed for `design` (its sharedRegionAlign). */
-export function scenarioFor(c: Captured, command: string, design?: PtShareDesign): BuiltScenario {
+/**
+ * The scenario file for `c`, as captured or placed for `design` (its sharedRegionAlign); with `kernel`,
+ * the file records that configuration so that `ptbench run` replays under it.
+ */
+export function scenarioFor(c: Captured, command: string, design?: PtShareDesign, kernel?: KernelConfig): BuiltScenario {
   const align = design?.sharedRegionAlign;
-  const key = `${align ?? 'as captured'} ${command}`;
+  const key = `${align ?? 'as captured'} ${command} ${kernel ? `${kernel.profile} ${kernel.pti} ${kernel.ptReclaim}` : ''}`;
   let byKey = built.get(c);
   if (byKey === undefined) built.set(c, (byKey = new Map()));
   const have = byKey.get(key);
   if (have !== undefined) return have;
   const { scenario, notes } = captureScenario(c.processes, {
-    kernel: c.kernelRelease, date: c.date, command, fsType: c.fsType,
+    kernel: c.kernelRelease, date: c.date, command, fsType: c.fsType, ...(kernel ? { config: kernel } : {}),
     ...(align === undefined ? {} : { place: { align, taskSize: pagingMode(capturedLevels(c)).taskSize } }),
   });
   const err = validate('ptbench-scenario-1', scenario);

@@ -105,6 +105,8 @@ export interface ScenarioOptions {
   date: string;
   command: string;
   fsType: Map<string, string>;
+  /** The kernel configuration the capture is predicted under, recorded so that a replay uses it. */
+  config?: { profile: string; pti: boolean; ptReclaim: boolean };
   /** Move MAP_SHARED objects to regions of this alignment (see the module comment). */
   place?: { align: number; taskSize: number };
 }
@@ -205,6 +207,7 @@ export function captureScenario(procs: CapturedProcess[], o: ScenarioOptions): {
   const scenario: Json = {
     description: `captured from ${procName(root)}${procs.length > 1 ? ` and ${procs.length - 1} descendant${procs.length > 2 ? 's' : ''}` : ''} on Linux ${o.kernel}${o.place ? `, shared objects moved to ${o.place.align / 2 ** 30} GiB-aligned regions` : ''}`,
     source: o.command,
+    ...(o.config ? { kernel: { profile: o.config.profile, pti: o.config.pti, ptReclaim: o.config.ptReclaim } } : {}),
     captured: { kernel: o.kernel, date: o.date, pids: procs.map((p) => p.pid), ...(swapped.length > 0 ? { swapped } : {}) },
     objects,
     timeline,

@@ -29,24 +29,36 @@ export function configValue(text: string, option: string): string {
   return m ? m[1]! : 'n';
 }
 
-function readConfig(rel: string): { text: string; from: string } | null {
+/** Reads one of the host's files (/proc, /sys, /boot); null when it cannot be read. Tests pass their own. */
+export type HostReader = (path: string) => Buffer | null;
+
+export const readHostFile: HostReader = (path) => {
   try {
-    return { text: gunzipSync(readFileSync('/proc/config.gz')).toString('utf8'), from: '/proc/config.gz' };
-  } catch { /* not built with IKCONFIG_PROC */ }
-  try {
-    return { text: readFileSync(`/boot/config-${rel}`, 'utf8'), from: `/boot/config-${rel}` };
-  } catch { /* no config shipped */ }
-  return null;
+    return readFileSync(path);
+  } catch {
+    return null;
+  }
+};
+
+function readConfig(rel: string, read: HostReader): { text: string; from: string } | null {
+  const gz = read('/proc/config.gz');
+  if (gz !== null) {
+    try {
+      return { text: gunzipSync(gz).toString('utf8'), from: '/proc/config.gz' };
+    } catch { /* not gzip: fall through to /boot */ }
+  }
+  const boot = read(`/boot/config-${rel}`);
+  return boot === null ? null : { text: boot.toString('utf8'), from: `/boot/config-${rel}` };
 }
 
-export function detectKernel(rel: string = release()): DetectedKernel {
+export function detectKernel(rel: string = release(), read: HostReader = readHostFile): DetectedKernel {
   const v = kernelVersion(rel);
   const byVersion = KERNEL_PROFILES.map((p) => ({ p, v: kernelVersion(p.name)! })).sort((a, b) => a.v[0] - b.v[0] || a.v[1] - b.v[1]);
   const fits = v === null ? [] : byVersion.filter((x) => x.v[0] < v[0] || (x.v[0] === v[0] && x.v[1] <= v[1]));
   const pick = fits.length > 0 ? fits[fits.length - 1]!.p : byVersion[0]!.p;
   const reasons: string[] = [v === null ? `uname -r '${rel}' is not a version: the oldest profile` : fits.length === 0 ? `uname -r ${rel} is older than every profile: the oldest` : `uname -r ${rel}: the newest profile not newer than it`];
   const knobs: KernelKnobs = {};
-  const cfg = readConfig(rel);
+  const cfg = readConfig(rel, read);
   if (pick.rules.includes('pt_reclaim')) {
     if (cfg === null) {
       reasons.push(`kernel config not readable: CONFIG_PT_RECLAIM assumed ${kernelConfig(pick.name).ptReclaim ? 'on' : 'off'}, the profile's default`);
@@ -56,12 +68,13 @@ export function detectKernel(rel: string = release()): DetectedKernel {
     }
   }
   let pti: boolean | null = null;
-  try {
-    const meltdown = readFileSync('/sys/devices/system/cpu/vulnerabilities/meltdown', 'utf8').trim();
+  const meltdownFile = read('/sys/devices/system/cpu/vulnerabilities/meltdown');
+  if (meltdownFile !== null) {
+    const meltdown = meltdownFile.toString('utf8').trim();
     pti = /PTI/.test(meltdown);
     knobs.pti = pti;
     reasons.push(`PTI ${pti ? 'active' : 'inactive'} (meltdown: ${meltdown})`);
-  } catch {
+  } else {
     reasons.push(`PTI state not readable: assumed ${DEFAULT_PTI ? 'active' : 'inactive'}`);
   }
   if (cfg !== null && configValue(cfg.text, 'CONFIG_MITIGATION_PAGE_TABLE_ISOLATION') !== 'y' && configValue(cfg.text, 'CONFIG_PAGE_TABLE_ISOLATION') !== 'y') {
