@@ -65,7 +65,8 @@ export async function benchMain(argv: string[]): Promise<number> {
   const seed = Number(values.seed);
   const quick = values.quick;
   const timeMs = values.time !== undefined ? Number(values.time) : quick ? 200 : 1500;
-  if (!Number.isFinite(timeMs) || timeMs <= 0) throw new UsageError(`--time: '${values.time}' is not a positive number of milliseconds`);
+  // At most 10 minutes per task: the default suite has a dozen tasks, each run in --processes processes.
+  if (!Number.isFinite(timeMs) || timeMs <= 0 || timeMs > 600_000) throw new UsageError(`--time: '${values.time}' is not a number of milliseconds from 1 to 600000 (10 minutes per task)`);
   // 5 processes a side is the fewest whose exact Mann-Whitney p can reach 0.01 (2/252); 3 never goes below 0.1.
   const processes = values.processes !== undefined ? intInRange(values.processes, '--processes', 1, 50) : quick ? 1 : 5;
   const kernel = kernelFromOptions(values);
@@ -74,7 +75,8 @@ export async function benchMain(argv: string[]): Promise<number> {
   const repo = process.cwd();
   const env = runEnvironment(repo);
   const date = new Date();
-  const out = checkWritable(values.out !== undefined ? values.out : defaultResultsPath(repo, env.git.commit, env.git.dirty, date), '--out');
+  // A results file is up to about 1.3 MB (the full default suite keeps 5,000 call times per task).
+  const out = checkWritable(values.out !== undefined ? values.out : defaultResultsPath(repo, env.git.commit, env.git.dirty, date), '--out', quick ? 512 * 1024 : 2 * 1024 * 1024);
 
   const ac = new AbortController();
   setMaxListeners(0, ac.signal); // one listener per task's Bench
@@ -136,7 +138,7 @@ export async function benchMain(argv: string[]): Promise<number> {
     config: { suite, designs: designs.map((d) => d.name), quick, seed, timeMs, warmupMs, minCalls, processes, kernel },
     tasks, memory,
   };
-  writeJsonAtomic(out, file);
+  writeJsonAtomic(out, file, { exclusive: values.out === undefined });
   say(`results written to ${out}`);
   return 0;
 }

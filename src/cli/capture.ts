@@ -3,6 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseOptions } from '../lib/cli_args.js';
 import { progressLine } from '../lib/progress.js';
 import { UsageError } from '../lib/errors.js';
+import { printable } from '../lib/terminal.js';
 import { bytesIEC, fileStamp, iec, int, plainTable } from '../lib/format.js';
 import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp, type KernelConfig } from '../mm/kernel_profile.js';
 import { designByName, DESIGNS, designsByList } from '../share/index.js';
@@ -47,7 +48,7 @@ const PAGE = 4096;
 
 /** What the difference between predicted and actual could hold, and what the model left out, for one process. */
 export function explain(p: ProcessFigures): string[] {
-  const name = `${p.comm}[${p.pid}]`;
+  const name = `${printable(p.comm)}[${p.pid}]`;
   const out: string[] = [];
   const d = p.actualVmpteBytes - p.predictedVmpteBytes;
   if (d > 0) {
@@ -75,7 +76,7 @@ export function renderCapture(r: CaptureReport): string {
     pred += p.predictedVmpteBytes;
     act += p.actualVmpteBytes;
     const d = p.actualVmpteBytes - p.predictedVmpteBytes;
-    t.push([String(p.pid), p.comm, int(p.mappings), int(p.presentPages), int(p.swappedPages), iec(p.predictedVmpteBytes), iec(p.actualVmpteBytes), `${d >= 0 ? '+' : '-'}${iec(Math.abs(d))}`, pct(p.predictedVmpteBytes, p.actualVmpteBytes)]);
+    t.push([String(p.pid), printable(p.comm), int(p.mappings), int(p.presentPages), int(p.swappedPages), iec(p.predictedVmpteBytes), iec(p.actualVmpteBytes), `${d >= 0 ? '+' : '-'}${iec(Math.abs(d))}`, pct(p.predictedVmpteBytes, p.actualVmpteBytes)]);
   }
   if (procs.length > 1) t.push(['', 'all', '', '', '', iec(pred), iec(act), `${act - pred >= 0 ? '+' : '-'}${iec(Math.abs(act - pred))}`, pct(pred, act)]);
   out.push(t.toString());

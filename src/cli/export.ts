@@ -6,7 +6,7 @@
  */
 import { join, resolve } from 'node:path';
 import { loadResults, resultsFileArg } from '../harness/load.js';
-import { writeJsonAtomic } from '../harness/write.js';
+import { checkWritable, writeJsonAtomic } from '../harness/write.js';
 import { UsageError } from '../lib/errors.js';
 import { toGithubActionBenchmark } from '../harness/export.js';
 import { parseOptions } from '../lib/cli_args.js';
@@ -35,6 +35,7 @@ export function exportMain(argv: string[]): number {
   const path = resultsFileArg(positionals);
   const { bigger, smaller } = toGithubActionBenchmark(loadResults(path));
   const dir = resolve(values['out-dir']);
+  checkWritable(join(dir, 'bigger-is-better.json'), '--out-dir');
   writeJsonAtomic(join(dir, 'bigger-is-better.json'), bigger);
   writeJsonAtomic(join(dir, 'smaller-is-better.json'), smaller);
   process.stdout.write(`wrote ${bigger.length} measured entries to ${join(dir, 'bigger-is-better.json')} and ${smaller.length} simulated entries to ${join(dir, 'smaller-is-better.json')}\n`);

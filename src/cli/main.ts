@@ -4,6 +4,7 @@ import { applyV8Flags } from '../lib/v8_flags.js';
 import { RunFailed, UsageError } from '../lib/errors.js';
 import { KernelError } from '../mm/errno.js';
 import { memMain } from './mem.js';
+import { guardStream, printable } from '../lib/terminal.js';
 
 const HELP = `usage: ptbench <command> [options]
 
@@ -36,17 +37,38 @@ function isUserError(e: unknown): e is Error {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
+/** A parseArgs error in one line: the option and what would be right. */
+function parseArgsLine(e: Error, cmd: string): string {
+  // "Option '--procs' argument is ambiguous. Did you forget ...": a value that starts with a dash.
+  const ambiguous = /^Option '(--?[\w-]+)(?:, -\w)?' argument is ambiguous/.exec(e.message) ?? /^Option '-\w, (--[\w-]+)' argument is ambiguous/.exec(e.message);
+  if (ambiguous) return `EINVAL: ${ambiguous[1]}: its value starts with '-' and reads as an option; write ${ambiguous[1]}=VALUE to give such a value, or give the value the option takes (see 'ptbench ${cmd} --help')`;
+  return `EINVAL: ${e.message.split('. ')[0]}; see 'ptbench ${cmd} --help'`;
+}
+
+/** File-system errors no command turned into a UsageError (a full disk, a read-only mount): one line naming the file. */
+const FS_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOENT', 'EMFILE', 'ENFILE', 'EIO', 'ELOOP', 'ENAMETOOLONG']);
+function fsErrorLine(e: unknown): string | null {
+  const x = e as NodeJS.ErrnoException | null;
+  if (x === null || typeof x !== 'object' || typeof x.code !== 'string' || typeof x.syscall !== 'string' || !FS_CODES.has(x.code)) return null;
+  return `${x.code}: ${x.syscall} ${x.path ?? ''}: ${x.message.replace(/^[A-Z]+: /, '').replace(/,.*$/, '')}; check the path and the space on its file system`;
+}
+
 function reportAndExit(e: unknown): never {
   if (isUserError(e)) {
     // parseArgs errors have no errno-style prefix of their own.
     const cmd = process.argv[2] ?? '';
-    const msg = e instanceof UsageError || e instanceof KernelError ? e.message : `EINVAL: ${e.message.split('. ')[0]}; see 'ptbench ${cmd} --help'`;
-    process.stderr.write(`ptbench: error: ${msg.split('\n')[0]}\n`);
+    const msg = e instanceof UsageError || e instanceof KernelError ? e.message : parseArgsLine(e, cmd);
+    process.stderr.write(`ptbench: error: ${printable(msg.split('\n')[0]!)}\n`);
+    process.exit(2);
+  }
+  const fs = fsErrorLine(e);
+  if (fs !== null) {
+    process.stderr.write(`ptbench: error: ${printable(fs)}\n`);
     process.exit(2);
   }
   if (e instanceof RunFailed) {
     // A simulated CPU or a task's process failed (e.g. ENOMEM in a CPU's fault path): one line, no results written.
-    process.stderr.write(`ptbench: error: ${e.message.split('\n')[0]}\n`);
+    process.stderr.write(`ptbench: error: ${printable(e.message.split('\n')[0]!)}\n`);
     process.exit(1);
   }
   process.stderr.write(`ptbench: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -139,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     default:
-      process.stderr.write(`ptbench: error: EINVAL: unknown command '${cmd}'; commands: mem, run, bench, compare, sweep, chart, export, matrix, validate, tlb, reclaim, smp, covary (see ptbench --help)\n`);
+      process.stderr.write(`ptbench: error: EINVAL: unknown command '${printable(cmd)}'; commands: mem, run, capture, bench, compare, history, sweep, chart, report, export, matrix, validate, tlb, reclaim, smp, covary (see ptbench --help)\n`);
       return 2;
   }
 }
@@ -151,4 +173,8 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
   throw e;
 });
+// Text output never carries a user's escape sequences to the terminal (src/lib/terminal.ts); --json is
+// JSON.stringify's, which escapes control characters itself.
+if (!process.argv.includes('--json')) guardStream(process.stdout);
+guardStream(process.stderr);
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, reportAndExit);

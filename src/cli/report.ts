@@ -28,7 +28,7 @@ export async function reportMain(argv: string[]): Promise<number> {
     return 0;
   }
   const out = resolve(values.html);
-  checkWritable(out, '--html');
+  checkWritable(out, '--html', 64 * 1024);
   const { runs, skipped } = loadHistoryRuns(process.cwd(), values.since);
   if (runs.length === 0) throw new UsageError("no results files in results/ or results/reference/; run 'npm run bench' first");
   const h = buildHistory(runs, skipped);

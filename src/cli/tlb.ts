@@ -58,6 +58,35 @@ function rates(k: PerKilo): string[] {
   return [k.l1Misses.toFixed(1), k.stlbMisses.toFixed(1), k.walkRefs.toFixed(1), k.walkRefsDram.toFixed(1)];
 }
 
+/** The LLC share for page-table lines: whole 16-way sets of 64-byte lines, a power of two of them (1 KiB .. 1 GiB). */
+function llcPt(text: string): number {
+  const b = parseSize(text, '--llc-pt');
+  const sets = b / 1024;
+  if (!Number.isInteger(sets) || sets < 1 || sets > 2 ** 20 || (sets & (sets - 1)) !== 0) {
+    throw new UsageError(`--llc-pt: '${text}' must be 1 KiB times a power of two (16-way sets of 64-byte lines) from 1KiB to 1GiB, e.g. 2MiB`);
+  }
+  return b;
+}
+
+/**
+ * Work a tlb run would do, refused before it starts when it could not finish in minutes: every
+ * process writes its whole region first (a fault per page), then makes warm-up + measured
+ * accesses; both per design and page size.
+ */
+export const TLB_MAX_PAGE_TOUCHES = 2 ** 30;
+export const TLB_MAX_ACCESSES = 2 ** 31;
+function checkTlbWork(o: { procs: number; size: number; accesses: number; warmup: number; pageBytes: number }): void {
+  const pages = Math.ceil(o.size / o.pageBytes);
+  const touches = o.procs * pages;
+  if (touches > TLB_MAX_PAGE_TOUCHES) {
+    throw new UsageError(`--size/--procs: ${o.procs} process(es) each writing ${pages} pages is ${touches.toExponential(2)} page faults per design, more than ${TLB_MAX_PAGE_TOUCHES} (2^30, minutes of simulation); give a smaller --size or fewer --procs`);
+  }
+  const acc = o.procs * (o.accesses + o.warmup);
+  if (acc > TLB_MAX_ACCESSES) {
+    throw new UsageError(`--accesses: ${o.procs} process(es) x ${o.accesses + o.warmup} accesses (warm-up included) is ${acc.toExponential(2)} simulated accesses per design, more than ${TLB_MAX_ACCESSES} (2^31, about 7 minutes at 5 M accesses/s); give fewer --accesses or --procs`);
+  }
+}
+
 export async function tlbMain(argv: string[]): Promise<number> {
   const { values } = parseOptions({
     args: argv, strict: true, allowPositionals: false,
@@ -93,7 +122,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
   const cpus = posInt(values.cpus, '--cpus', values.trace !== undefined ? TRACE_DEFAULTS.cpus : 4);
   if (cpus > 31) throw new UsageError(`--cpus: at most 31 simulated CPUs, got ${cpus}`);
   const quantum = posInt(values.quantum, '--quantum', values.trace !== undefined ? TRACE_DEFAULTS.quantum : 10000, 2);
-  const llcPtBytes = values['llc-pt'] === undefined ? undefined : parseSize(values['llc-pt'], '--llc-pt');
+  const llcPtBytes = values['llc-pt'] === undefined ? undefined : llcPt(values['llc-pt']);
   const pcid = !values.nopcid;
   const kernel = kernelFromOptions(values);
   const head = `kernel ${describeKernel(kernel)}\nCPU profile ${profile.name} (${profile.description}): ${unverified(profile)}; ${cpus} simulated CPUs, ${pcid ? 'PCID on (6 dynamic ASIDs per CPU)' : 'nopcid'}`;
@@ -131,6 +160,9 @@ export async function tlbMain(argv: string[]): Promise<number> {
   if (zipfS !== undefined && !(zipfS > 0)) throw new UsageError(`--zipf-s: '${values['zipf-s']}' must be a positive number`);
   const stride = values.stride === undefined ? undefined : parseSize(values.stride, '--stride');
   const writeFraction = fraction(values.writes, '--writes', 0);
+  // Checked once here, not per design: a bad value would otherwise make every row a skipped one.
+  if (stride !== undefined && (stride <= 0 || stride % 64 !== 0 || stride > size)) throw new UsageError(`--stride: '${values.stride}' must be a positive multiple of 64 bytes no larger than --size, e.g. 4096`);
+  checkTlbWork({ procs, size, accesses, warmup, pageBytes: pages.includes('4k') ? 4096 : 2 ** 21 });
 
   const results: TlbDbResult[] = [];
   const skipped: string[] = [];
@@ -145,6 +177,8 @@ export async function tlbMain(argv: string[]): Promise<number> {
       }
     }
   }
+  // Every design refused: that is one line, not an empty table.
+  if (results.length === 0) throw new UsageError(skipped[0] ?? 'no design ran');
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ kernel, profile: profile.name, cpus, procs, size, stream: values.stream, accesses, warmup, quantum, seed, results, skipped }, null, 2)}\n`);
     return 0;

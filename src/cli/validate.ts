@@ -5,11 +5,11 @@
  * Exit status: 0 when every scenario that ran agreed within the tolerance, 1 when one did not, 2 for
  * bad input. Scenarios that cannot run here (no compiler, no hugepages) are skipped with the reason.
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { bytesIEC, fileStamp, iec, plainTable } from '../lib/format.js';
 import { intInRange } from '../lib/size.js';
 import { latestRun, loadResults } from '../harness/load.js';
-import { writeJsonAtomic } from '../harness/write.js';
+import { checkWritable, writeJsonAtomic } from '../harness/write.js';
 import { defaultScenarios } from '../harness/validate/scenarios.js';
 import { UsageError } from '../lib/errors.js';
 import { runValidate, type ValidateRecord } from '../harness/validate/run.js';
@@ -54,12 +54,13 @@ export async function validateMain(argv: string[]): Promise<number> {
     scenarios = scenarios.filter((s) => s.name.includes(values.only!));
     if (scenarios.length === 0) throw new UsageError(`--only: no scenario name contains '${values.only}'; scenarios: ${defaultScenarios().map((s) => s.name).join('; ')}`);
   }
+  // Before the probes run (a minute or two): the record must be writable.
+  const out = checkWritable(values.out ?? join('results', 'kernel', `${fileStamp(new Date())}.json`), '--out');
   const say = (s: string) => { if (!values.json) process.stdout.write(`${s}\n`); };
   const progress = progressLine('ptbench validate', scenarios.length);
   const record = await runValidate(scenarios, reps, tolerance, say, (done, what) => progress.update(done, what));
   progress.end();
 
-  const out = resolve(values.out ?? join('results', 'kernel', `${fileStamp(record.date)}.json`));
   writeJsonAtomic(out, record);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);

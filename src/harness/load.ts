@@ -3,7 +3,7 @@
  * (schema/ptbench-results-1.schema.json, checked with ajv). Every problem is one line naming the file.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { repoFile } from '../lib/repo_file.js';
@@ -35,8 +35,21 @@ export function validate(name: string, x: unknown): string | null {
 }
 
 /** Read and parse a JSON file; UsageError (one line naming the file) when it cannot. */
+/** The largest JSON file read (results files are about 1 MB; a captured scenario of a large server a few MB). */
+export const MAX_JSON_BYTES = 256 * 2 ** 20;
+
 export function readJson(path: string, what: string): unknown {
   let text: string;
+  // A device (/dev/zero), a FIFO with no writer or a directory would block or never end: only regular files.
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new UsageError(`${what} ${path}: cannot read it (${code})`, code);
+  }
+  if (!st.isFile()) throw new UsageError(`${what} ${path}: not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a file'}); give a JSON file`);
+  if (st.size > MAX_JSON_BYTES) throw new UsageError(`${what} ${path}: ${st.size} bytes, more than the ${MAX_JSON_BYTES / 2 ** 20} MiB a ptbench JSON file can be`, 'EFBIG');
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {

@@ -146,8 +146,12 @@ export async function benchTaskMain(argv: string[]): Promise<number> {
   }
 }
 
-export function defaultResultsPath(repo: string, commit: string | null, dirty: boolean | null, date: Date): string {
-  return resolve(repo, 'results', `${fileStamp(date)}-${commit ? commit.slice(0, 10) : 'nogit'}${dirty ? '-dirty' : ''}.json`);
+/**
+ * Where a run's results go unless --out says: results/<time to the millisecond>-<commit>[-dirty]-<pid>.json.
+ * Two runs started at once differ in pid, and bench creates the file exclusively, so neither is lost.
+ */
+export function defaultResultsPath(repo: string, commit: string | null, dirty: boolean | null, date: Date, pid = process.pid): string {
+  return resolve(repo, 'results', `${fileStamp(date, true)}-${commit ? commit.slice(0, 10) : 'nogit'}${dirty ? '-dirty' : ''}-${pid}.json`);
 }
 
 /** The timed tasks of a suite, for these designs, with the controls of the tasks it holds (controls.ts). */

@@ -12,7 +12,9 @@ import { checkTimeline, type Prot, type Timeline, type TimelineObject, type Time
 type Raw = Record<string, unknown>;
 
 function bytes(v: unknown, at: string): number {
-  return typeof v === 'number' ? v : parseSize(String(v), at);
+  if (typeof v !== 'number') return parseSize(String(v), at);
+  if (!Number.isSafeInteger(v)) throw new UsageError(`${at}: ${v > Number.MAX_SAFE_INTEGER ? 'a number above 2^53 - 1 (8 PiB), the largest size counted exactly' : `'${v}' is not a whole number of bytes`}; give a smaller size, or a string with a unit such as "1GiB"`);
+  return v;
 }
 
 function address(v: unknown, at: string): number {
@@ -38,7 +40,10 @@ export function toTimeline(raw: Raw, file: string): Timeline {
     const page = kind !== 'hugetlb' ? '4k' : o.pagesize === '1GiB' ? '1g' : '2m';
     if (kind !== 'hugetlb' && o.pagesize !== undefined) throw new UsageError(`${at(`/objects/${name}/pagesize`)}: only a hugetlb object has a page size`);
     if (o.anonymous === true && kind !== 'shmem') throw new UsageError(`${at(`/objects/${name}/anonymous`)}: only a shmem object backs MAP_SHARED | MAP_ANONYMOUS memory`);
-    objects[name] = { kind, page, size: bytes(o.size, at(`/objects/${name}/size`)), ...(o.anonymous === true ? { anonymous: true } : {}) };
+    const size = bytes(o.size, at(`/objects/${name}/size`));
+    const pb = page === '1g' ? 2 ** 30 : page === '2m' ? 2 ** 21 : 4096;
+    if (kind === 'hugetlb' && size % pb !== 0) throw new UsageError(`${at(`/objects/${name}/size`)}: a hugetlbfs file of ${size} bytes is not a multiple of its ${page === '1g' ? '1 GiB' : '2 MiB'} page size; round it to ${Math.ceil(size / pb) * (pb / 2 ** 20)} MiB`);
+    objects[name] = { kind, page, size, ...(o.anonymous === true ? { anonymous: true } : {}) };
   }
   const timeline = (raw.timeline as Raw[]).map((s, i): TimelineStep => {
     const p = (k: string) => at(`/timeline/${i}/${k}`);
@@ -56,6 +61,9 @@ export function toTimeline(raw: Raw, file: string): Timeline {
       default: return { op: 'snapshot', label: s.label as string };
     }
   });
+  if (!timeline.some((s) => s.op === 'snapshot')) {
+    throw new UsageError(`${at('/timeline')}: no snapshot step, so there is nothing to report; add {"op": "snapshot", "label": "end"} where the page tables should be counted`);
+  }
   const t: Timeline = { objects, timeline };
   if (typeof raw.description === 'string') t.description = raw.description;
   if (typeof raw.source === 'string') t.source = raw.source;

@@ -48,7 +48,8 @@ export function shortCommit(c: string | null): string {
   return c === null ? '(no commit)' : c.slice(0, 10);
 }
 
-/** A time as file names carry it: "2026-12-07T070118Z" (ISO 8601 without separators or milliseconds). */
-export function fileStamp(d: Date | string): string {
-  return (typeof d === 'string' ? d : d.toISOString()).replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
+/** A time as file names carry it: "2026-12-07T070118Z" (ISO 8601 without separators), or "2026-12-07T070118.123Z" with `ms`. */
+export function fileStamp(d: Date | string, ms = false): string {
+  const iso = typeof d === 'string' ? d : d.toISOString();
+  return ms ? iso.replace(/:/g, '') : iso.replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
 }

@@ -19,6 +19,9 @@ export function parseSize(text: string, field: string): number {
     throw new UsageError(`${field}: '${text}' is not a size; use bytes or a number with KiB, MiB, GiB, TiB (2^10..) or KB, MB, GB, TB (10^3..), e.g. 300GB, 2MiB, 4096`);
   }
   const bytes = Number(m[1]) * UNITS[unit]!;
+  if (bytes > Number.MAX_SAFE_INTEGER) {
+    throw new UsageError(`${field}: '${text}' is more than 8 PiB (2^53 - 1 bytes), the largest size ptbench counts exactly; the x86-64 user address space is 128 TiB (4-level) or 64 PiB (5-level)`);
+  }
   if (!Number.isSafeInteger(Math.round(bytes)) || Math.round(bytes) !== bytes) {
     throw new UsageError(`${field}: '${text}' is not a whole number of bytes`);
   }

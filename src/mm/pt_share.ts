@@ -88,6 +88,8 @@ export interface PtShareDesign {
   readonly name: string;
   /** One line for --help and reports. */
   readonly summary: string;
+  /** What the design can share at all, in one line: shown where a workload gets no sharing from it. */
+  readonly sharesOnly?: string;
   /**
    * true: every simulated process has its own mm. false: the processes of a scenario are tasks
    * (threads) of one mm, the lower bound any sharing design can reach.

@@ -107,6 +107,7 @@ function anyLinked(m: MachineState, h: MmStruct): boolean {
 export const filePtDesign: PtShareDesign = {
   name: 'file-pt',
   summary: 'PTE/PMD tables cached on the file per (offset window, protection), reused by congruent MAP_SHARED mappings (proposal)',
+  sharesOnly: 'MAP_SHARED file and shmem mappings covering whole 2 MiB (PTE table) or 1 GiB (PMD table) windows of the file at addresses congruent to the file offset, without uffd-wp or soft-dirty',
   mmPerProcess: true,
   shareTable: () => -1,
 

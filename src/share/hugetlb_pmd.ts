@@ -58,6 +58,7 @@ function huge_pmd_share(m: MachineState, vma: VmAreaStruct, addr: number): numbe
 export const hugetlbPmdDesign: PtShareDesign = {
   name: 'hugetlb-pmd',
   summary: 'PMD tables of MAP_SHARED 2 MiB hugetlb mappings shared per 1 GiB window (today\'s Linux on x86-64)',
+  sharesOnly: 'MAP_SHARED hugetlb mappings of 2 MiB pages, per 1 GiB window lying wholly inside the VMA (want_pmd_share(), huge_pmd_share())',
   mmPerProcess: true,
   shareTable(m, vma, addr, level) {
     if (level !== LEVEL_PMD || !shareable(vma, addr)) return -1;

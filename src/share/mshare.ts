@@ -77,6 +77,7 @@ function makeMshare(protectAll: boolean): PtShareDesign {
     summary: protectAll
       ? 'mshare with the 2022/23 semantics: a protection change by one process applies to every sharer (global TLB flush)'
       : 'mshare (2025 v3): a host mm per 512 GiB region, processes link the host PUD table; mprotect inside refused',
+    sharesOnly: 'memory mapped inside an mshare region: a 512 GiB-aligned region attached whole at a 512 GiB-aligned address (a workload is written for it; capture places objects so)',
     mmPerProcess: true,
     // set_p4d() of the host's entry does not call mm_inc_nr_puds(): the process's VmPTE leaves the
     // linked PUD table (and everything under it) out.

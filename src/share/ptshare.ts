@@ -66,6 +66,7 @@ function guests(file: AddressSpace): VmAreaStruct[] {
 export const ptshareDesign: PtShareDesign = {
   name: 'ptshare',
   summary: 'host mm tables linked per 2 MiB (PMD entries copied) and, for the first mapper, its first GiB (PUD entry linked); 2022/23 RFC code, MAP_SHARED_PT',
+  sharesOnly: "MAP_SHARED file and shmem mappings at the creator's 2 MiB-aligned start and length; not MAP_SHARED | MAP_ANONYMOUS, not hugetlbfs (do_mmap)",
   mmPerProcess: true,
   mmapFlags: MAP_SHARED_PT,
   mapAlign: PMD_SIZE,

@@ -13,6 +13,7 @@ import { ZipfSampler } from './tlb/stream.js';
 import { countPlan } from './pgtable_count.js';
 import { pageBytes, planScenario, type Scenario, type ScenarioGroup, type ScenarioMapping } from './scenario.js';
 import { MATERIALIZE_LIMIT_BYTES } from './sga.js';
+import { timelineBounds } from './timeline_bounds.js';
 import { machineAccounting, mmAccounting, type TableCounts } from '../mm/accounting.js';
 import { KernelError } from '../mm/errno.js';
 import { VM_FAULT_SIGBUS } from '../mm/vm_fault.js';
@@ -112,7 +113,9 @@ export function checkTimeline(t: Timeline): void {
   const live = new Map<string, number>();
   const ever = new Set<string>();
   // Each group's mappings with their page size, to check a touch's page runs.
-  const maps = new Map<string, Array<{ addr: number; end: number; page: number }>>();
+  // A fork shares its parent's list until either maps more (50,000 forks of a process with 50,000
+  // mappings must not copy 2.5 billion entries).
+  const maps = new Map<string, { list: Array<{ addr: number; end: number; page: number }>; shared: boolean }>();
   t.timeline.forEach((s, i) => {
     const at = `/timeline/${i} (${s.op})`;
     if ('proc' in s && !live.has(s.proc)) throw new UsageError(`${at}: no live process group '${s.proc}'${ever.has(s.proc) ? ' (it exited)' : ''}; spawn or fork it first`);
@@ -120,7 +123,8 @@ export function checkTimeline(t: Timeline): void {
       if (ever.has(s.name)) throw new UsageError(`${at}: the process group name '${s.name}' is taken; names are used once`);
       ever.add(s.name);
       live.set(s.name, s.count);
-      maps.set(s.name, s.op === 'fork' ? [...maps.get(s.proc)!] : []);
+      if (s.op === 'fork') maps.get(s.proc)!.shared = true;
+      maps.set(s.name, s.op === 'fork' ? { list: maps.get(s.proc)!.list, shared: true } : { list: [], shared: false });
     }
     if (s.op === 'exit') live.delete(s.proc);
     if ('addr' in s) {
@@ -135,9 +139,13 @@ export function checkTimeline(t: Timeline): void {
       if (s.addr % pb !== 0 || s.length % pb !== 0 || s.offset % pb !== 0) throw new UsageError(`${at}: a mapping of '${s.object}' (${o.page} pages) needs addr, length and offset in multiples of ${pb} bytes`);
       if (!s.shared && o.kind === 'hugetlb') throw new UsageError(`${at}: a MAP_PRIVATE hugetlb mapping is not modelled; use "flags": "shared"`);
     }
-    if (s.op === 'mmap') maps.get(s.proc)!.push({ addr: s.addr, end: s.addr + s.length, page: s.object === undefined ? 4096 : pageBytes(t.objects[s.object]!.page) });
+    if (s.op === 'mmap') {
+      const g = maps.get(s.proc)!;
+      if (g.shared) Object.assign(g, { list: [...g.list], shared: false });
+      g.list.push({ addr: s.addr, end: s.addr + s.length, page: s.object === undefined ? 4096 : pageBytes(t.objects[s.object]!.page) });
+    }
     if (s.op === 'touch' && s.pattern === 'pages') {
-      const page = maps.get(s.proc)!.findLast((x) => x.addr <= s.addr && s.addr < x.end)?.page ?? 4096;
+      const page = maps.get(s.proc)!.list.findLast((x) => x.addr <= s.addr && s.addr < x.end)?.page ?? 4096;
       let next = 0;
       for (const [first, n] of s.pages ?? []) {
         if (first < next || (first + n) * page > s.length) throw new UsageError(`${at}: page runs must ascend without overlap and stay inside the ${s.length}-byte range (pages of ${page} bytes); [${first}, ${n}] does not`);
@@ -220,50 +228,6 @@ function countRun(sc: Scenario, label: string, t: Timeline): DesignRun {
 }
 
 /** Tables a range of `len` bytes can need at each level below the root, ragged edges included. */
-function tablesFor(len: number): number {
-  return Math.ceil(len / 2 ** 21) + Math.ceil(len / 2 ** 30) + Math.ceil(len / 2 ** 39) + Math.ceil(len / 2 ** 48) + 8;
-}
-
-/**
- * Upper bounds of the tables and pages a materialized run can need, for sizing its machine: tables
- * for what each process touches or write-protects (not for what it only maps, so a captured process
- * with large reservations stays small), for each mapping's edges and root, and for every object's
- * host; a page per touched page per process and per object page.
- */
-function bounds(t: Timeline): { tablePages: number; frames: number } {
-  const per = new Map<string, { tables: number; count: number }>();
-  let tables = 64;
-  let frames = 64;
-  for (const o of Object.values(t.objects)) {
-    frames += Math.ceil(o.size / 4096);
-    tables += 2 * tablesFor(o.size);
-  }
-  for (const s of t.timeline) {
-    if (s.op === 'spawn') per.set(s.name, { tables: 8, count: s.count });
-    else if (s.op === 'fork') per.set(s.name, { tables: per.get(s.proc)!.tables, count: s.count });
-    else if (s.op === 'mmap') per.get(s.proc)!.tables += 8;
-    else if (s.op === 'uffd-wp') per.get(s.proc)!.tables += tablesFor(s.length);
-    else if (s.op === 'touch') {
-      const p = per.get(s.proc)!;
-      if (s.pattern === 'pages') {
-        let pages = 0;
-        for (const [, n] of s.pages!) {
-          p.tables += tablesFor(n * 4096);
-          pages += n;
-        }
-        // A hugetlb run's pages are the object's (counted above); a table bound in 4 KiB units covers
-        // its PMD tables too.
-        frames += p.count * pages;
-      } else {
-        p.tables += tablesFor(s.length * s.fraction);
-        frames += p.count * Math.ceil((s.length * s.fraction) / 4096);
-      }
-    }
-  }
-  for (const p of per.values()) tables += p.count * p.tables;
-  return { tablePages: tables, frames };
-}
-
 /**
  * The pages a touch step makes, in order, for process `index` of its group: the first `fraction` of
  * the range (sequential), that many pages in a random order (random), or that many draws from a Zipf
@@ -291,12 +255,21 @@ function touchPages(s: Extract<TimelineStep, { op: 'touch' }>, page: number, ind
   }
 }
 
+/**
+ * The most VMAs a materialized run keeps alive at once. They are JavaScript objects (about 1 KiB each
+ * with their maple-tree slot), so 2 million of them are about 2 GiB of heap, Node's default limit.
+ */
+export const MAX_TIMELINE_VMAS = 2_000_000;
+
 /** Run the timeline under one design on a materialized machine. */
 function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kernel: KernelConfig): DesignRun {
-  const need = bounds(t);
+  const need = timelineBounds(t);
   const bytes = need.tablePages * 4096 + need.frames * 45;
   if (bytes > MATERIALIZE_LIMIT_BYTES) {
     throw new UsageError(`too large to materialize: up to ${need.tablePages} table pages and ${need.frames} pages need ${(bytes / 2 ** 30).toFixed(1)} GiB of simulator memory (limit ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB); the counting engine takes only spawn, mmap, whole sequential touches and one final snapshot`);
+  }
+  if (need.vmas > MAX_TIMELINE_VMAS) {
+    throw new UsageError(`too large to materialize: up to ${need.vmas} VMAs alive at once (every fork copies its parent's), more than the ${MAX_TIMELINE_VMAS} the simulator holds; fork fewer processes or map fewer regions`);
   }
   const m = new Machine({ design, levels, kernel, ptPages: need.tablePages, frames: need.frames });
   const files = new Map<string, AddressSpace>();
