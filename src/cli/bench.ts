@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { int, rate } from '../lib/format.js';
 import { intInRange } from '../lib/size.js';
 import { runEnvironment } from '../harness/env.js';
+import { taskRate } from '../harness/stats/rate.js';
 import { checkWritable, removePendingTemp, writeJsonAtomic } from '../harness/write.js';
 import { DESIGNS, designsByList } from '../share/index.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
@@ -99,7 +100,9 @@ export async function benchMain(argv: string[]): Promise<number> {
         if (tty) process.stdout.write(`  … ${label}`);
         const rec = await runTaskInProcesses({ name: def.name, design: def.design, seed, quick, timeMs, warmupMs, minCalls, kernel }, processes, ac.signal);
         tasks.push(rec);
-        const line = `${label.padEnd(42)} ${rate(rec.opsPerSec.median).padStart(9)} ${rec.unit}/s  (measured: median of ${rec.calls} calls of ${int(rec.opsPerCall)} in ${processes} process${processes > 1 ? 'es' : ''}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
+        const r = taskRate(rec);
+        const stat = r.statistic === 'median call' ? `median of ${rec.calls} calls of ${int(rec.opsPerCall)} in 1 process` : `median of ${r.n} process medians, ${rec.calls} calls of ${int(rec.opsPerCall)} in all`;
+        const line = `${label.padEnd(42)} ${rate(r.value).padStart(9)} ${rec.unit}/s  (measured: ${stat}, ${rec.latencyMs.p50.toFixed(3)} ms/call ±${rec.latencyMs.rme.toFixed(1)}%)`;
         if (tty) process.stdout.write(`\r\x1b[2K${color ? '\x1b[32m✓\x1b[0m' : '✓'} ${line}\n`);
         else say(`  ${line}`);
         for (const w of rec.warnings) say(`    warning: ${w}`);

@@ -28,8 +28,10 @@ geometric-mean row; deterministic counts exactly, listing every change.
   --suite, --design, --quick   passed to the benchmark runs of --base
   --alpha P          significance level (default 0.05)
   --noise F          noise floor as a fraction (default 0.02 = 2 %)
-  --force            compare runs from different machines, Node majors or kernel profiles anyway
-  --fail-on-regression   exit 1 when any timing is significantly slower
+  --force            compare runs from different machines, Node majors or kernel profiles anyway,
+                     and judge timings of runs configured differently (quick, time, seed)
+  --fail-on-regression   exit 1 when any timing is significantly slower; exit 2 when the runs
+                     cannot be judged (different configurations, too few processes or rounds)
   --json             print the comparison as JSON
 `;
 
@@ -105,8 +107,19 @@ export async function compareMain(argv: string[]): Promise<number> {
   if (kernels.length > 0 && !values.force) {
     throw new UsageError(`refusing to compare counts simulated for different kernels: ${kernels.join('; ')} (use --force)`);
   }
-  const c = compareResults(A, B, { alpha, noise, judge: !(againstReference && diffs.length > 0), paired: values.base !== undefined });
   const configs = configDifferences(A, B);
+  // Runs whose timings measure different work (quick against full, other call times or seeds) are shown, not judged.
+  const incomparable = configs.filter((d) => /^(quick|timeMs|seed) /.test(d));
+  const notJudged = againstReference && diffs.length > 0 ? `A was made on another machine (${diffs.join('; ')})`
+    : incomparable.length > 0 && !values.force ? `the runs' configurations differ (${incomparable.join('; ')}), so their timings measure different work; use --force to judge them anyway` : null;
+  const c = compareResults(A, B, { alpha, noise, judge: notJudged === null, paired: values.base !== undefined });
+  if (values['fail-on-regression']) {
+    // A gate that cannot judge must not pass: exit 2, saying why, before printing a table.
+    const why = notJudged ?? (c.rows.length === 0 ? 'the runs have no timed task in common'
+      : c.rows.some((r) => r.verdict === 'too few processes') ? 'a side ran tasks in fewer than 3 processes (bench --quick runs 1); run bench with --processes 3 or more'
+        : c.rows.some((r) => r.verdict === 'too few rounds') ? 'too few rounds for the signed-rank test; use --rounds 6 or more' : null);
+    if (why !== null) throw new UsageError(`--fail-on-regression: cannot judge these runs: ${why}`);
+  }
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ a: aLabel, b: bLabel, alpha, noise, machineDifferences: diffs, configDifferences: configs, ...c }, null, 2)}\n`);
   } else {
@@ -114,6 +127,7 @@ export async function compareMain(argv: string[]): Promise<number> {
     if (againstReference) process.stdout.write("A is the newest reference run shipped in results/reference/, B your only run in results/ (run 'npm run bench' again to compare your own runs)\n");
     if (diffs.length > 0) process.stdout.write(againstReference ? `A was made on another machine (${diffs.join('; ')}): its timings are shown for scale, not judged; counts are compared exactly\n` : `warning: compared across machines (--force): ${diffs.join('; ')}\n`);
     if (configs.length > 0) process.stdout.write(`configurations differ: ${configs.join('; ')}\n`);
+    if (incomparable.length > 0 && !values.force) process.stdout.write('timings are shown, not judged: no p-value or verdict across different configurations (--force judges them)\n');
     if (A.config.quick !== B.config.quick) process.stdout.write('note: --quick shrinks some tasks\' workloads (the scaling tasks touch fewer pages), so their counts differ from a full run\'s by design; compare two runs of the same kind to check the model\n');
     if (kernels.length > 0) process.stdout.write(`warning: counts simulated for different kernels (--force): ${kernels.join('; ')}\n`);
     const flags = (r: ResultsFile) => (r.environment.v8Flags ?? []).join(' ') || '(none recorded)';

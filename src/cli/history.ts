@@ -1,7 +1,7 @@
 /** `ptbench history`: every results file over git history, per task, with the steps compare would call. */
 import asciichart from 'asciichart';
 import { parseOptions, useColor } from '../lib/cli_args.js';
-import { rate, plainTable, shortCommit as short } from '../lib/format.js';
+import { formatP, rate, plainTable, shortCommit as short } from '../lib/format.js';
 import { buildHistory, loadHistoryRuns, type History, type HistorySeries, type TaskHistory } from '../harness/history.js';
 import { UsageError } from '../lib/errors.js';
 
@@ -67,7 +67,7 @@ function renderSeries(s: HistorySeries, height: number, color: boolean): string 
     out.push(renderTaskChart(t, height, color));
     if (t.steps.length > 0) {
       const st = plainTable(['from', 'to', 'B/A [95% CI]', 'p', '', 'subject'], ['left', 'left', 'right', 'right', 'left', 'left']);
-      for (const x of t.steps) st.push([short(x.from), short(x.to), `${x.ratio.toFixed(3)} [${x.lo.toFixed(3)}, ${x.hi.toFixed(3)}]`, x.p < 0.0001 ? '<0.0001' : x.p.toFixed(4), x.verdict, subj(x.subject)]);
+      for (const x of t.steps) st.push([short(x.from), short(x.to), `${x.ratio.toFixed(3)} [${x.lo.toFixed(3)}, ${x.hi.toFixed(3)}]`, formatP(x.p), x.verdict, subj(x.subject)]);
       out.push(st.toString());
     } else {
       out.push('no step between consecutive commits is significant and above the noise floor');

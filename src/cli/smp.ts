@@ -16,7 +16,8 @@ import { cpuCountsToMeasure } from '../smp/cpu_pool.js';
 
 
 import { checkWritable, writeJsonAtomic } from '../harness/write.js';
-import { UsageError } from '../lib/errors.js';
+import { RunFailed, UsageError } from '../lib/errors.js';
+import { KernelError } from '../mm/errno.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions } from '../lib/cli_args.js';
 import { runSmpScaling } from '../harness/smp_scaling.js';
@@ -88,7 +89,15 @@ export async function smpMain(argv: string[]): Promise<number> {
   const out = values.out === undefined ? null : checkWritable(values.out, '--out');
 
   const kernel = kernelFromOptions(values);
-  const rows = await runSmpScaling({ designs, cpuList, procs, rounds, seed, ptPages, size, kind: values.kind, check: values.check, kernel });
+  const tooFew = (msg: string) => `${msg.replace(/\.$/, '')}; --pt-pages ${ptPages} is too few table pages for this run: raise it, or leave it out to size the pool from the workload`;
+  const rows = await runSmpScaling({ designs, cpuList, procs, rounds, seed, ptPages, size, kind: values.kind, check: values.check, kernel }).catch((e: unknown) => {
+    // A pool the user sized (--pt-pages) that runs out is their setting, said in their terms.
+    if (ptPages !== null && e instanceof Error && /page-table pool: all \d+ table pages/.test(e.message)) {
+      if (e instanceof KernelError) throw new UsageError(tooFew(e.message.replace(/^ENOMEM: /, '')), 'ENOMEM');
+      if (e instanceof RunFailed) throw new RunFailed(tooFew(e.message));
+    }
+    throw e;
+  });
   const doc = { kernel, procs, rounds, seed, rows };
   if (out !== null) writeJsonAtomic(out, doc);
   if (values.json) {

@@ -12,7 +12,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { int, plainTable, rate } from '../lib/format.js';
+import { formatP, int, plainTable, rate } from '../lib/format.js';
+import { taskRate } from './stats/rate.js';
 import { goalText } from './controls.js';
 import { loadResults } from './load.js';
 import { UsageError } from '../lib/errors.js';
@@ -147,7 +148,7 @@ export function compareResults(A: ResultsFile, B: ResultsFile, opts: CompareOpti
       : paired ? (minSignedRankP(sa.length) >= opts.alpha ? 'too few rounds' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~')
         : tooFewProcesses(ta, tb) ? 'too few processes' : significant ? (ci.ratio > 1 ? 'faster' : 'slower') : '~';
     rows.push({
-      key, name: ta.name, unit: ta.unit, a: median(sa), b: median(sb), ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p,
+      key, name: ta.name, unit: ta.unit, a: taskRate(ta).value, b: taskRate(tb).value, ratio: ci.ratio, lo: ci.lo, hi: ci.hi, p,
       nA: sa.length, nB: sb.length, unitOfSample: paired ? 'round' : perProcess ? 'process' : 'call', test: paired ? 'signed-rank' : 'mann-whitney', verdict,
       ...(ta.control && tb.control ? { control: { task: tb.control.task, a: ta.control.ratio, b: tb.control.ratio, ...(tb.control.goal === undefined ? {} : { goal: tb.control.goal }) } } : {}),
     });
@@ -221,15 +222,16 @@ export function describeRun(label: string, path: string, r: ResultsFile): string
 export function renderComparison(c: Comparison, alpha: number, noise: number): string {
   const out: string[] = [];
   if (c.rows.some((r) => r.test === 'signed-rank')) {
-    out.push(`timings (measured), paired by round: B/A = geometric mean of each round's ratio of median operations/s, 95 % bootstrap CI over the rounds; Wilcoxon signed-rank p over the n rounds; '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
+    out.push(`timings (measured): A and B are each task's median of process medians (median call with one process), operations/s; paired by round: B/A = geometric mean of each round's ratio of median operations/s, 95 % bootstrap CI over the rounds; Wilcoxon signed-rank p over the n rounds; '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
   } else {
-    out.push(`timings (measured): B/A of median operations/s, 95 % bootstrap CI; Mann-Whitney U p over n samples (per-process medians when both sides ran >= 3 processes, else calls); '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
+    out.push(`timings (measured): A and B are each task's median of process medians (median call with one process), operations/s; B/A of the medians of the tested samples, 95 % bootstrap CI; Mann-Whitney U p over n samples (per-process medians when both sides ran >= 3 processes, else calls); '~' unless p < ${alpha} and the change exceeds ${(noise * 100).toFixed(1)} %`);
   }
   const t = plainTable(['task', 'A', 'B', 'B/A [95% CI]', 'p', 'n', ''], ['left', 'right', 'right', 'right', 'right', 'right', 'left']);
   for (const r of c.rows) {
-    t.push([r.key, `${rate(r.a)} ${r.unit}/s`, `${rate(r.b)} ${r.unit}/s`, `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]`, r.p < 0.0001 ? '<0.0001' : r.p.toFixed(4), r.unitOfSample === 'round' ? `${r.nA} rounds` : `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
+    const shown = r.verdict !== 'not judged';
+    t.push([r.key, `${rate(r.a)} ${r.unit}/s`, `${rate(r.b)} ${r.unit}/s`, shown ? `${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]` : r.ratio.toFixed(3), shown ? formatP(r.p) : '-', r.unitOfSample === 'round' ? `${r.nA} rounds` : `${r.nA}/${r.nB} ${r.unitOfSample === 'process' ? 'proc' : 'calls'}`, r.verdict]);
   }
-  if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '', '']);
+  if (c.geomean !== null) t.push(['geometric mean', '', '', c.geomean.toFixed(3), '', '', c.rows.every((r) => r.verdict === 'not judged') ? 'not judged' : '']);
   out.push(t.toString());
   const ctl = c.rows.filter((r) => r.control !== undefined);
   if (ctl.length > 0) {

@@ -6,6 +6,7 @@
  * judged by the same test as `compare` (compareResults), and the deterministic counts are compared
  * exactly, keeping only the commits where one changed.
  */
+import { taskRate } from './stats/rate.js';
 import { execFileSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { quantileSorted } from 'simple-statistics';
@@ -168,7 +169,8 @@ function point(t: TaskResultRecord, index: number, commit: string | null, subjec
   const two = procs.length >= 2;
   return {
     index, commit, subject, runs,
-    median: quantileSorted(samples, 0.5), lo: two ? samples[0]! : quantileSorted(samples, 0.25), hi: two ? samples[samples.length - 1]! : quantileSorted(samples, 0.75), n: samples.length,
+    // The same statistic bench and compare print (stats/rate.ts); lo and hi are the spread around it.
+    median: taskRate(t).value, lo: two ? samples[0]! : quantileSorted(samples, 0.25), hi: two ? samples[samples.length - 1]! : quantileSorted(samples, 0.75), n: samples.length,
   };
 }
 

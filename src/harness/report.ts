@@ -5,7 +5,7 @@
  * comparison, and the machine and kernel profile of each run.
  */
 import { basename } from 'node:path';
-import { rate, shortCommit as short } from '../lib/format.js';
+import { formatP, rate, shortCommit as short } from '../lib/format.js';
 import { seriesOf as memorySeriesOf } from './chart.js';
 import { compareResults, DEFAULT_COMPARE } from './compare.js';
 import { seriesIdOf, type History, type HistoryRun, type TaskHistory } from './history.js';
@@ -29,7 +29,7 @@ function taskChart(seriesIndex: number, t: TaskHistory): string {
       band: t.points.map((p) => ({ lo: p.lo, hi: p.hi })),
       flags: t.points.flatMap((p, i) => {
         const s = stepAt.get(p.commit);
-        return s === undefined ? [] : [{ i, title: `${s.verdict}: B/A ${s.ratio.toFixed(3)} [${s.lo.toFixed(3)}, ${s.hi.toFixed(3)}], p ${s.p.toPrecision(2)} (${short(s.from)} -> ${short(s.to)})` }];
+        return s === undefined ? [] : [{ i, title: `${s.verdict}: B/A ${s.ratio.toFixed(3)} [${s.lo.toFixed(3)}, ${s.hi.toFixed(3)}], p ${formatP(s.p)} (${short(s.from)} -> ${short(s.to)})` }];
       }),
     }],
   });
@@ -49,7 +49,7 @@ export function renderReport(h: History, runs: HistoryRun[], generated: string):
   }
   parts.push('</section>');
 
-  parts.push('<section id="history"><h2>Timings over commits (measured)</h2><p>Each chart is one task: the line is the median operations/s at each commit, the band the spread of its processes; a red triangle marks a step that <code>ptbench compare</code>\'s test finds significant and above the noise floor. Runs from different machines, kernel profiles or quick/full runs are separate series.</p>');
+  parts.push('<section id="history"><h2>Timings over commits (measured)</h2><p>Each chart is one task: the line is its median of process medians (operations/s; the median call with one process), as bench and compare print it, at each commit; the band is the spread of its processes; a red triangle marks a step that <code>ptbench compare</code>\'s test finds significant and above the noise floor. Runs from different machines, kernel profiles or quick/full runs are separate series.</p>');
   h.series.forEach((s, si) => {
     parts.push(`<h3>Series ${si + 1}: ${esc(s.machine)} · kernel ${esc(s.kernel)} · ${s.mode} runs (${s.commits.length} commits)</h3>`);
     const charted = s.tasks.filter((t) => t.points.length >= 2);
@@ -57,7 +57,7 @@ export function renderReport(h: History, runs: HistoryRun[], generated: string):
     for (const t of charted) {
       parts.push(`<h4>${esc(t.key)}</h4>${taskChart(si, t)}`);
       if (t.steps.length > 0) {
-        parts.push(`<table class="steps"><tr><th>from</th><th>to</th><th>B/A [95% CI]</th><th>p</th><th></th><th>subject</th></tr>${t.steps.map((x) => `<tr><td>${esc(short(x.from))}</td><td>${esc(short(x.to))}</td><td>${x.ratio.toFixed(3)} [${x.lo.toFixed(3)}, ${x.hi.toFixed(3)}]</td><td>${x.p.toPrecision(2)}</td><td>${x.verdict}</td><td>${esc(x.subject ?? '')}</td></tr>`).join('')}</table>`);
+        parts.push(`<table class="steps"><tr><th>from</th><th>to</th><th>B/A [95% CI]</th><th>p</th><th></th><th>subject</th></tr>${t.steps.map((x) => `<tr><td>${esc(short(x.from))}</td><td>${esc(short(x.to))}</td><td>${x.ratio.toFixed(3)} [${x.lo.toFixed(3)}, ${x.hi.toFixed(3)}]</td><td>${formatP(x.p)}</td><td>${x.verdict}</td><td>${esc(x.subject ?? '')}</td></tr>`).join('')}</table>`);
       }
     }
     if (s.countChanges.length > 0) {
@@ -77,7 +77,7 @@ export function renderReport(h: History, runs: HistoryRun[], generated: string):
   } else {
     const c = compareResults(prev.results, newest.results, DEFAULT_COMPARE);
     parts.push(`<p>A = ${esc(basename(prev.file))} (commit ${esc(short(prev.commit))}), B = ${esc(basename(newest.file))} (commit ${esc(short(newest.commit))}). Timings measured; '~' unless p &lt; ${DEFAULT_COMPARE.alpha} and the change exceeds ${DEFAULT_COMPARE.noise * 100} %.</p>`);
-    parts.push(`<table class="comparison"><tr><th>task</th><th>A</th><th>B</th><th>B/A [95% CI]</th><th>p</th><th></th></tr>${c.rows.map((r) => `<tr><td>${esc(r.key)}</td><td>${rate(r.a)} ${esc(r.unit)}/s</td><td>${rate(r.b)} ${esc(r.unit)}/s</td><td>${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]</td><td>${r.p.toPrecision(2)}</td><td>${esc(r.verdict)}</td></tr>`).join('')}</table>`);
+    parts.push(`<table class="comparison"><tr><th>task</th><th>A</th><th>B</th><th>B/A [95% CI]</th><th>p</th><th></th></tr>${c.rows.map((r) => `<tr><td>${esc(r.key)}</td><td>${rate(r.a)} ${esc(r.unit)}/s</td><td>${rate(r.b)} ${esc(r.unit)}/s</td><td>${r.ratio.toFixed(3)} [${r.lo.toFixed(3)}, ${r.hi.toFixed(3)}]</td><td>${formatP(r.p)}</td><td>${esc(r.verdict)}</td></tr>`).join('')}</table>`);
     parts.push(`<p>Deterministic counts (simulated): ${c.changes.length === 0 ? `identical (${c.countsCompared} values)` : `${c.changes.length} of ${c.countsCompared} values changed`}.</p>`);
   }
   parts.push('</section>');

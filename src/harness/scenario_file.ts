@@ -61,9 +61,6 @@ export function toTimeline(raw: Raw, file: string): Timeline {
       default: return { op: 'snapshot', label: s.label as string };
     }
   });
-  if (!timeline.some((s) => s.op === 'snapshot')) {
-    throw new UsageError(`${at('/timeline')}: no snapshot step, so there is nothing to report; add {"op": "snapshot", "label": "end"} where the page tables should be counted`);
-  }
   const t: Timeline = { objects, timeline };
   if (typeof raw.description === 'string') t.description = raw.description;
   if (typeof raw.source === 'string') t.source = raw.source;
@@ -74,6 +71,9 @@ export function toTimeline(raw: Raw, file: string): Timeline {
   } catch (e) {
     if (e instanceof UsageError) throw new UsageError(`${file}: ${e.message.replace(/^[A-Z]+: /, '')}`);
     throw e;
+  }
+  if (!timeline.some((s) => s.op === 'snapshot')) {
+    throw new UsageError(`${at('/timeline')}: no snapshot step, so there is nothing to report; add {"op": "snapshot", "label": "end"} where the page tables should be counted`);
   }
   return t;
 }

@@ -53,3 +53,8 @@ export function fileStamp(d: Date | string, ms = false): string {
   const iso = typeof d === 'string' ? d : d.toISOString();
   return ms ? iso.replace(/:/g, '') : iso.replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
 }
+
+/** A p-value as every command and page prints it: four decimals, or "<0.0001"; "-" when there is none. */
+export function formatP(p: number): string {
+  return Number.isNaN(p) ? '-' : p < 0.0001 ? '<0.0001' : p.toFixed(4);
+}

@@ -122,7 +122,7 @@ export class FolioTable {
       this.pcp[this.pcpCount++] = f;
     }
     spin_unlock(h, H_LOCK);
-    if (this.pcpCount === 0) fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use or on other CPUs' page lists; raise MachineOptions.frames`);
+    if (this.pcpCount === 0) fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios of the simulated machine are in use or on other CPUs' page lists`);
   }
 
   /** free_pcppages_bulk / drain_local_pages: give `n` folios of the per-CPU list back, and fold the counts into the header. */
@@ -189,7 +189,7 @@ export class FolioTable {
   }
 
   private oom(): never {
-    fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios are in use; raise MachineOptions.frames`);
+    fail('ENOMEM', 'frame table', `all ${this.capacity - 1} folios of the simulated machine are in use`);
   }
 
   /** rmqueue_pcplist: a folio from this CPU's per-CPU list, refilled from the zone when empty. */

@@ -116,7 +116,7 @@ export class PgtablePool {
     } else {
       t = h[H_NEVER_USED]!;
       if (t >= this.capacity) {
-        fail('ENOMEM', 'page-table pool', `all ${this.capacity} table pages are in use; raise MachineOptions.ptPages`);
+        fail('ENOMEM', 'page-table pool', `all ${this.capacity} table pages of the simulated machine are in use`);
       }
       h[H_NEVER_USED] = t + 1;
     }

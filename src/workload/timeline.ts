@@ -264,12 +264,12 @@ export const MAX_TIMELINE_VMAS = 2_000_000;
 /** Run the timeline under one design on a materialized machine. */
 function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kernel: KernelConfig): DesignRun {
   const need = timelineBounds(t);
+  if (need.vmas > MAX_TIMELINE_VMAS) {
+    throw new UsageError(`too large to materialize: up to ${need.vmas} VMAs alive at once (every fork copies its parent's), more than the ${MAX_TIMELINE_VMAS} the simulator holds; fork fewer processes or map fewer regions`);
+  }
   const bytes = need.tablePages * 4096 + need.frames * 45;
   if (bytes > MATERIALIZE_LIMIT_BYTES) {
     throw new UsageError(`too large to materialize: up to ${need.tablePages} table pages and ${need.frames} pages need ${(bytes / 2 ** 30).toFixed(1)} GiB of simulator memory (limit ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB); the counting engine takes only spawn, mmap, whole sequential touches and one final snapshot`);
-  }
-  if (need.vmas > MAX_TIMELINE_VMAS) {
-    throw new UsageError(`too large to materialize: up to ${need.vmas} VMAs alive at once (every fork copies its parent's), more than the ${MAX_TIMELINE_VMAS} the simulator holds; fork fewer processes or map fewer regions`);
   }
   const m = new Machine({ design, levels, kernel, ptPages: need.tablePages, frames: need.frames });
   const files = new Map<string, AddressSpace>();

@@ -8,7 +8,8 @@
  * (P4D tables), as sets, so touches that land in the same window count it once. A random or Zipf
  * touch of `count` pages of a range touches at most min(count, windows in the range) windows at each
  * level: all of them when count reaches that, else `count` more (which pages they are is not drawn
- * here). Each mapping adds 8 tables for its edges and the root. A forked group starts with its
+ * here). A mapping of an object adds one table per level (allocated at mmap by ptshare); each
+ * group adds 8 for its root. A forked group starts with its
  * parent's windows. Every object's host gets tables for all of it, twice.
  *
  * Frames: a page per touched page per process and per object page. VMAs: the most that are alive at
@@ -87,8 +88,10 @@ export function timelineBounds(t: Timeline): TimelineBounds {
         break;
       }
       case 'mmap': {
+        // Tables come from touches (the window sets); a mapping of an object may also have tables
+        // allocated at mmap (ptshare links the host's PMD table under a PUD table of its own): one per level.
         const p = groups.get(s.proc)!;
-        p.extra += 8;
+        if (s.object !== undefined) p.extra += SPANS.length;
         p.vmas += 1;
         liveVmas += p.count;
         break;

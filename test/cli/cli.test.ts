@@ -268,7 +268,7 @@ test('ptbench smp: a simulated CPU that runs out of table pages fails with one l
   const out = join(dir, 'smp.json');
   const bad = ptbench(['smp', '--design', 'private', '--cpus', '2', '--procs', '4', '--size', '8MiB', '--rounds', '1', '--pt-pages', '12', '--out', out]);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /^ptbench: error: simulated CPU \d of 2 failed: ENOMEM: page-table pool: all 12 table pages are in use; raise MachineOptions.ptPages\n$/);
+  assert.match(bad.stderr, /^ptbench: error: simulated CPU \d of 2 failed: ENOMEM: page-table pool: all 12 table pages of the simulated machine are in use; --pt-pages 12 is too few table pages for this run: raise it, or leave it out to size the pool from the workload\n$/);
   assert.equal(existsSync(out), false);
   assert.deepEqual(readdirSync(dir), [], 'no temporary file left behind');
   const good = ptbench(['smp', '--design', 'threads', '--cpus', '1,2', '--procs', '4', '--size', '8MiB', '--rounds', '1', '--check', '--out', out]);
