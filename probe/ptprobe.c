@@ -1,6 +1,7 @@
 /*
  * ptprobe: the real-kernel side of `ptbench validate`. Maps a region in N processes and holds them
- * there while ptbench reads PageTables from /proc/meminfo; also times real faults and fork.
+ * there while ptbench reads their VmPTE (and, for hugeprot, PageTables from /proc/meminfo); also
+ * times real faults and fork.
  *
  *   ptprobe shmem   PROCS SIZE OFFSET   N processes map one memfd of SIZE bytes MAP_SHARED at
  *                                       BASE + OFFSET, mark it MADV_NOHUGEPAGE and write-fault every
@@ -21,7 +22,8 @@
  * BASE is 16 TiB, a 512 GiB-aligned address in a PGD entry of its own, so the mapping needs its own
  * PUD, PMD and PTE tables. The probe goes in stages, so that ptbench reads PageTables of the same
  * processes before and after (the processes' own tables cancel out):
- *   "idle"                     every process exists, nothing mapped        (ptbench reads, sends a line)
+ *   "idle pids=P,..."          every process exists, nothing mapped; P are the processes that will
+ *                              hold the mapping (ptbench reads their VmPTE, sends a line)
  *   "mapped touch_ns=T"        every process holds its populated mapping   (reads, sends a line)
  *   "forked fork_ns=F child=P" anon FORK=1, sharedfork: child P exists      (reads, sends a line)
  *   "dontneed"                 anon with FORK=2 only: MADV_DONTNEED done   (reads, sends a line)
@@ -82,6 +84,14 @@ static void await_line(void) {
 	if (fgets(line, sizeof line, stdin) == NULL) finish(0);
 }
 
+/* The "idle" line with the processes that will hold the mapping, so ptbench reads their VmPTE. */
+static void print_idle(void) {
+	printf("idle pids=");
+	if (nkids == 0) printf("%ld", (long)getpid());
+	for (long k = 0; k < nkids; k++) printf("%s%ld", k ? "," : "", (long)kids[k]);
+	printf("\n");
+}
+
 static void child_wait(int fd) {
 	char c;
 	while (read(fd, &c, 1) < 0 && errno == EINTR) {}
@@ -130,7 +140,7 @@ int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	if (anon) {
-		printf("idle\n");
+		print_idle();
 		await_line();
 		long long t0 = now_ns();
 		if (size > 0) {
@@ -213,7 +223,7 @@ int main(int argc, char **argv) {
 		char c;
 		if (read(up[0], &c, 1) != 1) die("a child died");
 	}
-	printf("idle\n");
+	print_idle();
 	await_line();
 	long long t0 = now_ns();
 	for (long i = 0; i < procs; i++) {

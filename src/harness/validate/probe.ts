@@ -53,7 +53,10 @@ export class ProbeRun {
     }
   }
 
-  /** The next stage line, which must start with `stage`; its key=value fields as numbers. */
+  /** The processes that hold the probe's mapping, from its "idle pids=..." line. */
+  pids: number[] = [];
+
+  /** The next stage line, which must start with `stage`; its key=value fields as numbers (pids= is kept in `pids`). */
   async expect(stage: string): Promise<Record<string, number>> {
     const line = this.queue.shift() ?? (this.ended ? null : await new Promise<string | null>((r) => { this.waiting = r; }));
     if (line === null || !line.startsWith(stage)) {
@@ -62,7 +65,8 @@ export class ProbeRun {
     const fields: Record<string, number> = {};
     for (const kv of line.split(' ').slice(1)) {
       const [k, v] = kv.split('=');
-      fields[k!] = Number(v);
+      if (k === 'pids') this.pids = v!.split(',').map(Number);
+      else fields[k!] = Number(v);
     }
     return fields;
   }

@@ -1,9 +1,17 @@
 /**
  * The scenarios `ptbench validate` runs on the real kernel and through the simulator, and how each
- * is measured. Every figure is a differential of PageTables (/proc/meminfo) between two stages of the
- * same probe processes, so their own tables (text, libc, stack, the PGD) cancel out; the mapping sits
- * at 16 TiB, in a PGD entry of its own, so it needs its own PUD, PMD and PTE tables, which is what the
- * simulator predicts (its tables for the mapping, less the PGD every process already has).
+ * is measured. Every figure is a differential between two stages of the same probe processes, so
+ * their own tables (text, libc, stack) cancel out; the mapping sits at 16 TiB, in a PGD entry of its
+ * own, so it needs its own PUD, PMD and PTE tables, which is what the simulator predicts.
+ *
+ * What is read is the VmPTE (/proc/PID/status, mm_pgtables_bytes(): PTE, PMD and PUD tables, never
+ * the PGD) of the probe's own processes, summed: exact at any moment, and blind to every other
+ * process on the machine, so a busy machine cannot move it. A shared hugetlb PMD table counts in the
+ * VmPTE of each sharer (huge_pmd_share() calls mm_inc_nr_pmds()), as the model counts it. Only the
+ * hugetlb mprotect case reads the machine-wide PageTables (/proc/meminfo): what it checks is that the
+ * unshare leaves one table more on the machine, which no sum of VmPTE shows (the unsharer's VmPTE
+ * loses the shared table and gains its own). That reading is repeated until two runs agree exactly;
+ * when they never do, the case says the machine was too busy rather than that the model differs.
  */
 import { countScenario } from '../../workload/pgtable_count.js';
 import { machineAccounting, mmAccounting } from '../../mm/accounting.js';
@@ -46,8 +54,8 @@ function sharedPrediction(kind: 'shmem' | 'hugetlb', procs: number, size: number
     objects: [{ kind, page: kind === 'hugetlb' ? '2m' : '4k', size }],
     groups: [{ count: procs, maps: [{ object: 0, addr: PROBE_BASE + offset, len: size, offset: 0, touch: [[0, size]], write: true }] }],
   };
-  const c = countScenario(sc);
-  return (c.tablePages - c.tables.pgd) * 4096;
+  // The sum of every process's VmPTE: its PUD, PMD and PTE tables, shared PMD tables once per sharer.
+  return countScenario(sc).processes.reduce((n, p) => n + p.count * p.vmPTEBytes, 0);
 }
 
 /** One process that mapped `size` bytes at the probe's base, private anonymous or a shared memfd, and wrote every page. */
@@ -157,6 +165,7 @@ export async function settledPageTables(): Promise<number> {
 }
 
 export interface StageReadings {
+  /** At each stage: the summed VmPTE of the probe's processes (PageTables machine-wide with `machineWide`). */
   idle: number;
   mapped: number;
   forked?: number;
@@ -168,32 +177,49 @@ export interface StageReadings {
   forkNs?: number;
 }
 
-/** Step one probe run through its stages, reading PageTables at each. */
-export async function measureRun(start: () => ProbeRun, withFork: boolean, withDontneed = false, withMprotect = false): Promise<StageReadings> {
-  await settledPageTables(); // the previous run's tables are gone before this one starts
+/** The summed VmPTE of `pids`; a process that is gone is a probe failure, not a reading. */
+export function vmPTESum(pids: readonly number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    const v = vmPTEOf(pid);
+    if (Number.isNaN(v)) throw new Error(`probe: process ${pid} is gone; cannot read its VmPTE`);
+    n += v;
+  }
+  return n;
+}
+
+/**
+ * Step one probe run through its stages, reading at each the summed VmPTE of its processes (the
+ * forked child included once it exists), or with `machineWide` the settled PageTables.
+ */
+export async function measureRun(start: () => ProbeRun, withFork: boolean, withDontneed = false, withMprotect = false, machineWide = false): Promise<StageReadings> {
+  if (machineWide) await settledPageTables(); // the previous run's tables are gone before this one starts
   const p = start();
   await p.expect('idle');
-  const idle = await settledPageTables();
+  const pids = [...p.pids];
+  const read = () => (machineWide ? settledPageTables() : Promise.resolve(vmPTESum(pids)));
+  const idle = await read();
   p.next();
   const m = await p.expect('mapped');
-  const mapped = await settledPageTables();
+  const mapped = await read();
   const r: StageReadings = { idle, mapped, touchNs: m.touch_ns! };
   if (withFork) {
     p.next();
     const f = await p.expect('forked');
-    r.forked = await settledPageTables();
+    if (f.child !== undefined) pids.push(f.child);
+    r.forked = await read();
     r.forkNs = f.fork_ns!;
     if (f.child !== undefined) r.childVmPTE = vmPTEOf(f.child);
   }
   if (withDontneed) {
     p.next();
     await p.expect('dontneed');
-    r.dontneed = await settledPageTables();
+    r.dontneed = await read();
   }
   if (withMprotect) {
     p.next();
     await p.expect('mprotected');
-    r.mprotected = await settledPageTables();
+    r.mprotected = await read();
   }
   await p.close();
   return r;
