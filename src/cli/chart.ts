@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { intInRange } from '../lib/size.js';
-import { loadMemorySource, resultsFileArg } from '../harness/load.js';
+import { latestMemoryRun, loadMemorySource } from '../harness/load.js';
 import { checkWritable, writeTextAtomic } from '../harness/write.js';
 import { UsageError } from '../lib/errors.js';
 import { seriesOf, renderAscii, renderBars, renderHtml } from '../harness/chart.js';
@@ -14,7 +14,8 @@ import { parseOptions, useColor } from '../lib/cli_args.js';
 
 export const CHART_HELP = `usage: ptbench chart [RESULTS.json | SWEEP.json] [options]      (npm run chart -- ...)
 
-Charts the memory scenarios of a results file (default: the latest in results/) or of a sweep file
+Charts the memory scenarios of a results file (default: your newest run in results/ that has them,
+else the newest reference run that has them, saying which) or of a sweep file
 ('ptbench sweep --out FILE'): page-table bytes
 against process count for every design, and the saving against 'private' at the largest count.
 All figures are simulated (exact).
@@ -45,7 +46,9 @@ export function chartMain(argv: string[]): number {
   const height = intInRange(values.height, '--height', 4, 100, 'rows');
   const width = intInRange(values.width, '--width', 16, 400, 'columns');
   if (values.html !== undefined) checkWritable(values.html, '--html');
-  const path = resultsFileArg(positionals);
+  if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);
+  const picked = positionals[0] === undefined ? latestMemoryRun(process.cwd()) : { path: positionals[0], note: null };
+  const path = picked.path;
   const r = loadMemorySource(path);
   let all = seriesOf(r);
   if (values.scenario !== undefined) {
@@ -54,7 +57,7 @@ export function chartMain(argv: string[]): number {
   }
   if (all.length === 0) throw new UsageError(`${path} has no memory scenarios (run 'npm run bench' with the default or mem suite)`);
   const color = useColor();
-  const out: string[] = [`ptbench chart: ${path}`];
+  const out: string[] = [`ptbench chart: ${path}`, ...(picked.note === null ? [] : [picked.note])];
   for (const s of all) {
     out.push('', renderAscii(s, { height, width, log: values.log, color }), '', renderBars(s));
   }

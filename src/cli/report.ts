@@ -33,6 +33,10 @@ export async function reportMain(argv: string[]): Promise<number> {
   if (runs.length === 0) throw new UsageError("no results files in results/ or results/reference/; run 'npm run bench' first");
   const h = buildHistory(runs, skipped);
   writeTextAtomic(out, renderReport(h, runs, new Date().toISOString()));
+  const memRun = [...runs].reverse().find((r) => r.results.memory.length > 0);
+  const newest = runs[runs.length - 1]!;
   process.stdout.write(`report written to ${out} (${runs.length} runs, ${h.series.length} series)\n`);
+  process.stdout.write(memRun === undefined ? "memory: no run has memory scenarios (run 'npm run bench' with the default or mem suite)\n"
+    : `memory: from ${memRun.file}${memRun !== newest ? ` (the newest run, ${newest.file}, suite ${newest.results.config.suite}, has none)` : ''}\n`);
   return 0;
 }

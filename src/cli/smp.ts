@@ -107,6 +107,7 @@ export async function smpMain(argv: string[]): Promise<number> {
   process.stdout.write(`kernel ${describeKernel(kernel)}\n`);
   process.stdout.write(`ptbench smp: ${procs} processes, median of ${rounds} rounds; times measured (wall clock), faults and tables simulated; speedup paired with the 1-CPU round of the same turn; host control = N threads of work sharing nothing against 1, same turns (measured)\n`);
   process.stdout.write(`${renderScalingTable(rows)}\n`);
+  process.stdout.write('how to read it: a design scales as well as this machine allows when its speedup is close to the host control on the same row (N threads that share nothing); a speedup well below it is contention in the model (see the hottest lock and its wait)\n');
   if (values.check) process.stdout.write(`single-threaded check: ${rows.map((r) => `${r.design}/${r.cpus}: ${r.equalsSingleThreaded === null ? '-' : r.equalsSingleThreaded ? 'equal' : 'DIFFERENT'}`).join(', ')}\n`);
   if (out !== null) process.stdout.write(`written to ${out}\n`);
   return 0;

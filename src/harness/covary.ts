@@ -47,5 +47,6 @@ export async function covary(task: BenchTaskDef, rounds: number, calls: number, 
     const rate = (task.opsPerCall / median(t)) * 1000;
     say(`${String(k + 1).padStart(5)}   ${(rate / 1e6).toFixed(2).padStart(10)} M   ${median(h).toFixed(2).padStart(15)}   ${median(a).toFixed(2).padStart(11)}`);
   }
+  say('how to read it: if the task\'s rate falls in the rounds where the host control and the ALU loop take longer, the host (frequency, a neighbour) moved it, not the code; a rate that moves alone is the task\'s own variance');
   await task.afterAll();
 }

@@ -140,6 +140,28 @@ export function latestRun(repo: string): string | undefined {
   return user[user.length - 1] ?? reference[reference.length - 1];
 }
 
+/**
+ * The results file with memory scenarios a chart draws when given none: your newest run that has
+ * them, else the newest reference run that has them; with a note when that is not your newest run.
+ */
+export function latestMemoryRun(repo: string): { path: string; note: string | null } {
+  const { user, reference } = runsIn(repo);
+  const has = (f: string) => {
+    try {
+      return loadMemorySource(f).memory.length > 0;
+    } catch {
+      return false;
+    }
+  };
+  const newest = user[user.length - 1];
+  const mine = [...user].reverse().find(has);
+  const why = newest === undefined ? 'you have no run in results/' : `your newest run, ${basename(newest)}, has no memory scenarios`;
+  if (mine !== undefined) return { path: mine, note: mine === newest ? null : `${why}; charting ${basename(mine)}, your newest run that has them` };
+  const ref = [...reference].reverse().find(has);
+  if (ref !== undefined) return { path: ref, note: `${why}; charting the newest reference run that has them (run 'npm run bench' or 'npm run bench -- --suite mem' for your own)` };
+  throw new UsageError(`${why}, and no reference run has any; run 'npm run bench' (the default suite) or 'npm run bench -- --suite mem' first`);
+}
+
 /** The one results file a command was given, or latestRun() of the current directory. */
 export function resultsFileArg(positionals: string[]): string {
   if (positionals.length > 1) throw new UsageError(`expected at most one results file, got ${positionals.length}`);

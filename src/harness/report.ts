@@ -43,7 +43,9 @@ export function renderReport(h: History, runs: HistoryRun[], generated: string):
   if (memRun === undefined) {
     parts.push('<p>No run with memory scenarios yet.</p>');
   } else {
-    parts.push(`<p>From ${esc(basename(memRun.file))} (commit ${esc(short(memRun.commit))}, ${esc(memRun.results.date)}). Every figure is simulated and exact. The y axes are logarithmic. Each design keeps its colour and marker in every chart; lines that coincide share an end label.</p>`);
+    const newest = runs[runs.length - 1]!;
+    const older = newest !== memRun ? ` The newest run, ${esc(basename(newest.file))} (suite ${esc(newest.results.config.suite)}), has no memory scenarios; this is the newest run that has them.` : '';
+    parts.push(`<p>From ${esc(basename(memRun.file))} (commit ${esc(short(memRun.commit))}, ${esc(memRun.results.date)}).${older} Every figure is simulated and exact. The y axes are logarithmic. Each design keeps its colour and marker in every chart; lines that coincide share an end label.</p>`);
     // A scenario run at one process count (the scenario library's) has no line to draw: its bars only.
     for (const s of memorySeriesOf(memRun.results)) parts.push(`<h3>${esc(s.scenario)}</h3>${s.procs.length >= 2 ? memoryChart(s) : ''}${savingBars(s)}`);
   }

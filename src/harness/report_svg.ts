@@ -67,10 +67,39 @@ export interface ChartSpec {
 }
 
 /** A line chart as one <svg>: `data-chart` names it, each series is a `g.series[data-series]`. */
+/** Pixels a 12 px label takes per character (a conservative average for the page's sans-serif). */
+const LABEL_CHAR_PX = 7.2;
+const LABEL_LINE_PX = 14;
+
+/** The end labels' text lines: the names of lines that meet, joined, or one a line when that is long. */
+function labelLines(names: string[]): string[] {
+  const joined = names.join(' = ');
+  return joined.length <= 26 ? [joined] : names.map((n, i) => (i < names.length - 1 ? `${n} =` : n));
+}
+
+/**
+ * Place end labels (each `lines.length` lines tall, wanted at `y`) so that none overlaps another or
+ * leaves [top, bottom]: pushed down in order, then, where the last went past the bottom, up again.
+ */
+export function placeLabels(ends: Array<{ y: number; lines: string[] }>, top: number, bottom: number): void {
+  const h = (e: { lines: string[] }) => e.lines.length * LABEL_LINE_PX;
+  ends.sort((a, b) => a.y - b.y);
+  for (let i = 0; i < ends.length; i++) {
+    const min = i === 0 ? top : ends[i - 1]!.y + h(ends[i - 1]!);
+    if (ends[i]!.y < min) ends[i]!.y = min;
+  }
+  for (let i = ends.length - 1; i >= 0; i--) {
+    const max = i === ends.length - 1 ? bottom - h(ends[i]!) : ends[i + 1]!.y - h(ends[i]!);
+    if (ends[i]!.y > max) ends[i]!.y = max;
+  }
+}
+
 export function lineChart(c: ChartSpec): string {
-  const W = 720;
   const H = 320;
-  const M = { l: 88, r: 170, t: 16, b: 44 };
+  // The right margin fits the longest end label, so none is clipped.
+  const longest = Math.max(0, ...c.series.map((s) => s.name.length + 2));
+  const M = { l: 88, r: Math.max(170, Math.ceil(longest * LABEL_CHAR_PX) + 16), t: 16, b: 44 };
+  const W = 550 + M.r;
   // Log axes are in powers of two, so byte ticks read 1 MiB, 8 MiB, 64 MiB.
   const tf = (v: number) => (c.logY ? Math.log2(Math.max(v, 1e-9)) : v);
   const ys = c.series.flatMap((s) => [...s.points.map((p) => tf(p.y)), ...(s.band ?? []).flatMap((b) => [tf(b.lo), tf(b.hi)])]);
@@ -102,17 +131,22 @@ export function lineChart(c: ChartSpec): string {
   for (const t of c.xTicks) out.push(`<text x="${px(t.x).toFixed(1)}" y="${H - M.b + 16}" text-anchor="middle" font-size="11">${esc(t.label)}</text>`);
   out.push(`<text x="${(M.l + W - M.r) / 2}" y="${H - 8}" text-anchor="middle" font-size="12">${esc(c.xLabel)}</text>`);
   out.push(`<text x="14" y="${(M.t + H - M.b) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${(M.t + H - M.b) / 2})">${esc(c.yLabel)}</text>`);
-  // End labels: lines ending at (nearly) the same height share one label.
-  const ends: Array<{ y: number; names: string[]; color: string }> = [];
+  // End labels: lines ending at (nearly) the same height share one label; labels never overlap and
+  // stay inside the chart's height (placeLabels).
+  const ends: Array<{ y: number; names: string[]; lines: string[]; color: string }> = [];
   for (const s of c.series) {
     const last = s.points[s.points.length - 1]!;
     const y = py(last.y);
     const near = ends.find((e) => Math.abs(e.y - y) < 1);
     if (near) near.names.push(s.name);
-    else ends.push({ y, names: [s.name], color: s.style.color });
+    else ends.push({ y, names: [s.name], lines: [], color: s.style.color });
   }
-  ends.sort((a, b) => a.y - b.y);
-  for (let i = 1; i < ends.length; i++) if (ends[i]!.y - ends[i - 1]!.y < 13) ends[i]!.y = ends[i - 1]!.y + 13;
+  // Each label's box starts half a line above its line's end.
+  for (const e of ends) {
+    e.lines = labelLines(e.names);
+    e.y -= LABEL_LINE_PX / 2;
+  }
+  placeLabels(ends, 2, H - 2);
   for (const s of c.series) {
     const st = s.style;
     const g: string[] = [`<g class="series" data-series="${esc(s.name)}" data-marker="${st.marker}">`];
@@ -131,7 +165,11 @@ export function lineChart(c: ChartSpec): string {
     g.push('</g>');
     out.push(g.join(''));
   }
-  for (const e of ends) out.push(`<text class="end-label" x="${W - M.r + 8}" y="${(e.y + 4).toFixed(1)}" font-size="12" fill="${e.color}">${esc(e.names.join(' = '))}</text>`);
+  for (const e of ends) {
+    const x = W - M.r + 8;
+    const spans = e.lines.map((l, i) => `<tspan x="${x}" y="${(e.y + 11 + i * LABEL_LINE_PX).toFixed(1)}">${esc(l)}</tspan>`).join('');
+    out.push(`<text class="end-label" x="${x}" y="${(e.y + 11).toFixed(1)}" font-size="12" fill="${e.color}">${spans}</text>`);
+  }
   out.push('</svg>');
   return out.join('');
 }

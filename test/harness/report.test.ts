@@ -103,6 +103,12 @@ test('report --html in headless Chromium: no errors, no network, one visible ser
           };
         }),
         labels: [...svg.querySelectorAll('text.end-label')].map((t) => t.textContent ?? ''),
+        width: Number(svg.getAttribute('width')),
+        height: Number(svg.getAttribute('height')),
+        labelBoxes: [...svg.querySelectorAll('text.end-label')].map((t) => {
+          const b = (t as unknown as { getBBox(): { x: number; y: number; width: number; height: number } }).getBBox();
+          return { text: t.textContent ?? '', x: b.x, y: b.y, w: b.width, h: b.height };
+        }),
       })));
       assert.deepEqual(errors, []);
       assert.deepEqual(requests, []);
@@ -125,6 +131,17 @@ test('report --html in headless Chromium: no errors, no network, one visible ser
               assert.notEqual(a.marker, b.marker, `${c.id}: ${a.name} and ${b.name} coincide with the same marker`);
               assert.ok(c.labels.some((l) => l.includes(a.name) && l.includes(b.name)), `${c.id}: ${a.name} and ${b.name} coincide without a shared label`);
             }
+          }
+        }
+        // End labels are drawn whole inside the chart and never on top of one another.
+        for (const b of c.labelBoxes) {
+          assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.w <= c.width + 0.5 && b.y + b.h <= c.height + 0.5, `${c.id}: label '${b.text}' is clipped (${JSON.stringify(b)} in ${c.width}x${c.height})`);
+        }
+        for (let i = 0; i < c.labelBoxes.length; i++) {
+          for (let k = i + 1; k < c.labelBoxes.length; k++) {
+            const [a, b] = [c.labelBoxes[i]!, c.labelBoxes[k]!];
+            const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5;
+            assert.ok(!overlap, `${c.id}: labels '${a.text}' and '${b.text}' overlap`);
           }
         }
         // Every design's colour and marker are its own, in every chart.
