@@ -12,7 +12,7 @@ import { type ResultsFile } from './types.js';
 
 export const SCHEMA_VERSION = 1;
 
-type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string; params?: { additionalProperty?: string; allowedValues?: unknown[] } }> | null };
+type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; schemaPath: string; message?: string; params?: { additionalProperty?: string; allowedValues?: unknown[] } }> | null };
 const validators = new Map<string, Validator>();
 
 /** Check `x` against the shipped schema `name` (schema/NAME.schema.json): null, or the first problem as "/path message". */
@@ -31,6 +31,8 @@ export function validate(name: string, x: unknown): string | null {
   // Name the offending key, or the values allowed, so the line says what would be right.
   const extra = e.params?.additionalProperty !== undefined ? ` ('${e.params.additionalProperty}')`
     : e.params?.allowedValues !== undefined ? `: ${e.params.allowedValues.map((x) => JSON.stringify(x)).join(', ')}` : '';
+  // The scenario schema's one "not": a touch's page list without "pattern": "pages".
+  if (e.keyword === 'not' && /\/else\/not$/.test(e.schemaPath)) return `${e.instancePath || '/'}: "pages" is given, but only "pattern": "pages" takes a page list; add that pattern or leave "pages" out`;
   return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${extra}`;
 }
 

@@ -77,7 +77,7 @@ export function memReport(s: SgaScenario, engine: Engine = 'materialize'): MemRe
       };
     }
   }
-  const r = runSga(s);
+  const r = runSga(s, 'use --engine count, or a smaller --size or --procs');
   const acc = r.machineAcc;
   const report: MemReport = {
     ...head('materialize', r.mapped, r.addr, r.touchedPages),

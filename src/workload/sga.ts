@@ -127,12 +127,15 @@ export function materializeBytes(sc: Scenario, c: ScenarioCounts): number {
   return c.tablePages * 4096 + c.folios * 45 + pageCaches;
 }
 
-export function runSga(s: SgaScenario): SgaResult {
+/** What to do about a scenario too large to materialize, as the command that asked says it (mem has --engine count). */
+export const TOO_LARGE_HINT = 'give a smaller --size or fewer --procs';
+
+export function runSga(s: SgaScenario, tooLargeHint = TOO_LARGE_HINT): SgaResult {
   const { scenario, mapped, touchedPages, addr } = sgaScenario(s);
   const counted = countScenario(scenario);
   const need = materializeBytes(scenario, counted);
   if (need > MATERIALIZE_LIMIT_BYTES) {
-    throw new UsageError(`too large to materialize: ${counted.tablePages} table pages and ${counted.folios} folios need ${(need / 2 ** 30).toFixed(1)} GiB of simulator memory (limit ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB); use --engine count, or a smaller --size or --procs`);
+    throw new UsageError(`too large to materialize: ${counted.tablePages} table pages and ${counted.folios} folios need ${(need / 2 ** 30).toFixed(1)} GiB of simulator memory (limit ${MATERIALIZE_LIMIT_BYTES / 2 ** 30} GiB); ${tooLargeHint}`);
   }
   const r = materializeScenario(scenario, counted);
   const m = r.machine;
