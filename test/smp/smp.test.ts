@@ -117,7 +117,7 @@ describe('simulated CPUs in worker threads', () => {
     const mapped = mapForSmp(m, w.scenario, w.plan);
     await assert.rejects(runOnCpus(pool, m, w.plan, mapped), (e: unknown) => {
       assert.ok(e instanceof SmpError);
-      assert.match(e.message, /^simulated CPU \d of 3 failed: ENOMEM: page-table pool: all 20 table pages are in use/);
+      assert.match(e.message, /^simulated CPU \d of 3 failed: ENOMEM: page-table pool: all 20 table pages of the simulated machine are in use/);
       assert.doesNotMatch(e.message, /\n/);
       return true;
     });
