@@ -36,6 +36,7 @@
  *   folio: the struct page writes of folio_try_dup_anon_rmap_pte), into child tables zeroed inside
  *   the timing (page tables come zeroed from the allocator, __GFP_ZERO).
  */
+import { taskRate } from './stats/rate.js';
 import type { BenchTaskDef } from './tasks.js';
 import type { TaskResultRecord } from './types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
@@ -487,7 +488,7 @@ export function attachControlRatios(tasks: TaskResultRecord[]): void {
     const c = name === undefined ? undefined : tasks.find((x) => x.name === name);
     if (c === undefined) continue;
     const goal = CONTROL_GOALS[t.name];
-    t.control = { task: c.name, ratio: t.opsPerSec.median / c.opsPerSec.median, ...(goal === undefined ? {} : { goal }) };
+    t.control = { task: c.name, ratio: taskRate(t).value / taskRate(c).value, ...(goal === undefined ? {} : { goal }) };
   }
 }
 
@@ -506,7 +507,7 @@ export function renderControlRatios(tasks: readonly TaskResultRecord[]): string 
   for (const r of rows) {
     const c = tasks.find((x) => x.name === r.control!.task)!;
     const g = r.control!.goal;
-    t.push([`${r.name} [${r.design}]`, `${rate(r.opsPerSec.median)} ${r.unit}/s`, c.name, `${rate(c.opsPerSec.median)} ${c.unit}/s`, `${(r.control!.ratio * 100).toFixed(1)} %`, goalText(r.name, r.control!.ratio, g)]);
+    t.push([`${r.name} [${r.design}]`, `${rate(taskRate(r).value)} ${r.unit}/s`, c.name, `${rate(taskRate(c).value)} ${c.unit}/s`, `${(r.control!.ratio * 100).toFixed(1)} %`, goalText(r.name, r.control!.ratio, g)]);
   }
-  return `ratios to controls (measured in this run: the task's median rate over its control's)\n${t.toString()}`;
+  return `ratios to controls (measured in this run: the task's rate over its control's, each the median of process medians as above)\n${t.toString()}`;
 }

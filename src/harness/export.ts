@@ -1,4 +1,5 @@
 /** A results file in the formats other tools read (github-action-benchmark's bigger/smaller lists). */
+import { taskRate } from './stats/rate.js';
 import { type ResultsFile } from './types.js';
 
 export interface GabEntry {
@@ -14,9 +15,9 @@ export function toGithubActionBenchmark(r: ResultsFile): { bigger: GabEntry[]; s
   const bigger = r.tasks.map((t) => ({
     name: `${t.name} [${t.design}]`,
     unit: `${t.unit}/s`,
-    value: Math.round(t.opsPerSec.median * 100) / 100,
+    value: Math.round(taskRate(t).value * 100) / 100,
     range: `±${t.latencyMs.rme.toFixed(2)}%`,
-    extra: `measured: median of ${t.calls} calls of ${t.opsPerCall} ${t.unit}; commit ${commit}; ${r.environment.cpuModel}, Node ${r.environment.node}`,
+    extra: `measured: ${taskRate(t).statistic === 'median call' ? `median of ${t.calls} calls` : `median of ${taskRate(t).n} process medians (${t.calls} calls)`} of ${t.opsPerCall} ${t.unit}; commit ${commit}; ${r.environment.cpuModel}, Node ${r.environment.node}`,
   }));
   const smaller = r.memory.map((m) => ({
     name: `${m.scenario} x${m.procs} [${m.design}] page-table bytes`,
