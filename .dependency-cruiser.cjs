@@ -1,6 +1,8 @@
 /**
- * The import rules of ptbench (docs/architecture.md), checked in CI by `npm run lint:imports`.
- * Type-only imports are erased at compile time, so cycles count only runtime imports.
+ * The import rules of ptbench (docs/architecture.md), checked in CI by `npm run lint:imports`, over
+ * src/ and again over the compiled dist/src/ (where only the cycle rule applies: the path rules name
+ * src/). Type-only imports are erased at compile time, so cycles count only runtime imports; the
+ * linter makes every type-only import an `import type`, so none compiles to a bare `import {}`.
  */
 module.exports = {
   forbidden: [
@@ -28,8 +30,8 @@ module.exports = {
     {
       name: 'harness-above-workload',
       severity: 'error',
-      comment: 'Imports run one way: cli -> harness -> workload -> share/tlb/smp/count -> mm -> arch.',
-      from: { path: '^src/(workload|share|tlb|smp|count|semantics|validate|mm|arch|lib)/' },
+      comment: 'Imports run one way: cli -> harness -> workload -> smp -> share/tlb -> mm -> arch.',
+      from: { path: '^src/(workload|share|tlb|smp|mm|arch|lib)/' },
       to: { path: '^src/harness/' },
     },
     {
@@ -43,7 +45,7 @@ module.exports = {
       severity: 'error',
       comment: 'mm defines the sharing hook table (src/mm/pt_share.ts); designs in src/share/ implement it.',
       from: { path: '^src/(mm|arch|lib)/' },
-      to: { path: '^src/(share|tlb|smp|count|semantics|validate)/' },
+      to: { path: '^src/(share|tlb|smp)/' },
     },
     {
       name: 'designs-and-tlb-below-smp',

@@ -10,7 +10,7 @@
 import { compareResults, configDifferences, DEFAULT_COMPARE, describeRun, kernelDifferences, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
 import { latestRun, loadResults, runsIn } from '../harness/load.js';
 import { UsageError } from '../lib/errors.js';
-import { type ResultsFile } from '../harness/types.js';
+import type { ResultsFile } from '../harness/types.js';
 import { parseOptions } from '../lib/cli_args.js';
 
 export const COMPARE_HELP = `usage: ptbench compare [A.json [B.json]] [options]      (npm run compare -- ...)

@@ -35,6 +35,7 @@ export function renderTaskChart(t: TaskHistory, height: number, color: boolean):
     colors: color ? [asciichart.lightgray, asciichart.lightgray, asciichart.blue] : undefined,
   });
   const lines = plot.split('\n');
+  // eslint-disable-next-line no-control-regex -- strips the SGR colour codes asciichart wrote
   const width = lines[lines.length - 1]!.replace(/\x1b\[[0-9;]*m/g, '').length;
   const lead = width - n * w;
   const marks = new Array<string>(n * w).fill(' ');

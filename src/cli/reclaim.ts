@@ -66,7 +66,8 @@ export async function reclaimMain(argv: string[]): Promise<number> {
   }
   const pt = plainTable(['design', 'variant', 'entries read', 'reported swapped', 'extra lookups', 'lookups per entry', 'markers left at reclaim', 'swap-ins', 'marker faults'], ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right']);
   for (const r of reports) {
-    pt.push([r.design, r.variant, int(r.pagemap.entries), int(r.pagemap.reportedSwapped), int(r.pagemap.lookups), (r.pagemap.lookups / r.pagemap.entries).toFixed(2), int(r.reclaim.markers), int(r.refault.swapIns), int(r.refault.markerFaults)]);
+    pt.push([r.design, r.variant, int(r.pagemap.entries), int(r.pagemap.reportedSwapped), int(r.pagemap.lookups), (r.pagemap.lookups / r.pagemap.entries).toFixed(2), int(r.reclaim.markers),
+      int(r.refault.swapIns), int(r.refault.markerFaults)]);
   }
   const out = [
     `kernel ${describeKernel(kernel)}`,

@@ -4,8 +4,8 @@
  */
 import asciichart from 'asciichart';
 import { iec } from '../lib/format.js';
-import { type MemorySource } from './load.js';
-import { type ResultsFile } from './types.js';
+import type { MemorySource } from './load.js';
+import type { ResultsFile } from './types.js';
 import { esc, memoryChart, savingBars } from './report_svg.js';
 
 const COLORS = [asciichart.blue, asciichart.red, asciichart.green, asciichart.magenta, asciichart.cyan, asciichart.yellow];
@@ -52,6 +52,7 @@ function resample(values: number[], cols: number[], width: number): number[] {
   return out;
 }
 
+// eslint-disable-next-line no-control-regex -- strips the SGR colour codes asciichart wrote
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 export function renderAscii(s: ScenarioSeries, o: { height: number; width: number; log: boolean; color: boolean }): string {

@@ -7,7 +7,7 @@ import { geometricMean } from 'simple-statistics';
 import { logRatios, median, medianRatioCI, pairedRatio, pairedRatioCI } from './stats/bootstrap.js';
 import { mannWhitneyU } from './stats/mann_whitney.js';
 import { minSignedRankP, signedRank } from './stats/signed_rank.js';
-import { type ResultsFile, type TaskResultRecord } from './types.js';
+import type { ResultsFile, TaskResultRecord } from './types.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -108,7 +108,8 @@ export function faultWalk(pool: Int32Array, base: number, pages: number): number
 export interface BareFolios { refcount: Int32Array; mapcount: Int32Array; flags: Int32Array; mapping: Int32Array; index: Float64Array; pageCache: Int32Array; rss: Int32Array }
 
 export function bareFolios(pages: number): BareFolios {
-  return { refcount: new Int32Array(pages + 1), mapcount: new Int32Array(pages + 1), flags: new Int32Array(pages + 1), mapping: new Int32Array(pages + 1), index: new Float64Array(pages + 1), pageCache: new Int32Array(pages), rss: new Int32Array(1) };
+  return { refcount: new Int32Array(pages + 1), mapcount: new Int32Array(pages + 1), flags: new Int32Array(pages + 1), mapping: new Int32Array(pages + 1), index: new Float64Array(pages + 1),
+    pageCache: new Int32Array(pages), rss: new Int32Array(1) };
 }
 
 /**

@@ -1,6 +1,6 @@
 /** A results file in the formats other tools read (github-action-benchmark's bigger/smaller lists). */
 import { taskRate } from './stats/rate.js';
-import { type ResultsFile } from './types.js';
+import type { ResultsFile } from './types.js';
 
 export interface GabEntry {
   name: string;

@@ -220,7 +220,8 @@ export function buildHistory(runs: HistoryRun[], skipped: History['skipped'], ta
       const { changes } = compareCounts(keep(a.r), keep(b.r));
       if (changes.length > 0) countChanges.push({ from: a.commit, to: b.commit, subject: b.subject, changes });
     }
-    series.push({ machine: id.machine, kernel: id.kernel, mode: id.mode, commits: groups.map((g) => ({ commit: g[0]!.commit, subject: g[0]!.subject, files: g.map((x) => x.file) })), tasks, countChanges });
+    series.push({ machine: id.machine, kernel: id.kernel, mode: id.mode, commits: groups.map((g) => ({ commit: g[0]!.commit, subject: g[0]!.subject, files: g.map((x) => x.file) })), tasks,
+      countChanges });
   }
   return { tool: 'ptbench history', figures: { opsPerSec: 'measured', counts: 'simulated' }, series, skipped };
 }

@@ -8,11 +8,12 @@ import { basename, join, resolve } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { repoFile } from '../lib/repo_file.js';
 import { UsageError } from '../lib/errors.js';
-import { type ResultsFile } from './types.js';
+import type { ResultsFile } from './types.js';
 
 export const SCHEMA_VERSION = 1;
 
-type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; schemaPath: string; message?: string; params?: { additionalProperty?: string; allowedValues?: unknown[] } }> | null };
+type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; schemaPath: string; message?: string; params?: { additionalProperty?: string;
+  allowedValues?: unknown[] } }> | null };
 const validators = new Map<string, Validator>();
 
 /** Check `x` against the shipped schema `name` (schema/NAME.schema.json): null, or the first problem as "/path message". */

@@ -10,11 +10,11 @@ import { fileStamp } from '../lib/format.js';
 import { inDefaultSuite, timedTasks, type BenchTaskDef } from './tasks.js';
 import { CONTROL_OF, controlOf } from './controls.js';
 import { designByName } from '../share/index.js';
-import { type Suite, type TaskResultRecord } from './types.js';
+import type { Suite, TaskResultRecord } from './types.js';
 import { median } from 'simple-statistics';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import type { SmpRow } from './table.js';
-import { type KernelConfig } from '../mm/kernel_profile.js';
+import type { KernelConfig } from '../mm/kernel_profile.js';
 
 async function runTask(def: BenchTaskDef, timeMs: number, warmupMs: number, minCalls: number, signal: AbortSignal): Promise<TaskResultRecord> {
   const warnings: string[] = [];

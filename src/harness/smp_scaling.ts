@@ -14,7 +14,7 @@ import { scenarioMachine, type RegionKind } from '../workload/scenario.js';
 import { mapForSmp, runOnMainThread, smpRound, smpWorkload, type SmpRound } from '../workload/smp_run.js';
 
 import { UsageError } from '../lib/errors.js';
-import { type SmpRow } from './table.js';
+import type { SmpRow } from './table.js';
 
 import type { PtShareDesign } from '../mm/pt_share.js';
 import type { KernelConfig } from '../mm/kernel_profile.js';

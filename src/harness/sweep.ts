@@ -6,7 +6,7 @@ import type { MemScenarioResult } from './memory_scenarios.js';
 import type { PagingLevels } from '../arch/pgtable_64_types.js';
 import { countScenario } from '../workload/pgtable_count.js';
 import { bytesSI, iec, int, plainTable } from '../lib/format.js';
-import { type RunEnvironment } from './env.js';
+import type { RunEnvironment } from './env.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { designByName } from '../share/index.js';
 import { sgaScenario, type PageSize, type RegionKind } from '../workload/sga.js';

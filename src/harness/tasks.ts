@@ -512,7 +512,8 @@ function traceTask(name: string, what: string, path: string, procs: number, cpus
       r.replay(t!, quantum);
       const t2 = now();
       const k = r.mmu.counts();
-      counts = { accesses: k.accesses, l1Misses: k.l1Misses, stlbMisses: k.stlbMisses, walks: k.walks, walkRefs: k.walkRefs, refsLlcMiss: k.refsLlcMiss, faults: k.faults, windowsMapped: r.windowsMapped };
+      counts = { accesses: k.accesses, l1Misses: k.l1Misses, stlbMisses: k.stlbMisses, walks: k.walks, walkRefs: k.walkRefs, refsLlcMiss: k.refsLlcMiss, faults: k.faults,
+        windowsMapped: r.windowsMapped };
       const leaks = r.close();
       if (leaks.length) throw new Error(`${name}: ${leaks.join('; ')}`);
       return { measured: t2 - t1, total: now() - t0 };

@@ -1,7 +1,7 @@
 /** The results file's types (schema ptbench-results/1, schema/ptbench-results-1.schema.json) and the suites. */
-import { type SmpFigures } from './tasks.js';
-import { runEnvironment } from './env.js';
-import { type MemScenarioResult } from './memory_scenarios.js';
+import type { SmpFigures } from './tasks.js';
+import type { runEnvironment } from './env.js';
+import type { MemScenarioResult } from './memory_scenarios.js';
 import type { KernelConfig } from '../mm/kernel_profile.js';
 
 /** The kernel a results file's counts follow; files from before the PTI knob lack pti and the PGD fields. */

@@ -7,9 +7,11 @@
  */
 
 // C0 controls but tab and newline, DEL, and the C1 range (U+0080..U+009F: 8-bit CSI and OSC among them).
+/* eslint-disable no-control-regex -- these patterns exist to find control characters */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 // The same, but carriage return and ptbench's own sequences pass: SGR colours and erase-line (progress lines).
 const CONTROL_EXCEPT_OWN = /\u001b\[[0-9;]*m|\u001b\[2K|[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+/* eslint-enable no-control-regex */
 
 const escape = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 

@@ -14,7 +14,7 @@ import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import * as folio_flags from './folio.js';
 import type { MachineState } from './machine_types.js';
-import { type MmStruct } from './mm_types.js';
+import type { MmStruct } from './mm_types.js';
 import * as mm_counters from './mm_types.js';
 import { is_cow_mapping, userfaultfd_wp, type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';

@@ -6,7 +6,7 @@
 import type { MachineState } from './machine_types.js';
 import type { AddressSpace } from './address_space.js';
 import * as vm_fault_mod from './vm_fault.js';
-import { type VmFault } from './vm_fault.js';
+import type { VmFault } from './vm_fault.js';
 import * as mm_counters from './mm_types.js';
 import * as spinlock from './spinlock.js';
 

@@ -12,7 +12,7 @@ import * as geometry from '../arch/pgtable_64_types.js';
 import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_uptodate } from './folio.js';
 import type { MachineState } from './machine_types.js';
 import { LOCK_HUGETLB_FAULT, spin_lock, spin_unlock } from './spinlock.js';
-import { type VmAreaStruct } from './vma.js';
+import type { VmAreaStruct } from './vma.js';
 import type { AddressSpace } from './address_space.js';
 import * as vm_flags from './vma.js';
 import { FAULT_FLAG_UNSHARE, FAULT_FLAG_WRITE, handle_userfault_wp, VM_FAULT_SIGBUS } from './vm_fault.js';

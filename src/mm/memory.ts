@@ -6,16 +6,17 @@
  *
  * Hot path rules: typed arrays and integer arithmetic only, no allocation per fault.
  */
+import type { MmStruct } from './mm_types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import * as folio_flags from './folio.js';
 import * as hugetlb_mod from './hugetlb.js';
 import type { MachineState } from './machine_types.js';
 import * as mm_counters from './mm_types.js';
-import { type VmAreaStruct } from './vma.js';
+import type { VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 import * as vm_fault_mod from './vm_fault.js';
-import { type VmFault } from './vm_fault.js';
+import type { VmFault } from './vm_fault.js';
 import * as pgalloc_mod from './pgalloc.js';
 import * as filemap_mod from './filemap.js';
 import * as rmap_mod from './rmap.js';
@@ -73,7 +74,7 @@ const INV_SPAN = Float64Array.from(ENTRY_SPAN, (s) => 1 / s);
  * address as an argument would box it on every call. Returns 0 or VM_FAULT_* bits (SIGSEGV for no
  * VMA or a disallowed access).
  */
-export function do_user_addr_fault(m: MachineState, mm: import('./mm_types.js').MmStruct, write: boolean): number {
+export function do_user_addr_fault(m: MachineState, mm: MmStruct, write: boolean): number {
   // __handle_mm_fault: vmf->address = address & PAGE_MASK (the byte address only picks the page).
   // (addr & 4095: ToInt32 keeps the low 32 bits of the exact integer, so the low 12 are right.)
   const low = m.vmf.address & 4095;

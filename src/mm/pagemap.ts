@@ -103,7 +103,7 @@ function pagemap_vma(m: MachineState, mm: MmStruct, vma: VmAreaStruct, start: nu
     // Walk down to the PMD entry, stopping early at an empty entry or a huge leaf.
     let t = mm.pgd;
     let level = m.rootLevel;
-    let off = 0;
+    let off: number;
     for (;;) {
       off = t * 1024 + (((addr / ENTRY_SPAN[level]!) & 511) << 1);
       const lo = ent[off]!;

@@ -5,10 +5,10 @@
  */
 
 import type { MachineState } from './machine_types.js';
-import { type VmAreaStruct } from './vma.js';
+import type { VmAreaStruct } from './vma.js';
 import type { MmStruct } from './mm_types.js';
 import * as pgtable_pool_mod from './pgtable_pool.js';
-import { VmFault } from './vm_fault.js';
+import type { VmFault } from './vm_fault.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import * as spinlock from './spinlock.js';

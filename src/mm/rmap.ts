@@ -5,8 +5,8 @@
 
 import * as folio_flags from './folio.js';
 import type { MachineState } from './machine_types.js';
-import { type VmAreaStruct } from './vma.js';
-import { VmFault } from './vm_fault.js';
+import type { VmAreaStruct } from './vma.js';
+import type { VmFault } from './vm_fault.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 
 // Module-local copies of imported constants: V8 folds module-local consts into compiled code

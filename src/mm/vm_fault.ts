@@ -4,7 +4,7 @@
  */
 
 import type { MachineState } from './machine_types.js';
-import { type VmAreaStruct } from './vma.js';
+import type { VmAreaStruct } from './vma.js';
 
 export const FAULT_FLAG_WRITE = 1 << 0;
 

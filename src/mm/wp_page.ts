@@ -8,7 +8,7 @@ import * as folio_mod from './folio.js';
 import type { MachineState } from './machine_types.js';
 import * as tlbflush_mod from './tlbflush.js';
 import * as vm_fault_mod from './vm_fault.js';
-import { type VmFault } from './vm_fault.js';
+import type { VmFault } from './vm_fault.js';
 import * as pgalloc_mod from './pgalloc.js';
 import * as filemap_mod from './filemap.js';
 import * as rmap_mod from './rmap.js';

@@ -107,7 +107,8 @@ export function machineImage(m: Machine): MachineImage {
     mm.vmas.forEach((v, i) => vmaIndex.set(v, [mm.id, i]));
     mms.push({
       id: mm.id, pgd: mm.pgd, cpumask: mm.cpumask, users: mm.mm_users,
-      vmas: mm.vmas.map((v) => ({ start: v.vm_start, end: v.vm_end, flags: v.vm_flags, pgoff: v.vm_pgoff, protLo: v.prot_lo, protHi: v.prot_hi, file: v.vm_file?.id ?? 0, anonVma: v.anon_vma?.id ?? 0 })),
+      vmas: mm.vmas.map((v) => ({ start: v.vm_start, end: v.vm_end, flags: v.vm_flags, pgoff: v.vm_pgoff, protLo: v.prot_lo, protHi: v.prot_hi, file: v.vm_file?.id ?? 0,
+        anonVma: v.anon_vma?.id ?? 0 })),
     });
   }
   const files: FileImage[] = [];

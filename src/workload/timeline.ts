@@ -386,7 +386,8 @@ function materializeRun(t: Timeline, design: PtShareDesign, levels: 4 | 5, kerne
             processes.push({ name, index, vmpteBytes: a.vmPTEBytes, rssBytes: (a.rss.file + a.rss.anon + a.rss.shmem) * 4096 });
           });
         }
-        snapshots.push({ label: s.label, figures: { tables: acc.tables, pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, processes, faults: m.events.pgfault, tlbFlushes: m.events.tlbFlushes, ipis: m.events.tlbIpis, refused } });
+        snapshots.push({ label: s.label, figures: { tables: acc.tables, pageTableBytes: acc.pageTableBytes, sharedTables: acc.sharedTables, processes, faults: m.events.pgfault,
+          tlbFlushes: m.events.tlbFlushes, ipis: m.events.tlbIpis, refused } });
         refused = [];
         break;
       }

@@ -28,7 +28,8 @@ test('sizes: GB is 10^9, GiB is 2^30, bare K/M/G are binary', () => {
 test('ptbench mem --json: 32 processes x 1 GiB shmem = 32 x (512 PTE + 1 PMD + 1 PUD + 1 PGD) tables', () => {
   const r = ptbench(['mem', '--procs', '32', '--size', '1GiB', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { figures: string; tables: Record<string, number>; pageTableBytes: number; processes: Array<{ count: number; tables: Record<string, number>; pageTableBytes: number; vmPTEBytes: number }>; leakCheck: string[] };
+  const j = JSON.parse(r.stdout) as { figures: string; tables: Record<string, number>; pageTableBytes: number; processes: Array<{ count: number; tables: Record<string,
+    number>; pageTableBytes: number; vmPTEBytes: number }>; leakCheck: string[] };
   assert.equal(j.figures, 'simulated');
   // Every figure names the kernel it follows: the default profile, 6.18 with CONFIG_PT_RECLAIM.
   assert.deepEqual((j as unknown as { kernel: object }).kernel, { profile: '6.18', ptReclaim: true, pti: false, pgdBytes: 4096, pgdInPageTables: true, hugetlbUnshareSync: true, invlpgb: true, lazyMmCpumask: true });
@@ -90,7 +91,7 @@ test('ptbench mem --engine count: the mshare cover letter\'s 1,500 x 300 GB is 8
   assert.equal(r.status, 0, r.stderr);
   // 143,052 PTE tables x 4,096 B x 1,500 processes (test/workload/pgtable_count.test.ts shows the arithmetic).
   assert.match(r.stdout, /counting engine, no tables built/);
-  assert.match(r.stdout, /PTE tables  878,911,488,000 B = 878\.9 GB \(10\^9 B\) = 818\.6 GiB \(2\^30 B\)/);
+  assert.match(r.stdout, /PTE tables {2}878,911,488,000 B = 878\.9 GB \(10\^9 B\) = 818\.6 GiB \(2\^30 B\)/);
   assert.doesNotMatch(r.stdout, /simulated faults|check_mm/); // nothing was run or torn down
   // --engine auto picks the counting engine for it (820 GiB of tables would not fit), and
   // materializes what fits: the two agree.
@@ -137,7 +138,8 @@ test('ptbench bench --suite mem --quick writes a complete results file', () => {
   const r = ptbench(['bench', '--suite', 'mem', '--quick', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const text = readFileSync(out, 'utf8');
-  const j = JSON.parse(text) as { schema: string; config: { kernel: object }; memory: Array<{ scenario: string; design: string; procs: number; pageTableBytes: number; savingVsPrivate: number }>; environment: { node: string; v8Flags: string[] } };
+  const j = JSON.parse(text) as { schema: string; config: { kernel: object }; memory: Array<{ scenario: string; design: string; procs: number; pageTableBytes: number;
+    savingVsPrivate: number }>; environment: { node: string; v8Flags: string[] } };
   assert.equal(j.schema, 'ptbench-results/1');
   // Compact JSON: one line; the counts name their kernel.
   assert.equal(text.split('\n').length, 2);
@@ -237,7 +239,8 @@ test('ptbench tlb: the database table for one design, a trace replay, and bad in
 test('ptbench reclaim: 128 sharers -> 128 entries cleared per page with private tables, 1 with a shared table; pagemap variants; bad input exits 2', () => {
   const r = ptbench(['reclaim', '--procs', '128', '--pages', '4', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { reports: Array<{ design: string; variant: string; reclaim: { entriesCleared: number; markers: number }; pagemap: { reportedSwapped: number; lookups: number } }> };
+  const j = JSON.parse(r.stdout) as { reports: Array<{ design: string; variant: string; reclaim: { entriesCleared: number; markers: number }; pagemap: { reportedSwapped: number;
+    lookups: number } }> };
   const get = (d: string, v: string) => j.reports.find((x) => x.design === d && x.variant === v)!;
   // 4 pages x 128 private mappings = 512 entries; with one shared PTE table 4 x 1 = 4.
   assert.equal(get('private', 'none').reclaim.entriesCleared, 512);

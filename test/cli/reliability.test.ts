@@ -29,7 +29,7 @@ function oneLine(args: string[], re: RegExp, o: { cwd?: string; ms?: number } = 
   assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
   assert.match(r.stderr, /^ptbench: error: [^\n]+\n$/, `${args.join(' ')}: ${r.stderr}`);
   assert.match(r.stderr, re, args.join(' '));
-  assert.doesNotMatch(r.stderr, /MachineOptions|    at /, args.join(' '));
+  assert.doesNotMatch(r.stderr, /MachineOptions| {4}at /, args.join(' '));
   assert.ok(Date.now() - t0 < (o.ms ?? 30_000), `${args.join(' ')} took ${Date.now() - t0} ms`);
 }
 
@@ -130,6 +130,7 @@ test('escape sequences and NUL bytes in labels and descriptions are shown escape
   const f = scenario(dir, 'esc.json', { description: 'evil \u001b]0;owned\u0007 \u001b[2J', objects: {}, timeline: [{ op: 'spawn', name: 'p\u0000q', count: 1 }, { op: 'snapshot', label: 'lab\u001b[31mred' }] });
   const r = ptbench(['run', f, '--design', 'private']);
   assert.equal(r.status, 0, r.stderr);
+  // eslint-disable-next-line no-control-regex -- no raw control character may reach the output
   assert.doesNotMatch(r.stdout, /[\u0000\u0007\u001b]/);
   assert.match(r.stdout, /evil \\x1b\]0;owned\\x07 \\x1b\[2J/);
   assert.match(r.stdout, /snapshot "lab\\x1b\[31mred"/);
@@ -255,7 +256,8 @@ test('compare: runs configured differently show timings without p-values or verd
   assert.match(r.stdout, /not judged/);
   oneLine(['compare', a, b, '--fail-on-regression'], /--fail-on-regression: cannot judge these runs: the runs' configurations differ \(quick false vs true\)/);
   // One process a side: too few to judge, so the gate cannot pass either.
-  const one = (p: string, f: typeof full) => writeFileSync(p, JSON.stringify({ ...f, config: { ...f.config, processes: 1 }, tasks: (f as unknown as { tasks: Array<{ processMediansMs?: number[] }> }).tasks.map((t) => ({ ...t, ...(t.processMediansMs ? { processMediansMs: t.processMediansMs.slice(0, 1) } : {}) })) }));
+  const one = (p: string, f: typeof full) => writeFileSync(p, JSON.stringify({ ...f, config: { ...f.config, processes: 1 },
+    tasks: (f as unknown as { tasks: Array<{ processMediansMs?: number[] }> }).tasks.map((t) => ({ ...t, ...(t.processMediansMs ? { processMediansMs: t.processMediansMs.slice(0, 1) } : {}) })) }));
   one(a, full);
   one(b, full);
   oneLine(['compare', a, b, '--fail-on-regression'], /cannot judge these runs: a side ran tasks in fewer than 3 processes/);

@@ -12,7 +12,9 @@ const ptbench = (args: string[]) => spawnSync(process.execPath, [...CLI, ...args
 test('the example file runs as written; --json has the documented shape', () => {
   const r = ptbench(['run', 'test/fixtures/scenario-example.json', '--design', 'private,mshare', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { tool: string; kernel: { profile: string }; snapshots: Array<{ label: string; designs: Record<string, { tables: object; pageTableBytes: number; processes: Array<{ name: string; index: number; vmpteBytes: number; rssBytes: number }>; faults: number; tlbFlushes: number; ipis: number; refused: unknown[] }> }> };
+  const j = JSON.parse(r.stdout) as { tool: string; kernel: { profile: string }; snapshots: Array<{ label: string; designs: Record<string,
+    { tables: object; pageTableBytes: number; processes: Array<{ name: string; index: number; vmpteBytes: number; rssBytes: number }>; faults: number; tlbFlushes: number; ipis: number;
+      refused: unknown[] }> }> };
   assert.equal(j.tool, 'ptbench run');
   assert.equal(j.kernel.profile, '6.18');
   assert.deepEqual(j.snapshots.map((s) => s.label), ['touched', 'forked', 'after dontneed']);

@@ -246,7 +246,8 @@ test('live: the CLI writes a scenario that ptbench run replays under the same ke
       const kernelArgs = pti === 'host' ? [] : ['--pti', pti];
       const r = spawnSync(process.execPath, [...CLI, 'capture', '--pid', String(s.pid), '--tree', '--out', out, '--design', 'private,ptshare,mshare', '--json', ...kernelArgs], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
-      const j = JSON.parse(r.stdout) as { tool: string; kernel: { profile: string; pti: boolean; pgdBytes: number }; processes: Array<{ pid: number; comm: string; predictedVmpteBytes: number; actualVmpteBytes: number }>; designs: Record<string, { pageTableBytes: number }> };
+      const j = JSON.parse(r.stdout) as { tool: string; kernel: { profile: string; pti: boolean; pgdBytes: number }; processes: Array<{ pid: number; comm: string; predictedVmpteBytes: number;
+        actualVmpteBytes: number }>; designs: Record<string, { pageTableBytes: number }> };
       assert.equal(j.tool, 'ptbench capture');
       assert.equal(j.processes.length, 3);
       assert.ok(j.processes.every((p) => p.comm === 'sharer' && p.predictedVmpteBytes > 0 && p.actualVmpteBytes > 0));

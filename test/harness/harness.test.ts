@@ -9,7 +9,7 @@ import { unsafeUniformIntDistribution, xoroshiro128plus } from 'pure-rand';
 import { compareResults, configDifferences, kernelDifferences, machineDifferences, renderComparison } from '../../src/harness/compare.js';
 import { loadResults } from '../../src/harness/load.js';
 import { UsageError } from '../../src/lib/errors.js';
-import { type ResultsFile, type TaskResultRecord } from '../../src/harness/types.js';
+import type { ResultsFile, TaskResultRecord } from '../../src/harness/types.js';
 import { combineProcesses, keptSamples, MAX_KEPT_SAMPLES } from '../../src/harness/runner.js';
 import { renderAscii, renderBars, renderHtml, seriesOf } from '../../src/harness/chart.js';
 import { mergeRounds } from '../../src/harness/compare.js';
@@ -30,7 +30,8 @@ function task(name: string, design: string, s: number[], counts: Record<string, 
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
   return {
     name, design, what: 'synthetic', unit: 'faults', opsPerCall: 16384,
-    latencyMs: { mean, p50: sorted[sorted.length >> 1]!, p75: sorted[Math.floor(s.length * 0.75)]!, p99: sorted[s.length - 1]!, min: sorted[0]!, max: sorted[s.length - 1]!, sd: 0, rme: 1, samples: s },
+    latencyMs: { mean, p50: sorted[sorted.length >> 1]!, p75: sorted[Math.floor(s.length * 0.75)]!, p99: sorted[s.length - 1]!, min: sorted[0]!, max: sorted[s.length - 1]!, sd: 0, rme: 1,
+      samples: s },
     opsPerSec: { median: 16384000 / sorted[sorted.length >> 1]!, mean: 16384000 / mean },
     calls: s.length, counts, warnings: [],
   };

@@ -105,7 +105,8 @@ function step(w: World, o: Op): void {
       const file = o.kind === 0 ? null : o.kind === 1 ? w.files[0]! : w.files[1]!;
       const rfile = o.kind === 0 ? null : o.kind === 1 ? w.rfiles[0]! : w.rfiles[1]!;
       const pgoff = o.kind === 0 ? a / 4096 : o.pgoff;
-      run(() => w.m.mmap(mm, { addr: a, length: o.pages * 4096, prot: o.prot, flags: (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (file ? 0 : MAP_ANONYMOUS), file, offset: file ? pgoff * 4096 : 0 }), (c) => { mErr = c; });
+      run(() => w.m.mmap(mm, { addr: a, length: o.pages * 4096, prot: o.prot, flags: (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (file ? 0 : MAP_ANONYMOUS), file,
+        offset: file ? pgoff * 4096 : 0 }), (c) => { mErr = c; });
       run(() => w.r.mmap(rm, a, o.pages * 4096, o.kind === 0 ? 'anon' : o.kind === 1 ? 'shmem' : 'file', shared, (o.prot & PROT_READ) !== 0, (o.prot & PROT_WRITE) !== 0, rfile, pgoff), (c) => { rErr = c; });
       break;
     }

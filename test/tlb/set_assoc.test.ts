@@ -16,7 +16,10 @@ function setKeys(a: SetAssoc, set: number): number[] {
 describe('SetAssoc', () => {
   it('keeps each set in recency order: a hit moves to the front, a fill evicts the least recently used', () => {
     const a = new SetAssoc(4, 4); // one 4-way set
-    for (const k of [10, 11, 12, 13]) assert.equal(a.lookup(k, 0), -1), a.fill(k, 0, 0);
+    for (const k of [10, 11, 12, 13]) {
+      assert.equal(a.lookup(k, 0), -1);
+      a.fill(k, 0, 0);
+    }
     assert.deepEqual(setKeys(a, 0), [13, 12, 11, 10]);
     // Use 10 again: it becomes the most recent, 11 the least recent.
     assert.equal(a.lookup(10, 0), 0);

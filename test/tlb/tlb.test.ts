@@ -383,7 +383,8 @@ describe('lackey traces', () => {
     await task.beforeAll();
     task.call(() => performance.now());
     assert.equal(task.opsPerCall, 4 * translations);
-    assert.deepEqual(task.counts(), { accesses: r.counts.accesses, l1Misses: r.counts.l1Misses, stlbMisses: r.counts.stlbMisses, walks: r.counts.walks, walkRefs: r.counts.walkRefs, refsLlcMiss: r.counts.refsLlcMiss, faults: r.counts.faults, windowsMapped: r.windowsMapped });
+    assert.deepEqual(task.counts(), { accesses: r.counts.accesses, l1Misses: r.counts.l1Misses, stlbMisses: r.counts.stlbMisses, walks: r.counts.walks, walkRefs: r.counts.walkRefs,
+      refsLlcMiss: r.counts.refsLlcMiss, faults: r.counts.faults, windowsMapped: r.windowsMapped });
   });
 
   it('maps the first window from mmap_min_addr; an access below it is a SIGSEGV and is dropped', async () => {

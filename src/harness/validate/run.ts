@@ -102,7 +102,8 @@ export async function measureOnce(sc: ValidateScenario, path: string, anonRuns: 
  * median with the simulator's prediction (agreeing within `tolerance` percent). Notes and progress
  * go to `say`; the hugepage setting is restored on the way out, also on SIGINT/SIGTERM.
  */
-export async function runValidate(scenarios: ValidateScenario[], reps: number, tolerance: number, say: (line: string) => void, onScenario?: (done: number, what: string) => void): Promise<ValidateRecord> {
+export async function runValidate(scenarios: ValidateScenario[], reps: number, tolerance: number, say: (line: string) => void, onScenario?: (done: number,
+  what: string) => void): Promise<ValidateRecord> {
   const notes: string[] = [];
   const refresh = statRefresh();
   if (refresh !== null) notes.push(refresh);
