@@ -18,7 +18,8 @@ import { defaultResultsPath, Interrupted, runTaskInProcesses, scalingRows, suite
 import { attachControlRatios, renderControlRatios } from '../harness/controls.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions, useColor } from '../lib/cli_args.js';
-import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel } from '../mm/kernel_profile.js';
+import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from './options/kernel.js';
 
 export const BENCH_HELP = `usage: ptbench bench [options]      (npm run bench -- [options])
 

@@ -4,7 +4,7 @@
  */
 import { parseOptions } from '../lib/cli_args.js';
 import { checkWritable, writeTextAtomic } from '../harness/write.js';
-import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from './options/kernel.js';
 import { renderMatrixMarkdown, semanticsMatrix, stateMatrix } from '../workload/semantics_matrix.js';
 
 export const MATRIX_HELP = `usage: ptbench matrix [--kernel NAME] [--pt-reclaim on|off] [--json] [--out FILE]   (npm run matrix -- ...)

@@ -13,7 +13,8 @@ import { UsageError } from '../lib/errors.js';
 import { type Engine, type MemReport, memReport, type GridCell, memGrid } from '../workload/mem_report.js';
 import { parseOptions } from '../lib/cli_args.js';
 import { progressLine } from '../lib/progress.js';
-import { describeKernel, KERNEL_OPTIONS, kernelConfig, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel, kernelConfig } from '../mm/kernel_profile.js';
+import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from './options/kernel.js';
 
 export const MEM_HELP = `usage: ptbench mem [options]
 

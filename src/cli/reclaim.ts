@@ -6,7 +6,8 @@ import { DESIGNS, designByName } from '../share/index.js';
 import { runReclaimExperiment, type ReclaimReport } from '../workload/reclaim.js';
 import { UsageError } from '../lib/errors.js';
 import { parseOptions } from '../lib/cli_args.js';
-import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel } from '../mm/kernel_profile.js';
+import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from './options/kernel.js';
 
 export const RECLAIM_HELP = `usage: ptbench reclaim [options]    (npm run reclaim -- ...)
 

@@ -21,7 +21,8 @@ import { KernelError } from '../mm/errno.js';
 import { renderScalingTable } from '../harness/table.js';
 import { parseOptions } from '../lib/cli_args.js';
 import { runSmpScaling } from '../harness/smp_scaling.js';
-import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel } from '../mm/kernel_profile.js';
+import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from './options/kernel.js';
 
 export const SMP_HELP = `usage: ptbench smp [options]
 

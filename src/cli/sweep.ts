@@ -13,7 +13,8 @@ import { UsageError } from '../lib/errors.js';
 import { SWEEP_DEFAULT_PROCS, SWEEP_DEFAULT_SIZES, type SweepFile, runSweep, renderSweep } from '../harness/sweep.js';
 import { parseRegionShape } from '../workload/sga.js';
 import { parseOptions, useColor } from '../lib/cli_args.js';
-import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel } from '../mm/kernel_profile.js';
+import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from './options/kernel.js';
 
 export const SWEEP_HELP = `usage: ptbench sweep [options]      (npm run sweep -- ...)
 

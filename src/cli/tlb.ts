@@ -8,7 +8,8 @@ import { STREAM_KINDS, parseStreamKind } from '../workload/tlb/stream.js';
 import { TRACE_DEFAULTS } from '../workload/tlb/replay.js';
 import { UsageError } from '../lib/errors.js';
 import { parseOptions } from '../lib/cli_args.js';
-import { describeKernel, KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from '../mm/kernel_profile.js';
+import { describeKernel } from '../mm/kernel_profile.js';
+import { KERNEL_OPTIONS, kernelFromOptions, kernelHelp } from './options/kernel.js';
 
 export const TLB_HELP = `usage: ptbench tlb [options]        (npm run tlb -- ...)
 

@@ -13,8 +13,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { machineAccounting, mmAccounting } from '../../src/mm/accounting.js';
-import { KernelError } from '../../src/mm/errno.js';
-import { kernelConfig, kernelFromOptions } from '../../src/mm/kernel_profile.js';
+import { UsageError } from '../../src/lib/errors.js';
+import { kernelConfig } from '../../src/mm/kernel_profile.js';
+import { kernelFromOptions } from '../../src/cli/options/kernel.js';
 import { kernelDifferences } from '../../src/harness/compare.js';
 import { designByName } from '../../src/share/index.js';
 import { countScenario } from '../../src/workload/pgtable_count.js';
@@ -79,7 +80,7 @@ describe('--pti on|off', () => {
   it('parses on and off, and rejects anything else with the option named', () => {
     assert.equal(kernelFromOptions({ pti: 'on' }).pti, true);
     assert.equal(kernelFromOptions({ pti: 'off' }).pgdBytes, 4096);
-    assert.throws(() => kernelFromOptions({ pti: 'yes' }), (e: unknown) => e instanceof KernelError && /--pti: 'yes' is not on or off/.test(e.message));
+    assert.throws(() => kernelFromOptions({ pti: 'yes' }), (e: unknown) => e instanceof UsageError && /--pti: 'yes' is not on or off/.test(e.message));
   });
 
   it('compare names a PTI or PGD-size difference; files from before the knob count as PTI off, 4 KiB PGD', () => {
