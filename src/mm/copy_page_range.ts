@@ -19,9 +19,7 @@ import * as mm_counters from './mm_types.js';
 import { is_cow_mapping, userfaultfd_wp, type VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 
-// Module-local copies of the constants this file uses: V8 folds module-local consts into the
-// compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
-// the hot loops (measured with the project's benchmarks).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const _PAGE_ACCESSED = pgtable_types._PAGE_ACCESSED;
 const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;

@@ -10,8 +10,7 @@ import type { VmFault } from './vm_fault.js';
 import * as mm_counters from './mm_types.js';
 import * as spinlock from './spinlock.js';
 
-// Module-local copies of imported constants: V8 folds module-local consts into compiled code
-// but reloads imported bindings on every use (see memory.ts).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const MM_FILEPAGES = mm_counters.MM_FILEPAGES;
 const MM_SHMEMPAGES = mm_counters.MM_SHMEMPAGES;
 const LOCK_I_PAGES = spinlock.LOCK_I_PAGES;

@@ -12,9 +12,7 @@ import type { MmStruct } from './mm_types.js';
 import { is_vm_hugetlb_page, type VmAreaStruct } from './vma.js';
 import { unshare_table } from './zap.js';
 
-// Module-local copies of the constants this file uses: V8 folds module-local consts into the
-// compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
-// the hot loops (measured with the project's benchmarks).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const PMD_SIZE = geometry.PMD_SIZE;
 const TABLE_SPAN = geometry.TABLE_SPAN;
 const ENTRY_SPAN = geometry.ENTRY_SPAN;

@@ -20,9 +20,7 @@ import { pgtable_alloc, ptl_lock, ptl_unlock } from './pgalloc.js';
 import { xa_lock, xa_unlock } from './filemap.js';
 import { anon_vma_prepare } from './rmap.js';
 
-// Module-local copies of the constants this file uses: V8 folds module-local consts into the
-// compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
-// the hot loops (measured with the project's benchmarks).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const _PAGE_ACCESSED = pgtable_types._PAGE_ACCESSED;
 const PTE_MKDIRTY = pgtable_types.PTE_MKDIRTY;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;

@@ -21,9 +21,7 @@ import { shrink_shmem_folio, type ReclaimResult } from './vmscan.js';
 import { VM_FAULT_NOT_DONE, VM_FAULT_SIGSEGV } from './vm_fault.js';
 import { MachineState } from './machine_types.js';
 
-// Module-local copies of the constants this file uses: V8 folds module-local consts into the
-// compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
-// the hot loops (measured with the project's benchmarks).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const _PAGE_ACCESSED = pgtable_types._PAGE_ACCESSED;
 const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;

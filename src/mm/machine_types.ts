@@ -24,9 +24,7 @@ import { VmEvents } from './vmstat.js';
 import { VmFault } from './vm_fault.js';
 import { kernelConfig, type KernelConfig } from './kernel_profile.js';
 
-// Module-local copies of the constants this file uses: V8 folds module-local consts into the
-// compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
-// the hot loops (measured with the project's benchmarks).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const PAGE_SIZE = geometry.PAGE_SIZE;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;

@@ -22,9 +22,7 @@ import * as filemap_mod from './filemap.js';
 import * as rmap_mod from './rmap.js';
 import * as wp_page_mod from './wp_page.js';
 
-// Module-local copies of the constants this file uses: V8 folds module-local consts into the
-// compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
-// the hot loops (measured with the project's benchmarks).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const _PAGE_ACCESSED = pgtable_types._PAGE_ACCESSED;
 const PTE_MKDIRTY = pgtable_types.PTE_MKDIRTY;

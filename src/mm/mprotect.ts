@@ -16,9 +16,7 @@ import * as vm_flags from './vma.js';
 import { unshare_table } from './zap.js';
 import { flush_vma_range, tlb_gather_begin, tlb_gather_end } from './tlbflush.js';
 
-// Module-local copies of the constants this file uses: V8 folds module-local consts into the
-// compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
-// the hot loops (measured with the project's benchmarks).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const PAGE_SIZE = geometry.PAGE_SIZE;
 const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;

@@ -14,8 +14,7 @@ import * as pgtable_types from '../arch/pgtable_types.js';
 import * as spinlock from './spinlock.js';
 import { entry_table } from './pagewalk.js';
 
-// Module-local copies of imported constants: V8 folds module-local consts into compiled code
-// but reloads imported bindings on every use (see memory.ts).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const _PAGE_TABLE = pgtable_types._PAGE_TABLE;
 const PFN_HI_SHIFTED_MASK = pgtable_types.PFN_HI_SHIFTED_MASK;

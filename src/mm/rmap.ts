@@ -9,8 +9,7 @@ import type { VmAreaStruct } from './vma.js';
 import type { VmFault } from './vm_fault.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 
-// Module-local copies of imported constants: V8 folds module-local consts into compiled code
-// but reloads imported bindings on every use (see memory.ts).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const PG_anon = folio_flags.PG_anon;
 const PG_anon_exclusive = folio_flags.PG_anon_exclusive;

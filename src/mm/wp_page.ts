@@ -16,8 +16,7 @@ import * as mm_counters from './mm_types.js';
 import * as pgtable_types from '../arch/pgtable_types.js';
 import * as vm_flags from './vma.js';
 
-// Module-local copies of imported constants: V8 folds module-local consts into compiled code
-// but reloads imported bindings on every use (see memory.ts).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const _PAGE_ACCESSED = pgtable_types._PAGE_ACCESSED;
 const PTE_MKDIRTY = pgtable_types.PTE_MKDIRTY;
 const _PAGE_PRESENT = pgtable_types._PAGE_PRESENT;

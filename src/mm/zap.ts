@@ -15,9 +15,7 @@ import type { VmAreaStruct } from './vma.js';
 import * as vm_flags from './vma.js';
 import { flush_tlb_range, tlb_remove_table_sync_one } from './tlbflush.js';
 
-// Module-local copies of the constants this file uses: V8 folds module-local consts into the
-// compiled code but reloads imported bindings (live cells) on every use, which costs ~40% in
-// the hot loops (measured with the project's benchmarks).
+// Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const ENTRY_SPAN = geometry.ENTRY_SPAN;
 const TABLE_SPAN = geometry.TABLE_SPAN;
 const _PAGE_DIRTY = pgtable_types._PAGE_DIRTY;
