@@ -37,8 +37,7 @@
  *   the timing (page tables come zeroed from the allocator, __GFP_ZERO).
  */
 import { taskRate } from './stats/rate.js';
-import type { BenchTaskDef } from './tasks.js';
-import type { TaskResultRecord } from './types.js';
+import type { BenchTaskDef, TaskResultRecord } from './types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import { plainTable, rate } from '../lib/format.js';
 

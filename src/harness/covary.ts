@@ -11,7 +11,8 @@
 import { median } from 'simple-statistics';
 import { hostControlRun, HOST_CONTROL_ITERATIONS } from '../smp/host_control.js';
 import { privateDesign } from '../share/private.js';
-import { timedTasks, type BenchTaskDef } from './tasks.js';
+import { timedTasks } from './tasks.js';
+import type { BenchTaskDef } from './types.js';
 import { UsageError } from '../lib/errors.js';
 
 /** A loop that touches no memory: its time moves only with the CPU's clock. */

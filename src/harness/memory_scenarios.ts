@@ -14,24 +14,7 @@ import { basename, join } from 'node:path';
 import { repoFile } from '../lib/repo_file.js';
 import { loadScenarioFile } from './scenario_file.js';
 import { countableScenario, runTimeline } from '../workload/timeline.js';
-
-export interface MemScenarioResult {
-  scenario: string;
-  design: string;
-  procs: number;
-  kind: RegionKind;
-  page: PageSize;
-  bytes: number;
-  /** Which engine produced the figures (both exact; absent in files written before the counting engine). */
-  engine?: 'materialize' | 'count';
-  /** Simulated, exact: distinct table pages machine-wide by level, and their bytes. */
-  tables: TableCounts;
-  pageTableBytes: number;
-  sharedTables: number;
-  /** pageTableBytes of `private` for the same scenario, and the saving against it (1 - this/private). */
-  privateBytes: number;
-  savingVsPrivate: number;
-}
+import type { MemScenarioResult } from './types.js';
 
 export function memScenarios(designs: readonly PtShareDesign[], quick: boolean, log: (s: string) => void, kernel: KernelConfig = kernelConfig()): MemScenarioResult[] {
   const GiB = 2 ** 30;

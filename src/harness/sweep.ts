@@ -2,7 +2,7 @@
  * The sweep: page-table bytes over process counts x region sizes for every design, from the counting
  * engine (simulated, exact), and its terminal rendering.
  */
-import type { MemScenarioResult } from './memory_scenarios.js';
+import type { MemScenarioResult } from './types.js';
 import type { PagingLevels } from '../arch/pgtable_64_types.js';
 import { countScenario } from '../workload/pgtable_count.js';
 import { bytesSI, iec, int, plainTable } from '../lib/format.js';

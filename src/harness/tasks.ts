@@ -24,7 +24,6 @@ import { decodeTrace, TRACE_DEFAULTS, TraceReplay, type DecodedTrace } from '../
 import { repoFile } from '../lib/repo_file.js';
 import { pagemap_count_swapped, type ShmemSwapReport } from '../mm/pagemap.js';
 import { buildReclaimWorkload, reclaimPages } from '../workload/reclaim.js';
-import type { LockClassStat } from '../mm/spinlock.js';
 import { CpuPool, cpuCountsToMeasure } from '../smp/cpu_pool.js';
 import { hostSpeedup } from '../smp/host_control.js';
 import { scenarioMachine } from '../workload/scenario.js';
@@ -33,49 +32,7 @@ import { totalTables } from '../mm/accounting.js';
 import { runSweep, SWEEP_DEFAULT_PROCS, SWEEP_DEFAULT_SIZES } from './sweep.js';
 import { kernelConfig, type KernelConfig } from '../mm/kernel_profile.js';
 import { controlTasks } from './controls.js';
-
-export interface BenchTaskDef {
-  /** e.g. "fault/shmem-write-seq". */
-  name: string;
-  design: string;
-  /** What one operation is, for "<unit>/s". */
-  unit: string;
-  opsPerCall: number;
-  /** A one-line description for the results file and the README. */
-  what: string;
-  /** Prepare state used by every call (not timed). */
-  beforeAll(): void | Promise<void>;
-  /** One timed call: returns the milliseconds of the measured part and of the whole call. */
-  call(now: () => number): CallTime | Promise<CallTime>;
-  afterAll(): void | Promise<void>;
-  /** Deterministic counts of one call. */
-  counts(): Record<string, number>;
-  /** Figures of the last call that depend on how simulated CPUs interleaved (measured, not deterministic). */
-  smp?(): SmpFigures;
-}
-
-export interface CallTime {
-  measured: number;
-  total: number;
-}
-
-/** What a scaling call saw beyond its time: faults taken, tables, and the lock statistics that explain the curve. */
-export interface SmpFigures {
-  cpus: number;
-  faults: number;
-  tablePages: number;
-  locks: Record<string, LockClassStat>;
-  /** Measured: the harness's own part of the last call (dispatch to the worker threads and back), left out of its time. */
-  harnessMs?: number;
-  /**
-   * Measured, N > 1 CPUs: each call's speedup over a 1-CPU round of the same workload run just before
-   * it (1-CPU time / N-CPU time), so both see the host in the same state (its speed drifts by up to 2x
-   * over seconds on the 2-core VM, which a ratio of two tasks' medians taken minutes apart inherits).
-   */
-  pairedSpeedups?: number[];
-  /** Measured, N > 1 CPUs: each call's host control (src/smp/host_control.ts) on the same two pools right after it. */
-  hostSpeedups?: number[];
-}
+import type { BenchTaskDef } from './types.js';
 
 const BASE = 0x7f0000000000;
 const RW = PROT_READ | PROT_WRITE;
