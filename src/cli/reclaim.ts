@@ -1,7 +1,7 @@
 /** `ptbench reclaim`: reclaim of shared shmem pages and pagemap of the swapped pages, per design and variant. */
 import { int, plainTable } from '../lib/format.js';
 import { parseSize, posInt, procsCount } from '../lib/size.js';
-import { SHMEM_SWAP_REPORTS, type ShmemSwapReport } from '../mm/pagemap.js';
+import { SHMEM_SWAP_REPORTS, type ShmemSwapReport } from '../mm/machine_types.js';
 import { DESIGNS, designByName } from '../share/index.js';
 import { runReclaimExperiment, type ReclaimReport } from '../workload/reclaim.js';
 import { UsageError } from '../lib/errors.js';

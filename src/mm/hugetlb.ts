@@ -11,7 +11,7 @@ import * as pgtable_types from '../arch/pgtable_types.js';
 import * as geometry from '../arch/pgtable_64_types.js';
 import { PG_anon, PG_anon_exclusive, PG_hugetlb, PG_uptodate } from './folio.js';
 import type { MachineState } from './machine_types.js';
-import { LOCK_HUGETLB_FAULT, spin_lock, spin_unlock } from './spinlock.js';
+import { HUGETLB_FAULT_MUTEXES, LOCK_HUGETLB_FAULT, spin_lock, spin_unlock } from './spinlock.js';
 import type { VmAreaStruct } from './vma.js';
 import type { AddressSpace } from './address_space.js';
 import * as vm_flags from './vma.js';
@@ -46,8 +46,6 @@ function set_huge_pte(ent: Int32Array, off: number, f: number, lo: number, hi: n
   ent[off + 1] = (f >>> 20) | hi;
 }
 
-/** Words of the machine's lock array used as hugetlb_fault_mutex_table (after the abort word). */
-export const HUGETLB_FAULT_MUTEXES = 64;
 
 /** The huge page index of `haddr` in `vma`'s file. */
 function hugetlb_index(vma: VmAreaStruct, haddr: number): number {

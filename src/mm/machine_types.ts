@@ -15,14 +15,16 @@ import type { FlushRecord, TlbShootdownSink } from './tlbflush.js';
 import { AddressSpace } from './address_space.js';
 import { FolioTable, type FolioTableBuffers } from './folio.js';
 import * as folio_flags from './folio.js';
-import { SHMEM_SWAP_REPORTS, type ShmemSwapReport } from './pagemap.js';
 import { MmStruct } from './mm_types.js';
 import { PgtablePool, type PgtablePoolBuffers } from './pgtable_pool.js';
-import { newLockStat, type LockStat } from './spinlock.js';
-import { HUGETLB_FAULT_MUTEXES } from './hugetlb.js';
+import { HUGETLB_FAULT_MUTEXES, newLockStat, type LockStat } from './spinlock.js';
 import { VmEvents } from './vmstat.js';
 import { VmFault } from './vm_fault.js';
 import { kernelConfig, type KernelConfig } from './kernel_profile.js';
+
+/** How pagemap reports a swapped-out shmem page (a machine option; src/mm/pagemap.ts reads it). */
+export type ShmemSwapReport = 'none' | 'pagecache-lookup' | 'pte-marker';
+export const SHMEM_SWAP_REPORTS: readonly ShmemSwapReport[] = ['none', 'pagecache-lookup', 'pte-marker'];
 
 // Module-local copies of imported constants: the hot-path convention (docs/architecture.md, "Hot paths").
 const ENTRY_SPAN = geometry.ENTRY_SPAN;

@@ -29,8 +29,6 @@ import type { MachineState } from './machine_types.js';
 import type { MmStruct } from './mm_types.js';
 import { VM_SOFTDIRTY, type VmAreaStruct } from './vma.js';
 
-export type ShmemSwapReport = 'none' | 'pagecache-lookup' | 'pte-marker';
-export const SHMEM_SWAP_REPORTS: readonly ShmemSwapReport[] = ['none', 'pagecache-lookup', 'pte-marker'];
 
 /** High-word bits of a pagemap entry (bit n of the entry is bit n - 32 here). */
 export const PM_SOFT_DIRTY_HI = 1 << 23;

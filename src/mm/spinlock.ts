@@ -21,6 +21,9 @@ export const LOCK_I_PAGES = 3; // mapping->i_pages xa_lock (page-cache insertion
 export const LOCK_ZONE = 4; // zone->lock (the frame allocator)
 export const LOCK_PGTABLE_ALLOC = 5; // the page-table page allocator (same zone lock in the kernel; kept apart here)
 export const LOCK_HUGETLB_FAULT = 6; // hugetlb_fault_mutex_table[hash(mapping, index)]
+
+/** Words of the machine's lock array used as hugetlb_fault_mutex_table (after the abort word). */
+export const HUGETLB_FAULT_MUTEXES = 64;
 export const NR_LOCK_CLASSES = 7;
 
 export const LOCK_CLASS_NAMES: readonly string[] = ['pte_ptl', 'pmd_ptl', 'page_table_lock', 'i_pages', 'zone', 'pgtable_alloc', 'hugetlb_fault_mutex'];

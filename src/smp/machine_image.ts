@@ -15,7 +15,7 @@ import { lockStatAdd } from '../mm/spinlock.js';
 import { AddressSpace, type FileKind } from '../mm/address_space.js';
 import { Machine, type MachineBuffers } from '../mm/machine.js';
 import { MmStruct } from '../mm/mm_types.js';
-import type { ShmemSwapReport } from '../mm/pagemap.js';
+import type { ShmemSwapReport } from '../mm/machine_types.js';
 import { VM_SHARED, VM_UFFD_WP, VmAreaStruct } from '../mm/vma.js';
 import type { PagingLevels } from '../arch/pgtable_64_types.js';
 import { designByName } from '../share/index.js';

@@ -5,7 +5,8 @@
  * the chosen variant for swapped shmem), and process 0 reads every reclaimed page back (swap-in).
  * Every figure is a simulated, deterministic count.
  */
-import { pagemap_count_swapped, type ShmemSwapReport } from '../mm/pagemap.js';
+import { pagemap_count_swapped } from '../mm/pagemap.js';
+import type { ShmemSwapReport } from '../mm/machine_types.js';
 import type { ReclaimResult } from '../mm/vmscan.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { runSga, teardownSga, type SgaResult } from './sga.js';

@@ -10,7 +10,7 @@ import { machineAccounting, mmAccounting, totalTables, type MmCounts, type Table
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
-import type { ShmemSwapReport } from '../mm/pagemap.js';
+import type { ShmemSwapReport } from '../mm/machine_types.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { privateRoutes, type CountMapping, type CountRoute, type PtShareDesign } from '../mm/pt_share.js';
 import { UsageError } from '../lib/errors.js';

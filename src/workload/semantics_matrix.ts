@@ -12,7 +12,7 @@
 import { KernelError } from '../mm/errno.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import { Machine, type MachineOptions } from '../mm/machine.js';
-import { SHMEM_SWAP_REPORTS } from '../mm/pagemap.js';
+import { SHMEM_SWAP_REPORTS } from '../mm/machine_types.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { PagemapEntry } from '../mm/pagemap.js';

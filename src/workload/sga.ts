@@ -12,7 +12,7 @@ import type { Machine } from '../mm/machine.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import type { PtShareDesign } from '../mm/pt_share.js';
 import { materializeScenario, pageBytes, teardownScenario, type PageSize, type RegionKind, type Scenario, type ScenarioCounts } from './scenario.js';
-import type { ShmemSwapReport } from '../mm/pagemap.js';
+import type { ShmemSwapReport } from '../mm/machine_types.js';
 import { UsageError } from '../lib/errors.js';
 import type { KernelConfig } from '../mm/kernel_profile.js';
 
