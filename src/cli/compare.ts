@@ -7,7 +7,7 @@
  *                                   analysed as pairs (one per round)
  */
 
-import { compareResults, configDifferences, DEFAULT_COMPARE, describeRun, kernelDifferences, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
+import { compareResults, configDifferences, DEFAULT_COMPARE, TIMING_CONFIG_FIELDS, describeRun, kernelDifferences, machineDifferences, renderComparison, runBase } from '../harness/compare.js';
 import { latestRun, loadResults, runsIn } from '../harness/load.js';
 import { UsageError } from '../lib/errors.js';
 import type { ResultsFile } from '../harness/types.js';
@@ -109,7 +109,7 @@ export async function compareMain(argv: string[]): Promise<number> {
   }
   const configs = configDifferences(A, B);
   // Runs whose timings measure different work (quick against full, other call times or seeds) are shown, not judged.
-  const incomparable = configs.filter((d) => /^(quick|timeMs|seed) /.test(d));
+  const incomparable = configDifferences(A, B, TIMING_CONFIG_FIELDS);
   const notJudged = againstReference && diffs.length > 0 ? `A was made on another machine (${diffs.join('; ')})`
     : incomparable.length > 0 && !values.force ? `the runs' configurations differ (${incomparable.join('; ')}), so their timings measure different work; use --force to judge them anyway` : null;
   const c = compareResults(A, B, { alpha, noise, judge: notJudged === null, paired: values.base !== undefined });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseOptions } from '../lib/cli_args.js';
 import { UsageError } from '../lib/errors.js';
 import { buildHistory, loadHistoryRuns } from '../harness/history.js';
-import { renderReport } from '../harness/report.js';
+import { memoryRun, renderReport } from '../harness/report.js';
 import { checkWritable, writeTextAtomic } from '../harness/write.js';
 
 export const REPORT_HELP = `usage: ptbench report [--html FILE] [options]
@@ -33,7 +33,7 @@ export async function reportMain(argv: string[]): Promise<number> {
   if (runs.length === 0) throw new UsageError("no results files in results/ or results/reference/; run 'npm run bench' first");
   const h = buildHistory(runs, skipped);
   writeTextAtomic(out, renderReport(h, runs, new Date().toISOString()));
-  const memRun = [...runs].reverse().find((r) => r.results.memory.length > 0);
+  const memRun = memoryRun(runs);
   const newest = runs[runs.length - 1]!;
   process.stdout.write(`report written to ${out} (${runs.length} runs, ${h.series.length} series)\n`);
   process.stdout.write(memRun === undefined ? "memory: no run has memory scenarios (run 'npm run bench' with the default or mem suite)\n"

@@ -4,7 +4,7 @@ import { int, plainTable } from '../lib/format.js';
 import { DESIGNS, designsByList } from '../share/index.js';
 import { cpuProfile, type CpuProfile } from '../tlb/cpu_profile.js';
 import { replayTrace, runTlbDb, type PerKilo, type TlbDbResult } from '../workload/tlb/experiment.js';
-import { STREAM_KINDS, parseStreamKind } from '../workload/tlb/stream.js';
+import { STREAM_KINDS, parseStreamKind, validStride } from '../workload/tlb/stream.js';
 import { TRACE_DEFAULTS } from '../workload/tlb/replay.js';
 import { UsageError } from '../lib/errors.js';
 import { parseOptions } from '../lib/cli_args.js';
@@ -162,7 +162,7 @@ export async function tlbMain(argv: string[]): Promise<number> {
   const stride = values.stride === undefined ? undefined : parseSize(values.stride, '--stride');
   const writeFraction = fraction(values.writes, '--writes', 0);
   // Checked once here, not per design: a bad value would otherwise make every row a skipped one.
-  if (stride !== undefined && (stride <= 0 || stride % 64 !== 0 || stride > size)) throw new UsageError(`--stride: '${values.stride}' must be a positive multiple of 64 bytes no larger than --size, e.g. 4096`);
+  if (stride !== undefined && (!validStride(stride) || stride > size)) throw new UsageError(`--stride: '${values.stride}' must be a positive multiple of 64 bytes no larger than --size, e.g. 4096`);
   checkTlbWork({ procs, size, accesses, warmup, pageBytes: pages.includes('4k') ? 4096 : 2 ** 21 });
 
   const results: TlbDbResult[] = [];

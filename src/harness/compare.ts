@@ -202,13 +202,18 @@ export function kernelDifferences(A: ResultsFile, B: ResultsFile): string[] {
   return out;
 }
 
-/** How the two runs were configured differently (suite, quick, processes, time per task, designs, seed). */
-export function configDifferences(A: ResultsFile, B: ResultsFile): string[] {
+const CONFIG_FIELDS = ['suite', 'quick', 'processes', 'timeMs', 'designs', 'seed'] as const;
+
+/** Configuration fields that change the work a task's timing measures: timings that differ in them are not judged. */
+export const TIMING_CONFIG_FIELDS = ['quick', 'timeMs', 'seed'] as const;
+
+/** How the two runs were configured differently (suite, quick, processes, time per task, designs, seed), or only in `fields`. */
+export function configDifferences(A: ResultsFile, B: ResultsFile, fields: ReadonlyArray<(typeof CONFIG_FIELDS)[number]> = CONFIG_FIELDS): string[] {
   const ca = A.config;
   const cb = B.config;
   const out: string[] = [];
   const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
-  for (const f of ['suite', 'quick', 'processes', 'timeMs', 'designs', 'seed'] as const) {
+  for (const f of fields) {
     if (show(ca[f]) !== show(cb[f])) out.push(`${f} ${show(ca[f])} vs ${show(cb[f])}`);
   }
   return out;

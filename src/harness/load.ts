@@ -12,8 +12,8 @@ import type { ResultsFile } from './types.js';
 
 export const SCHEMA_VERSION = 1;
 
-type Validator = ((x: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; schemaPath: string; message?: string; params?: { additionalProperty?: string;
-  allowedValues?: unknown[] } }> | null };
+interface ValidatorError { instancePath: string; keyword: string; schemaPath: string; message?: string; params?: { additionalProperty?: string; allowedValues?: unknown[] } }
+type Validator = ((x: unknown) => boolean) & { errors?: ValidatorError[] | null };
 const validators = new Map<string, Validator>();
 
 /** Check `x` against the shipped schema `name` (schema/NAME.schema.json): null, or the first problem as "/path message". */
@@ -37,10 +37,10 @@ export function validate(name: string, x: unknown): string | null {
   return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${extra}`;
 }
 
-/** Read and parse a JSON file; UsageError (one line naming the file) when it cannot. */
 /** The largest JSON file read (results files are about 1 MB; a captured scenario of a large server a few MB). */
 export const MAX_JSON_BYTES = 256 * 2 ** 20;
 
+/** Read and parse a JSON file (a regular file, at most MAX_JSON_BYTES); UsageError (one line naming the file) when it cannot. */
 export function readJson(path: string, what: string): unknown {
   let text: string;
   // A device (/dev/zero), a FIFO with no writer or a directory would block or never end: only regular files.

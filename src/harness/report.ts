@@ -35,10 +35,14 @@ function taskChart(seriesIndex: number, t: TaskHistory): string {
   });
 }
 
+/** The run the memory section draws: the newest run that has memory scenarios (undefined: none has). */
+export function memoryRun(runs: readonly HistoryRun[]): HistoryRun | undefined {
+  return [...runs].reverse().find((r) => r.results.memory.length > 0);
+}
+
 export function renderReport(h: History, runs: HistoryRun[], generated: string): string {
   const parts: string[] = [];
-  // Memory: the newest run that has memory scenarios.
-  const memRun = [...runs].reverse().find((r) => r.results.memory.length > 0);
+  const memRun = memoryRun(runs);
   parts.push('<section id="memory"><h2>Page-table memory by design (simulated)</h2>');
   if (memRun === undefined) {
     parts.push('<p>No run with memory scenarios yet.</p>');

@@ -7,6 +7,7 @@ import { readJson, validate } from './load.js';
 import { parseSize } from '../lib/size.js';
 import { UsageError } from '../lib/errors.js';
 import { KERNEL_PROFILES } from '../mm/kernel_profile.js';
+import { pageBytes } from '../workload/scenario.js';
 import { checkTimeline, type Prot, type Timeline, type TimelineObject, type TimelineStep } from '../workload/timeline.js';
 
 type Raw = Record<string, unknown>;
@@ -41,7 +42,7 @@ export function toTimeline(raw: Raw, file: string): Timeline {
     if (kind !== 'hugetlb' && o.pagesize !== undefined) throw new UsageError(`${at(`/objects/${name}/pagesize`)}: only a hugetlb object has a page size`);
     if (o.anonymous === true && kind !== 'shmem') throw new UsageError(`${at(`/objects/${name}/anonymous`)}: only a shmem object backs MAP_SHARED | MAP_ANONYMOUS memory`);
     const size = bytes(o.size, at(`/objects/${name}/size`));
-    const pb = page === '1g' ? 2 ** 30 : page === '2m' ? 2 ** 21 : 4096;
+    const pb = pageBytes(page);
     if (kind === 'hugetlb' && size % pb !== 0) throw new UsageError(`${at(`/objects/${name}/size`)}: a hugetlbfs file of ${size} bytes is not a multiple of its ${page === '1g' ? '1 GiB' : '2 MiB'} page size; round it to ${Math.ceil(size / pb) * (pb / 2 ** 20)} MiB`);
     objects[name] = { kind, page, size, ...(o.anonymous === true ? { anonymous: true } : {}) };
   }

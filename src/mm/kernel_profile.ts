@@ -112,6 +112,11 @@ export interface KernelKnobs {
   pti?: boolean;
 }
 
+/** A kernel configuration written down (a scenario file's `kernel` member): a profile and the knobs it sets. */
+export interface KernelSetting extends KernelKnobs {
+  profile: string;
+}
+
 export function kernelProfile(name: string): KernelProfile {
   const p = KERNEL_PROFILES.find((x) => x.name === name);
   if (p === undefined) fail('EINVAL', '--kernel', `unknown kernel profile '${name}'; profiles: ${KERNEL_PROFILES.map((x) => x.name).join(', ')}`);

@@ -17,7 +17,7 @@ import { timelineBounds } from './timeline_bounds.js';
 import { machineAccounting, mmAccounting, type TableCounts } from '../mm/accounting.js';
 import { KernelError } from '../mm/errno.js';
 import { VM_FAULT_SIGBUS } from '../mm/vm_fault.js';
-import type { KernelConfig } from '../mm/kernel_profile.js';
+import type { KernelConfig, KernelSetting } from '../mm/kernel_profile.js';
 import { Machine } from '../mm/machine.js';
 import type { AddressSpace } from '../mm/address_space.js';
 import type { MmStruct } from '../mm/mm_types.js';
@@ -60,18 +60,12 @@ export interface CaptureOrigin {
   pids: number[];
 }
 
-/** The kernel configuration a scenario file was written for (its `kernel` member). */
-export interface ScenarioKernel {
-  profile: string;
-  pti?: boolean;
-  ptReclaim?: boolean;
-}
-
 export interface Timeline {
   description?: string;
   source?: string;
   captured?: CaptureOrigin;
-  kernel?: ScenarioKernel;
+  /** The kernel configuration the file was written for (its `kernel` member). */
+  kernel?: KernelSetting;
   objects: Record<string, TimelineObject>;
   timeline: TimelineStep[];
 }

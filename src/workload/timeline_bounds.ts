@@ -15,9 +15,11 @@
  * Frames: a page per touched page per process and per object page. VMAs: the most that are alive at
  * once (a fork copies its parent's), which live on the JavaScript heap, not in the typed arrays.
  */
+import { TABLE_SPAN } from '../arch/pgtable_64_types.js';
 import type { Timeline } from './timeline.js';
 
-const SPANS = [2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48] as const;
+/** What one table covers at the PTE, PMD, PUD and P4D levels (a table per window of that span). */
+const SPANS = TABLE_SPAN.slice(0, 4);
 /** Above this many windows at one level a range is counted, not listed (a 128 TiB uffd-wp range has 2^26). */
 const MAX_LISTED = 2 ** 20;
 

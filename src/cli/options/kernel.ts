@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../../lib/errors.js';
 import { KernelError } from '../../mm/errno.js';
-import { DEFAULT_KERNEL, DEFAULT_PTI, KERNEL_PROFILES, kernelConfig, kernelProfile, type KernelConfig, type KernelKnobs } from '../../mm/kernel_profile.js';
+import { DEFAULT_KERNEL, DEFAULT_PTI, KERNEL_PROFILES, kernelConfig, kernelProfile, type KernelConfig, type KernelKnobs, type KernelSetting } from '../../mm/kernel_profile.js';
 
 /** The kernel options of every command that simulates (node:util parseArgs form). */
 export const KERNEL_OPTIONS = { kernel: { type: 'string' }, 'pt-reclaim': { type: 'string' }, pti: { type: 'string' } } as const;
@@ -13,11 +13,6 @@ export const KERNEL_OPTIONS = { kernel: { type: 'string' }, 'pt-reclaim': { type
 function onOff(option: string, v: string | undefined): boolean | undefined {
   if (v !== undefined && v !== 'on' && v !== 'off') throw new UsageError(`${option}: '${v}' is not on or off`);
   return v === undefined ? undefined : v === 'on';
-}
-
-/** A kernel configuration written down (a scenario file's `kernel` member): a profile and the knobs it sets. */
-export interface KernelSetting extends KernelKnobs {
-  profile: string;
 }
 
 /**

@@ -23,6 +23,7 @@
  * address, mapped whole there by every process that maps any of it: what an application adopting that
  * design would do.
  */
+import type { KernelSetting } from '../../mm/kernel_profile.js';
 import { basename } from 'node:path';
 import type { ProcVma, PageRuns } from './proc.js';
 
@@ -106,7 +107,7 @@ export interface ScenarioOptions {
   command: string;
   fsType: Map<string, string>;
   /** The kernel configuration the capture is predicted under, recorded so that a replay uses it. */
-  config?: { profile: string; pti: boolean; ptReclaim: boolean };
+  config?: KernelSetting;
   /** Move MAP_SHARED objects to regions of this alignment (see the module comment). */
   place?: { align: number; taskSize: number };
 }

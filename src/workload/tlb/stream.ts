@@ -31,6 +31,11 @@ export interface StreamSpec {
 const LINE = 64;
 const PAGE = 4096;
 
+/** A stride a strided stream can take: a positive whole number of 64-byte lines. */
+export function validStride(stride: number): boolean {
+  return Number.isInteger(stride) && stride > 0 && stride % LINE === 0;
+}
+
 export class AccessStream {
   readonly spec: Readonly<Required<StreamSpec>>;
   private readonly rng: RandomGenerator;
@@ -48,7 +53,7 @@ export class AccessStream {
     parseStreamKind(s.kind);
     if (!Number.isInteger(s.base) || s.base < 0 || s.base % LINE !== 0) throw new UsageError(`stream base must be a 64-byte-aligned address, got ${s.base}`);
     if (!Number.isInteger(s.length) || s.length <= 0 || s.length % PAGE !== 0) throw new UsageError(`stream length must be a positive multiple of 4096 bytes, got ${s.length}`);
-    if (!Number.isInteger(s.stride) || s.stride <= 0 || s.stride % LINE !== 0) throw new UsageError(`--stride: must be a positive multiple of 64 bytes, got ${s.stride}`);
+    if (!validStride(s.stride)) throw new UsageError(`--stride: must be a positive multiple of 64 bytes, got ${s.stride}`);
     if (!(s.writeFraction >= 0 && s.writeFraction <= 1)) throw new UsageError(`--writes: must be a fraction from 0 to 1, got ${s.writeFraction}`);
     if (!(s.zipfS > 0) || !Number.isFinite(s.zipfS)) throw new UsageError(`--zipf-s: must be a positive number, got ${s.zipfS}`);
     if (!Number.isInteger(s.seed)) throw new UsageError(`--seed: must be an integer, got ${s.seed}`);
