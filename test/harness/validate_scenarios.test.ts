@@ -34,3 +34,17 @@ test('hugetlb: one of 8 sharers mprotects 2 MiB and refaults its first GiB: one 
   // shared table stays for the other 7.
   assert.equal(predicted('hugetlb 2048 MiB x8, one mprotects 2 MiB and refaults'), 4096);
 });
+
+test('shared cases predict the sum of the processes\' VmPTE: a shared hugetlb PMD table counts once per sharer', () => {
+  // validate sums its probe processes' VmPTE (mm_pgtables_bytes(): PUD, PMD and PTE tables, never the
+  // PGD). huge_pmd_share() (mm/hugetlb.c, 6.12 and 6.18) links the shared PMD table with
+  // pud_populate() and calls mm_inc_nr_pmds(mm) for the linking mm, so each sharer's VmPTE holds it.
+  // 8 processes x 2 GiB of 2 MiB hugetlb pages at 16 TiB, 1 GiB-aligned: each has 1 PUD table and
+  // links the 2 shared PMD tables: 8 x 3 x 4 KiB (machine-wide it is 8 + 2 tables).
+  assert.equal(predicted('hugetlb 2 MiB pages, 2048 MiB x8, 1 GiB-aligned'), 8 * (1 + 2) * 4096);
+  // 2 MiB off alignment only the middle GiB lies wholly inside each VMA (want_pmd_share() and
+  // range_in_vma()): 1 PUD, the 1 shared PMD table and 2 private ones (the partial GiBs at each end).
+  assert.equal(predicted('hugetlb 2 MiB pages, 2048 MiB x8 at +2 MiB'), 8 * (1 + 1 + 2) * 4096);
+  // Private shmem tables: 8 x (512 PTE + 1 PMD + 1 PUD) for 1 GiB each.
+  assert.equal(predicted('shmem 1024 MiB x8'), 8 * 514 * 4096);
+});
